@@ -1,0 +1,56 @@
+//! Test support for sessionwarden: the store conformance suite every server-side store
+//! mounts, an HTTP test client for routers, an event recorder, and service discovery for
+//! tests that need PostgreSQL or Redis.
+//!
+//! Mount the suite for a store with one macro:
+//! ```ignore
+//! sessionwarden_test::store_conformance!(memory, || async { sessionwarden::MemoryStore::default() });
+//! ```
+
+pub mod client;
+pub mod conformance;
+pub mod env;
+pub mod recorder;
+
+pub use client::TestClient;
+pub use recorder::Recorder;
+
+/// Mounts every case of [`conformance`] as a `#[tokio::test]` for the store made by `$make`
+/// (an expression: a closure returning a future of the store).
+#[macro_export]
+macro_rules! store_conformance {
+    ($name:ident, $make:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            $crate::store_conformance!(@cases $make;
+                create_then_load,
+                create_never_overwrites,
+                load_missing_is_none,
+                save_is_versioned,
+                save_of_missing_record_does_not_resurrect,
+                delete_removes,
+                cycle_moves_atomically,
+                cycle_refuses_missing_or_taken,
+                expired_never_loads,
+                list_and_revoke_by_handle,
+                revoke_user_is_complete,
+                revoke_user_races_with_logins,
+                concurrent_writers_lose_nothing,
+                sweep_removes_expired_only,
+                ping_answers,
+                stored_bytes_hold_no_session_id,
+            );
+        }
+    };
+    (@cases $make:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let make = $make;
+                let store = make().await;
+                $crate::conformance::$case(std::sync::Arc::new(store)).await;
+            }
+        )*
+    };
+}

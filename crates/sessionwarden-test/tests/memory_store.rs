@@ -1,0 +1,55 @@
+//! The conformance suite on the in-process store, plus what only it promises: a bound.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::time::Duration;
+
+use sessionwarden::{Expiry, MemoryStore, Record, SessionId, SessionStore, Timestamp};
+
+sessionwarden_test::store_conformance!(memory, || async { MemoryStore::default() });
+
+#[tokio::test]
+async fn never_grows_past_its_bound() {
+    let store = MemoryStore::with_capacity(100);
+    let expiry = Expiry::default().with_idle_timeout(Some(Duration::from_secs(3600)));
+    let mut last = None;
+    for i in 0..1000 {
+        let now = Timestamp::from_unix(1_000 + i);
+        let mut r = Record::new(now, &expiry);
+        r.version = 1;
+        let k = SessionId::generate().store_key();
+        assert!(store.create(&k, &r).await.unwrap());
+        assert!(store.len() <= 100, "grew to {}", store.len());
+        last = Some((k, now));
+    }
+    assert_eq!(store.len(), 100);
+    // The newest session survived the evictions.
+    let (k, now) = last.unwrap();
+    assert!(store.load(&k, now).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn full_store_sweeps_expired_before_evicting_live() {
+    let store = MemoryStore::with_capacity(3);
+    let expiry = Expiry::default().with_idle_timeout(Some(Duration::from_secs(10)));
+    let t0 = Timestamp::from_unix(1_000);
+    let mut keys = Vec::new();
+    for _ in 0..3 {
+        let mut r = Record::new(t0, &expiry);
+        r.version = 1;
+        let k = SessionId::generate().store_key();
+        store.create(&k, &r).await.unwrap();
+        keys.push(k);
+    }
+    // One session renewed later stays live; the other two expire.
+    let t1 = Timestamp::from_unix(1_008);
+    let mut renewed = store.load(&keys[0], t1).await.unwrap().unwrap();
+    renewed.touch(t1, &expiry);
+    renewed.version = 2;
+    store.save(&keys[0], &renewed, 1).await.unwrap();
+    let t2 = Timestamp::from_unix(1_012);
+    let mut r = Record::new(t2, &expiry);
+    r.version = 1;
+    store.create(&SessionId::generate().store_key(), &r).await.unwrap();
+    assert_eq!(store.len(), 2, "expired sessions are swept, the renewed one kept");
+    assert!(store.load(&keys[0], t2).await.unwrap().is_some());
+}

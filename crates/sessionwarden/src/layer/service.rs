@@ -1,0 +1,146 @@
+use std::fmt;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures_util::future::BoxFuture;
+use http::header::{CACHE_CONTROL, COOKIE, SET_COOKIE, USER_AGENT, VARY};
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
+use tower_service::Service;
+
+use super::Shared;
+use crate::config::CacheControl;
+use crate::events::{CookieRejectReason, SecurityEvent};
+use crate::record::ClientSummary;
+use crate::session::{Finish, Session};
+
+/// The service [`super::SessionLayer`] wraps around yours.
+pub struct SessionService<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+impl<S: Clone> Clone for SessionService<S> {
+    fn clone(&self) -> Self {
+        Self { inner: self.inner.clone(), shared: self.shared.clone() }
+    }
+}
+
+impl<S> fmt::Debug for SessionService<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionService").finish_non_exhaustive()
+    }
+}
+
+impl<S> SessionService<S> {
+    pub(crate) fn new(inner: S, shared: Arc<Shared>) -> Self {
+        Self { inner, shared }
+    }
+}
+
+/// The value of the session cookie, if the request carries exactly one.
+fn session_cookie(headers: &HeaderMap, name: &str, shared: &Shared) -> Option<String> {
+    let mut found: Option<&str> = None;
+    let mut duplicate = false;
+    for header in headers.get_all(COOKIE) {
+        let Ok(text) = header.to_str() else { continue };
+        for pair in text.split(';') {
+            let Some((k, v)) = pair.split_once('=') else { continue };
+            if k.trim() != name {
+                continue;
+            }
+            if found.is_some() {
+                duplicate = true;
+            }
+            found = Some(v.trim().trim_matches('"'));
+        }
+    }
+    if duplicate {
+        // Two cookies of our name: a sibling domain may be tossing one in. Trust neither.
+        shared.event(SecurityEvent::CookieRejected { reason: CookieRejectReason::Duplicate });
+        return None;
+    }
+    found.map(str::to_owned)
+}
+
+fn client_summary(headers: &HeaderMap) -> Option<ClientSummary> {
+    use sha2::Digest as _;
+    let ua = headers.get(USER_AGENT)?;
+    let digest = sha2::Sha256::digest(ua.as_bytes());
+    let hash: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    Some(ClientSummary { ip_prefix: None, user_agent_hash: Some(hash) })
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for SessionService<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    ReqBody: Send + 'static,
+    ResBody: Default + Send + 'static,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+        // The clone that was made ready goes to this request; keep a fresh one for the next.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let shared = self.shared.clone();
+        let cookie = session_cookie(req.headers(), shared.cookie.name(), &shared);
+        let client = client_summary(req.headers());
+        let session = Session::new(shared.clone(), cookie, client);
+        req.extensions_mut().insert(session.clone());
+        Box::pin(async move {
+            let mut res = inner.call(req).await?;
+            let cookie = match session.finish().await {
+                Finish::Untouched => return Ok(res),
+                Finish::Touched(cookie) => cookie,
+                Finish::Unavailable => return Ok(unavailable()),
+                Finish::Failed(e) => {
+                    tracing::error!(target: "sessionwarden::layer", error = %e, "session could not be saved");
+                    let mut r = Response::new(ResBody::default());
+                    *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                    return Ok(r);
+                }
+            };
+            let headers = res.headers_mut();
+            if let Some(cookie) = cookie {
+                match HeaderValue::try_from(cookie.encoded().to_string()) {
+                    Ok(v) => {
+                        headers.append(SET_COOKIE, v);
+                    }
+                    Err(_) => {
+                        tracing::error!(target: "sessionwarden::layer", "session cookie is not a valid header value");
+                    }
+                }
+            }
+            // A response that depends on the session must not be served to someone else.
+            headers.append(VARY, HeaderValue::from_static("Cookie"));
+            let no_store = headers
+                .get(CACHE_CONTROL)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.contains("no-store"));
+            if !no_store {
+                let value = match shared.cookie.cache_control() {
+                    CacheControl::Private => "private",
+                    CacheControl::NoStore => "no-store",
+                };
+                headers.insert(CACHE_CONTROL, HeaderValue::from_static(value));
+            }
+            Ok(res)
+        })
+    }
+}
+
+/// The fail-closed answer: 503 with a generic body, never an anonymous session.
+fn unavailable<B: Default>() -> Response<B> {
+    let mut r = Response::new(B::default());
+    *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    r.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r.headers_mut().insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
+    r
+}
