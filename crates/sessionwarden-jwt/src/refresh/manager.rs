@@ -1,0 +1,409 @@
+//! Issuing and rotating refresh tokens.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac as _};
+use sha2::Sha256;
+use subtle::ConstantTimeEq as _;
+use zeroize::Zeroizing;
+
+use super::store::{FamilyId, FamilyRecord, RefreshStore, TokenHash, TokenRecord, TokenState};
+use crate::claims::{AccessTokenRequest, IssuedAccessToken};
+use crate::{JwtError, jwt::Jwt};
+
+/// Longest accepted grace window: a retry is a retry for seconds, not minutes.
+const MAX_GRACE: u64 = 60;
+
+const SUCCESSOR_LABEL: &[u8] = b"sessionwarden-jwt/refresh-successor/v1\0";
+const JTI_LABEL: &[u8] = b"sessionwarden-jwt/rotation-jti/v1\0";
+
+/// Lifetimes for refresh tokens.
+///
+/// Defaults: 10 s grace window; a token unused for 14 days expires; a family (one login) lives
+/// at most 30 days, after which the user logs in again.
+///
+/// ```
+/// use std::time::Duration;
+/// use sessionwarden_jwt::RefreshConfig;
+/// let strict = RefreshConfig::default().with_grace(Duration::ZERO);
+/// assert!(strict.validate().is_ok());
+/// assert!(RefreshConfig::default().with_grace(Duration::from_secs(600)).validate().is_err());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefreshConfig {
+    grace: u64,
+    idle_ttl: u64,
+    family_ttl: u64,
+}
+
+impl Default for RefreshConfig {
+    fn default() -> Self {
+        Self {
+            // Long enough for a client to retry after a dropped response, short enough that a
+            // thief racing the client rarely lands inside it.
+            grace: 10,
+            idle_ttl: 14 * 24 * 3600,
+            family_ttl: 30 * 24 * 3600,
+        }
+    }
+}
+
+impl RefreshConfig {
+    /// Sets the grace window in whole seconds (0 = strict: any second use is a reuse).
+    #[must_use]
+    pub fn with_grace(mut self, grace: Duration) -> Self {
+        self.grace = grace.as_secs();
+        self
+    }
+
+    /// Sets how long an unused refresh token stays valid.
+    #[must_use]
+    pub fn with_idle_ttl(mut self, ttl: Duration) -> Self {
+        self.idle_ttl = ttl.as_secs();
+        self
+    }
+
+    /// Sets a family's absolute lifetime.
+    #[must_use]
+    pub fn with_family_ttl(mut self, ttl: Duration) -> Self {
+        self.family_ttl = ttl.as_secs();
+        self
+    }
+
+    /// Checks the bounds.
+    ///
+    /// # Errors
+    /// [`JwtError::Config`] if the grace window exceeds 60 s or a lifetime is 0.
+    pub fn validate(&self) -> Result<(), JwtError> {
+        if self.grace > MAX_GRACE {
+            return Err(JwtError::Config {
+                what: "refresh grace window above 60 s",
+            });
+        }
+        if self.idle_ttl == 0 || self.family_ttl == 0 {
+            return Err(JwtError::Config {
+                what: "refresh-token lifetime of 0 s",
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A raw refresh token: 256 bits, base64url. A bearer secret: `Debug` hides it and `==` is
+/// constant time.
+#[derive(Clone)]
+pub struct RefreshToken(Zeroizing<String>);
+
+impl RefreshToken {
+    /// The token to hand to the client.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for RefreshToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RefreshToken(..)")
+    }
+}
+
+impl PartialEq for RefreshToken {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.as_bytes().ct_eq(other.0.as_bytes()).into()
+    }
+}
+
+impl Eq for RefreshToken {}
+
+/// An access token with the refresh token that renews it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenPair {
+    /// The access token.
+    pub access: IssuedAccessToken,
+    /// The refresh token.
+    pub refresh: RefreshToken,
+    /// The refresh token's family (for admin views and revocation).
+    pub family: FamilyId,
+}
+
+/// Issues refresh-token families and rotates them, detecting reuse. See the
+/// [module docs](crate::refresh) for the design.
+pub struct RefreshManager {
+    jwt: Arc<Jwt>,
+    store: Arc<dyn RefreshStore>,
+    config: RefreshConfig,
+    // Pre-keyed with the rotation key; cloned per derivation.
+    rotation_mac: Hmac<Sha256>,
+}
+
+impl fmt::Debug for RefreshManager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Left out: the rotation key.
+        f.debug_struct("RefreshManager")
+            .field("jwt", &self.jwt)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RefreshManager {
+    /// A manager with the default [`RefreshConfig`]. `rotation_key` derives successors (see
+    /// the module docs); it must be secret and the same on every node.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// use sessionwarden_jwt::{Jwt, JwtConfig, JwtKey, JwtKeySet, MemoryRefreshStore, RefreshManager};
+    /// let jwt = Arc::new(Jwt::new(JwtKeySet::single(JwtKey::hs256("1", &[7u8; 32])?),
+    ///     JwtConfig::default())?);
+    /// let manager = RefreshManager::new(jwt, Arc::new(MemoryRefreshStore::new()), [5u8; 32]);
+    /// assert!(!format!("{manager:?}").contains("5, 5"));
+    /// # Ok::<(), sessionwarden_jwt::JwtError>(())
+    /// ```
+    #[must_use]
+    pub fn new(jwt: Arc<Jwt>, store: Arc<dyn RefreshStore>, rotation_key: [u8; 32]) -> Self {
+        let rotation_key = Zeroizing::new(rotation_key);
+        Self {
+            jwt,
+            store,
+            config: RefreshConfig::default(),
+            // invariant: HMAC takes keys of any length, so `new_from_slice` cannot fail.
+            rotation_mac: Hmac::<Sha256>::new_from_slice(rotation_key.as_ref())
+                .expect("HMAC accepts any key length"),
+        }
+    }
+
+    /// Replaces the configuration.
+    ///
+    /// # Errors
+    /// [`JwtError::Config`] if `config` fails [`RefreshConfig::validate`].
+    pub fn with_config(mut self, config: RefreshConfig) -> Result<Self, JwtError> {
+        config.validate()?;
+        self.config = config;
+        Ok(self)
+    }
+
+    /// Starts a new family (a login) at the clock's current time.
+    ///
+    /// # Errors
+    /// As [`RefreshManager::issue_at`].
+    pub async fn issue(&self, request: &AccessTokenRequest) -> Result<TokenPair, JwtError> {
+        self.issue_at(request, self.jwt.now()).await
+    }
+
+    /// Starts a new family: a random refresh token and an access token for `request`.
+    /// The family carries `request`'s `sub` and `sid` into every later access token.
+    ///
+    /// # Errors
+    /// [`JwtError::Store`] if the store fails; [`JwtError::Random`] if the OS RNG fails; as
+    /// [`Jwt::issue_at`] for the access token.
+    pub async fn issue_at(
+        &self,
+        request: &AccessTokenRequest,
+        now: u64,
+    ) -> Result<TokenPair, JwtError> {
+        let mut raw = Zeroizing::new([0u8; 32]);
+        getrandom::getrandom(raw.as_mut()).map_err(|_| JwtError::Random)?;
+        let family = FamilyRecord {
+            id: FamilyId::generate()?,
+            sub: request.sub.clone(),
+            sid: request.sid.clone(),
+            created_at: now,
+            expires_at: now.saturating_add(self.config.family_ttl),
+            revoked: false,
+        };
+        let first = TokenRecord {
+            hash: TokenHash::of(raw.as_ref()),
+            family: family.id.clone(),
+            issued_at: now,
+            state: TokenState::Active,
+        };
+        let access = self.jwt.issue_at(request, now)?;
+        let id = family.id.clone();
+        self.store.create_family(family, first).await?;
+        Ok(TokenPair {
+            access,
+            refresh: encode(&raw),
+            family: id,
+        })
+    }
+
+    /// Rotates at the clock's current time.
+    ///
+    /// # Errors
+    /// As [`RefreshManager::rotate_at`].
+    pub async fn rotate(&self, refresh: &str) -> Result<TokenPair, JwtError> {
+        self.rotate_at(refresh, self.jwt.now()).await
+    }
+
+    /// Uses a refresh token: returns a new access token and the token's successor, and marks
+    /// the presented one rotated.
+    ///
+    /// # Errors
+    /// - [`JwtError::RefreshUnknown`]: not a token we issued (or purged).
+    /// - [`JwtError::RefreshExpired`]: the token or its family expired.
+    /// - [`JwtError::RefreshRevoked`]: the family was revoked.
+    /// - [`JwtError::RefreshReuse`]: the token was already rotated and this is not a retry
+    ///   within the grace window; the family is now revoked. Map to 401 plus a
+    ///   `RefreshTokenReuse` security event.
+    /// - [`JwtError::Store`]: the store failed (fail closed, 503).
+    pub async fn rotate_at(&self, refresh: &str, now: u64) -> Result<TokenPair, JwtError> {
+        let raw = decode(refresh).ok_or(JwtError::RefreshUnknown)?;
+        let hash = TokenHash::of(raw.as_ref());
+        let (token, family) = self
+            .store
+            .lookup(&hash)
+            .await?
+            .ok_or(JwtError::RefreshUnknown)?;
+        check_family(&family, now)?;
+
+        let (successor, at) = match token.state {
+            TokenState::Active => {
+                if now >= token.issued_at.saturating_add(self.config.idle_ttl) {
+                    return Err(JwtError::RefreshExpired);
+                }
+                let next_raw = self.derive(SUCCESSOR_LABEL, &raw);
+                let next = TokenRecord {
+                    hash: TokenHash::of(next_raw.as_ref()),
+                    family: family.id.clone(),
+                    issued_at: now,
+                    state: TokenState::Active,
+                };
+                if self.store.rotate(&hash, next, now).await? {
+                    return self.pair(&family, &raw, &next_raw, now);
+                }
+                // Lost a race with a concurrent rotation (or the family was revoked between
+                // lookup and rotate): judge by what the store holds now.
+                let (token, family) = self
+                    .store
+                    .lookup(&hash)
+                    .await?
+                    .ok_or(JwtError::RefreshUnknown)?;
+                check_family(&family, now)?;
+                match token.state {
+                    TokenState::Rotated { successor, at } => (successor, at),
+                    // Still active yet `rotate` refused: the store is inconsistent; fail closed.
+                    TokenState::Active => {
+                        return Err(JwtError::store(
+                            "rotate",
+                            "store refused to rotate an active token",
+                        ));
+                    }
+                }
+            }
+            TokenState::Rotated { successor, at } => (successor, at),
+        };
+
+        if let Some(pair) = self.grace_retry(&family, &raw, successor, at, now).await? {
+            return Ok(pair);
+        }
+        self.store.revoke_family(&family.id).await?;
+        Err(JwtError::RefreshReuse)
+    }
+
+    /// Revokes the family of a presented refresh token (logout, RFC 7009 revocation).
+    /// Returns whether a family was found.
+    ///
+    /// # Errors
+    /// [`JwtError::Store`] if the store fails.
+    pub async fn revoke(&self, refresh: &str) -> Result<bool, JwtError> {
+        let Some(raw) = decode(refresh) else {
+            return Ok(false);
+        };
+        match self.store.lookup(&TokenHash::of(raw.as_ref())).await? {
+            Some((_, family)) => {
+                self.store.revoke_family(&family.id).await?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Returns the same successor if this is a retry inside the grace window whose successor
+    /// is still unused; `None` means "treat as reuse".
+    async fn grace_retry(
+        &self,
+        family: &FamilyRecord,
+        raw: &[u8; 32],
+        successor: TokenHash,
+        at: u64,
+        now: u64,
+    ) -> Result<Option<TokenPair>, JwtError> {
+        // `now < at` happens with skew between nodes; that is a retry too.
+        let within = self.config.grace > 0 && now < at.saturating_add(self.config.grace);
+        if !within {
+            return Ok(None);
+        }
+        let next_raw = self.derive(SUCCESSOR_LABEL, raw);
+        // A different rotation key (rotated keyring) cannot rebuild it: treat as reuse.
+        if TokenHash::of(next_raw.as_ref()) != successor {
+            return Ok(None);
+        }
+        match self.store.lookup(&successor).await? {
+            Some((next, _)) if next.state == TokenState::Active => {
+                self.pair(family, raw, &next_raw, at).map(Some)
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// The pair for a rotation of `raw` at `at`. Deterministic in (`raw`, `at`, signing key),
+    /// which is what lets a grace-window retry return the same pair.
+    fn pair(
+        &self,
+        family: &FamilyRecord,
+        raw: &[u8; 32],
+        next_raw: &[u8; 32],
+        at: u64,
+    ) -> Result<TokenPair, JwtError> {
+        let jti_bytes = self.derive(JTI_LABEL, raw);
+        let jti = URL_SAFE_NO_PAD.encode(&jti_bytes[..16]);
+        let mut request = AccessTokenRequest::new(family.sub.clone());
+        request.sid.clone_from(&family.sid);
+        let access = self.jwt.issue_with_jti(&request, at, jti)?;
+        Ok(TokenPair {
+            access,
+            refresh: encode(next_raw),
+            family: family.id.clone(),
+        })
+    }
+
+    fn derive(&self, label: &[u8], raw: &[u8; 32]) -> Zeroizing<[u8; 32]> {
+        let mut mac = self.rotation_mac.clone();
+        mac.update(label);
+        mac.update(raw);
+        Zeroizing::new(mac.finalize().into_bytes().into())
+    }
+}
+
+fn check_family(family: &FamilyRecord, now: u64) -> Result<(), JwtError> {
+    if family.revoked {
+        return Err(JwtError::RefreshRevoked);
+    }
+    if now >= family.expires_at {
+        return Err(JwtError::RefreshExpired);
+    }
+    Ok(())
+}
+
+fn encode(raw: &[u8; 32]) -> RefreshToken {
+    RefreshToken(Zeroizing::new(URL_SAFE_NO_PAD.encode(raw)))
+}
+
+fn decode(text: &str) -> Option<Zeroizing<[u8; 32]>> {
+    // 32 bytes are exactly 43 unpadded base64url characters; check before decoding anything.
+    if text.len() != 43 {
+        return None;
+    }
+    let bytes = Zeroizing::new(URL_SAFE_NO_PAD.decode(text).ok()?);
+    let mut out = Zeroizing::new([0u8; 32]);
+    if bytes.len() != 32 {
+        return None;
+    }
+    out.copy_from_slice(&bytes);
+    Some(out)
+}
