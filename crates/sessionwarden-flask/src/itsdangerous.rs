@@ -1,0 +1,219 @@
+//! The parts of itsdangerous 2.2 that Flask, Flask-Session and Flask-WTF use.
+//!
+//! HMAC-SHA1 appears here only because these libraries use it; nothing else in sessionwarden
+//! should. Decoding is stricter than itsdangerous: base64 must be canonical URL-safe without
+//! padding (itsdangerous also takes `=` and `+/`, which Flask never writes).
+
+use std::fmt;
+use std::io::Read as _;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, KeyInit as _, Mac as _};
+use sha1::{Digest as _, Sha1};
+
+use crate::{Error, SecretKey};
+
+type HmacSha1 = Hmac<Sha1>;
+
+/// Longest cookie or token accepted. Browsers store about 4 KiB per cookie.
+pub(crate) const MAX_INPUT: usize = 4096;
+/// Largest inflated payload accepted (zip-bomb guard).
+pub(crate) const MAX_INFLATED: usize = 64 * 1024;
+/// Length of an HMAC-SHA1 signature in b64url: 20 bytes -> 27 characters.
+const SIG_B64_LEN: usize = 27;
+
+/// A derived itsdangerous signing key, ready to MAC.
+#[derive(Clone)]
+pub(crate) struct SigningKey(HmacSha1);
+
+impl SigningKey {
+    /// itsdangerous `key_derivation="hmac"`: HMAC-SHA1(key = secret, msg = salt).
+    pub(crate) fn derive_hmac(secret: &SecretKey, salt: &[u8]) -> Self {
+        let derived = hmac_sha1(secret.as_bytes())
+            .chain_update(salt)
+            .finalize()
+            .into_bytes();
+        Self(hmac_sha1(&derived))
+    }
+
+    /// itsdangerous `key_derivation="django-concat"` (its default): SHA1(salt + "signer" + secret).
+    pub(crate) fn derive_django_concat(secret: &SecretKey, salt: &[u8]) -> Self {
+        let derived = Sha1::new()
+            .chain_update(salt)
+            .chain_update(b"signer")
+            .chain_update(secret.as_bytes())
+            .finalize();
+        Self(hmac_sha1(&derived))
+    }
+
+    /// The b64url signature of `value`.
+    pub(crate) fn signature(&self, value: &[u8]) -> String {
+        URL_SAFE_NO_PAD.encode(self.0.clone().chain_update(value).finalize().into_bytes())
+    }
+
+    /// Constant-time check of a decoded signature.
+    fn verify(&self, value: &[u8], sig: &[u8]) -> bool {
+        self.0.clone().chain_update(value).verify_slice(sig).is_ok()
+    }
+}
+
+impl fmt::Debug for SigningKey {
+    /// Leaves out the derived key.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SigningKey(..)")
+    }
+}
+
+fn hmac_sha1(key: &[u8]) -> HmacSha1 {
+    // invariant: HMAC takes keys of any length, so this never fails.
+    HmacSha1::new_from_slice(key).expect("hmac accepts any key length")
+}
+
+/// `Signer.unsign`: splits at the last `.`, tries each key in order, returns the signed part.
+pub(crate) fn unsign<'a>(keys: &[SigningKey], signed: &'a str) -> Result<&'a str, Error> {
+    let (value, sig) = signed.rsplit_once('.').ok_or(Error::Malformed {
+        what: "no '.' separator",
+    })?;
+    if sig.len() != SIG_B64_LEN {
+        return Err(Error::BadSignature);
+    }
+    let sig = URL_SAFE_NO_PAD
+        .decode(sig)
+        .map_err(|_| Error::BadSignature)?;
+    if keys.iter().any(|k| k.verify(value.as_bytes(), &sig)) {
+        Ok(value)
+    } else {
+        Err(Error::BadSignature)
+    }
+}
+
+/// `TimestampSigner.unsign` after the signature check: splits off and checks the timestamp.
+///
+/// `max_age = None` means no age limit (but a future timestamp is still refused only when a
+/// limit is set, as in itsdangerous).
+pub(crate) fn check_timestamp(value: &str, now: u64, max_age: Option<u64>) -> Result<&str, Error> {
+    let (payload, ts) = value.rsplit_once('.').ok_or(Error::Malformed {
+        what: "timestamp missing",
+    })?;
+    let raw = URL_SAFE_NO_PAD.decode(ts).map_err(|_| Error::Malformed {
+        what: "timestamp is not base64",
+    })?;
+    // itsdangerous unpacks ">Q" after left-padding: up to 8 bytes, leading zeros allowed.
+    if raw.is_empty() || raw.len() > 8 {
+        return Err(Error::Malformed {
+            what: "timestamp length",
+        });
+    }
+    let signed_at = raw.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
+    if let Some(max_age) = max_age {
+        if signed_at > now {
+            return Err(Error::FromFuture {
+                ahead: signed_at - now,
+            });
+        }
+        let age = now - signed_at;
+        if age > max_age {
+            return Err(Error::Expired { age, max_age });
+        }
+    }
+    Ok(payload)
+}
+
+/// b64url of the big-endian seconds with leading zero bytes removed (`int_to_bytes`).
+pub(crate) fn encode_timestamp(now: u64) -> String {
+    let bytes = now.to_be_bytes();
+    let first = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
+    URL_SAFE_NO_PAD.encode(&bytes[first..])
+}
+
+/// `URLSafeSerializerMixin.dump_payload`: zlib only if shorter by at least 2 bytes, then a
+/// leading `.` marks it.
+pub(crate) fn dump_payload(json: &[u8]) -> String {
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    // Writing to a Vec cannot fail.
+    let compressed = std::io::Write::write_all(&mut z, json)
+        .and_then(|()| z.finish())
+        .ok();
+    match compressed {
+        Some(c) if c.len() < json.len().saturating_sub(1) => {
+            format!(".{}", URL_SAFE_NO_PAD.encode(c))
+        }
+        _ => URL_SAFE_NO_PAD.encode(json),
+    }
+}
+
+/// `URLSafeSerializerMixin.load_payload`: base64, then inflate if it had the `.` marker,
+/// never producing more than [`MAX_INFLATED`] bytes.
+pub(crate) fn load_payload(payload: &str) -> Result<Vec<u8>, Error> {
+    let (compressed, b64) = match payload.strip_prefix('.') {
+        Some(rest) => (true, rest),
+        None => (false, payload),
+    };
+    let raw = URL_SAFE_NO_PAD
+        .decode(b64)
+        .map_err(|_| Error::Base64 { part: "payload" })?;
+    if !compressed {
+        return Ok(raw);
+    }
+    let mut out = Vec::new();
+    let mut decoder = flate2::read::ZlibDecoder::new(raw.as_slice()).take(MAX_INFLATED as u64 + 1);
+    decoder.read_to_end(&mut out).map_err(|_| Error::Zlib)?;
+    if out.len() > MAX_INFLATED {
+        return Err(Error::TooLarge {
+            limit: MAX_INFLATED,
+        });
+    }
+    Ok(out)
+}
+
+/// Refuses inputs longer than [`MAX_INPUT`] before any work is done.
+pub(crate) fn check_len(input: &str) -> Result<(), Error> {
+    if input.len() > MAX_INPUT {
+        return Err(Error::TooLong {
+            len: input.len(),
+            max: MAX_INPUT,
+        });
+    }
+    if input.is_empty() {
+        return Err(Error::Malformed {
+            what: "empty input",
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn timestamps_are_minimal_big_endian() {
+        assert_eq!(encode_timestamp(1_767_225_600), "aVW5AA");
+        assert_eq!(
+            check_timestamp("x.aVW5AA", 1_767_225_600, Some(0)).unwrap(),
+            "x"
+        );
+        // Leading zero bytes are accepted, as itsdangerous does.
+        assert_eq!(
+            check_timestamp("x.AGlVuQA", 1_767_225_600, Some(0)).unwrap(),
+            "x"
+        );
+        assert!(check_timestamp("x.AAAAAAAAAAAA", 0, Some(0)).is_err());
+    }
+
+    #[test]
+    fn zlib_trailing_garbage_and_bombs_are_refused() {
+        let big = vec![b'a'; MAX_INFLATED + 10];
+        let bomb = dump_payload(&big);
+        assert!(bomb.starts_with('.'));
+        assert_eq!(
+            load_payload(&bomb),
+            Err(Error::TooLarge {
+                limit: MAX_INFLATED
+            })
+        );
+        assert_eq!(load_payload(".AAAA"), Err(Error::Zlib));
+    }
+}
