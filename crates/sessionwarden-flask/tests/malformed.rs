@@ -427,7 +427,15 @@ fn csrf_validation_follows_flask_wtf_order() {
     let raw = CsrfRawToken::from_random_bytes(&[7; 64]);
     let token = codec.issue(&raw, SIGNED_AT);
     let other = CsrfRawToken::from_random_bytes(&[8; 64]);
-    let cases: [(&str, Option<&str>, Option<&str>, u64, Result<(), Error>); 9] = [
+    // (name, submitted token, session's raw token, now, expected result)
+    type CsrfCase<'a> = (
+        &'a str,
+        Option<&'a str>,
+        Option<&'a str>,
+        u64,
+        Result<(), Error>,
+    );
+    let cases: [CsrfCase<'_>; 9] = [
         ("valid", Some(&token), Some(raw.as_str()), NOW, Ok(())),
         (
             "age equal to the limit",
