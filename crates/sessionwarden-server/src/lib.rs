@@ -1,1 +1,162 @@
+//! The sessionwarden reference server: every capability of the library, end to end, behind
+//! the routes of the contract in `ARCHITECTURE.md`. Thin over the library crates.
 
+pub mod cli;
+pub mod keys;
+mod routes;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use axum::Router;
+use sessionwarden::keyring::Keyring;
+use sessionwarden::{
+    Backend, Clock, CookieConfig, CookieStore, Events, Expiry, MemoryStore, SessionLayer, SessionStore,
+    SystemClock,
+};
+
+use crate::cli::{ServeArgs, StoreKind};
+
+/// What the routes share.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The server-side store, if sessions are kept on the server.
+    pub store: Option<Arc<dyn SessionStore>>,
+    /// The keyring.
+    pub keyring: Keyring,
+    /// The security event hub.
+    pub events: Events,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+}
+
+/// Everything [`router`] needs, built from the command line.
+#[derive(Debug, Clone)]
+pub struct App {
+    /// Shared state.
+    pub state: AppState,
+    /// Session layer configuration.
+    pub cookie: CookieConfig,
+    /// Session lifetimes.
+    pub expiry: Expiry,
+    /// The backend.
+    pub backend: Backend,
+}
+
+impl App {
+    /// Builds the application for `args` with `keyring`.
+    ///
+    /// # Errors
+    /// When the store cannot be opened.
+    pub async fn new(args: &ServeArgs, keyring: Keyring, events: Events, clock: Arc<dyn Clock>) -> Result<Self> {
+        let (backend, store): (Backend, Option<Arc<dyn SessionStore>>) = match args.store {
+            StoreKind::Cookie => {
+                let store = if args.encrypt_cookies { CookieStore::encrypted() } else { CookieStore::signed() };
+                (store.into(), None)
+            }
+            StoreKind::Memory => {
+                let store: Arc<dyn SessionStore> = Arc::new(MemoryStore::with_capacity(args.memory_capacity));
+                (Backend::Server(store.clone()), Some(store))
+            }
+        };
+        let mut cookie = CookieConfig::default();
+        if args.insecure_cookies {
+            cookie = cookie.insecure_allow_http();
+        }
+        let secs = |s: u64| (s > 0).then(|| Duration::from_secs(s));
+        let expiry = Expiry::default()
+            .with_idle_timeout(secs(args.idle_timeout))
+            .with_absolute_timeout(secs(args.absolute_timeout))
+            .persistent(args.permanent);
+        Ok(Self { state: AppState { store, keyring, events, clock }, cookie, expiry, backend })
+    }
+
+    /// The session layer this application uses.
+    #[must_use]
+    pub fn session_layer(&self) -> SessionLayer {
+        SessionLayer::new(self.backend.clone(), self.state.keyring.clone())
+            .with_cookie(self.cookie.clone())
+            .with_expiry(self.expiry.clone())
+            .with_clock(self.state.clock.clone())
+            .with_events(self.state.events.clone())
+    }
+
+    /// The full router.
+    #[must_use]
+    pub fn router(&self) -> Router {
+        routes::router(self.state.clone()).layer(self.session_layer())
+    }
+}
+
+/// Runs the server until SIGTERM or Ctrl-C, then drains in-flight requests.
+///
+/// # Errors
+/// When the keyring or store cannot be opened, or the address cannot be bound.
+pub async fn serve(args: ServeArgs, keyring_path: std::path::PathBuf) -> Result<()> {
+    let events = Events::default();
+    let (keyring, source) = keys::load(&keyring_path)?;
+    if let keys::KeySource::File(path) = &source {
+        keys::spawn_watcher(keyring.clone(), path.clone(), Duration::from_millis(args.keyring_poll_ms), events.clone());
+    }
+    let app = App::new(&args, keyring, events, Arc::new(SystemClock)).await?;
+    if let Some(store) = app.state.store.clone() {
+        spawn_sweeper(store, app.state.clock.clone());
+    }
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let addr: SocketAddr = listener.local_addr()?;
+    tracing::info!(target: "sessionwarden::server", %addr, store = ?args.store, "listening");
+    // Tests and scripts read this line to find the port when listening on :0.
+    println!("sessionwarden listening on http://{addr}");
+    axum::serve(listener, app.router().into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!(target: "sessionwarden::server", "stopped");
+    Ok(())
+}
+
+/// Removes expired sessions in bounded batches, once a minute.
+fn spawn_sweeper(store: Arc<dyn SessionStore>, clock: Arc<dyn Clock>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            // Small batches keep each statement short; stop when a batch comes back short.
+            loop {
+                match store.sweep(clock.now(), 1000).await {
+                    Ok(n) if n >= 1000 => tokio::task::yield_now().await,
+                    Ok(_) => break,
+                    Err(e) => {
+                        tracing::warn!(target: "sessionwarden::server", error = %e, "sweep failed");
+                        break;
+                    }
+                }
+            }
+        }
+    });
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+    tracing::info!(target: "sessionwarden::server", "shutting down");
+}

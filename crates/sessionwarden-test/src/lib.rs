@@ -10,7 +10,10 @@
 pub mod client;
 pub mod conformance;
 pub mod env;
+pub mod harness;
+pub mod layer_suite;
 pub mod recorder;
+pub mod wrappers;
 
 pub use client::TestClient;
 pub use recorder::Recorder;

@@ -203,7 +203,7 @@ impl Envelope {
         let payload = match mode {
             Mode::Signed => {
                 let (payload_b64, mac_b64) = body.rsplit_once('.').ok_or(Rejection::Malformed)?;
-                if mac_b64.len() != 43 || payload_b64.contains('.') {
+                if mac_b64.len() != 43 || !is_b64url(payload_b64) {
                     return Err(Rejection::Malformed);
                 }
                 let mut tag = [0u8; MAC_LEN + 2];
@@ -220,6 +220,9 @@ impl Envelope {
                 URL_SAFE_NO_PAD.decode(payload_b64).map_err(|_| Rejection::Malformed)?
             }
             Mode::Encrypted => {
+                if !is_b64url(body) {
+                    return Err(Rejection::Malformed);
+                }
                 let sealed = URL_SAFE_NO_PAD.decode(body).map_err(|_| Rejection::Malformed)?;
                 if sealed.len() < NONCE_LEN + 16 {
                     return Err(Rejection::Malformed);
@@ -252,6 +255,11 @@ fn push_header(out: &mut String, kid: KeyId, now: Timestamp) {
     use std::fmt::Write as _;
     // invariant: writing to a String cannot fail
     write!(out, "{kid}.{}.", now.unix()).expect("write to String");
+}
+
+/// Syntax only (no decoding): lets garbage be reported as malformed rather than forged.
+fn is_b64url(s: &str) -> bool {
+    s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 fn parse_secs(s: &str) -> Option<Timestamp> {

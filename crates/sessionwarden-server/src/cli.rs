@@ -1,0 +1,132 @@
+//! Command-line interface: `sessionwarden serve`, `sessionwarden keys …`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// sessionwarden: secure sessions, a reference server and its admin CLI.
+#[derive(Debug, Parser)]
+#[command(name = "sessionwarden", version, about)]
+pub struct Cli {
+    /// Directory for the keyring and the embedded store.
+    #[arg(long, global = true, env = "SESSIONWARDEN_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+
+    /// Keyring file [default: <data-dir>/keyring.json].
+    #[arg(long, global = true, env = "SESSIONWARDEN_KEYRING")]
+    pub keyring: Option<PathBuf>,
+
+    /// Log format.
+    #[arg(long, global = true, env = "SESSIONWARDEN_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+impl Cli {
+    /// The keyring file's path.
+    #[must_use]
+    pub fn keyring_path(&self) -> PathBuf {
+        self.keyring.clone().unwrap_or_else(|| self.data_dir.join("keyring.json"))
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the reference server.
+    Serve(ServeArgs),
+    /// Manage the keyring file.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+/// Keyring commands.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// List keys (ids, states, creation times; never key material).
+    List {
+        /// Print a JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add a new primary key; the old primary becomes verify-only.
+    Rotate,
+    /// Retire a verify-only key: what it still seals is rejected.
+    Retire {
+        /// The key id.
+        kid: u32,
+    },
+}
+
+/// Where sessions are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StoreKind {
+    /// In this process's memory (lost on restart).
+    Memory,
+    /// Sealed into the cookie itself.
+    Cookie,
+}
+
+/// `serve` options.
+#[derive(Debug, Args, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "SESSIONWARDEN_LISTEN", default_value = "127.0.0.1:8000")]
+    pub listen: SocketAddr,
+
+    /// Session store.
+    #[arg(long, env = "SESSIONWARDEN_STORE", value_enum, default_value_t = StoreKind::Memory)]
+    pub store: StoreKind,
+
+    /// Plain-http development: cookies without `Secure` and without the `__Host-` prefix.
+    #[arg(long, env = "SESSIONWARDEN_INSECURE_COOKIES")]
+    pub insecure_cookies: bool,
+
+    /// Encrypt cookie-store sessions (XChaCha20-Poly1305) instead of only signing them.
+    #[arg(long, env = "SESSIONWARDEN_ENCRYPT_COOKIES")]
+    pub encrypt_cookies: bool,
+
+    /// Idle timeout in seconds (0 = none).
+    #[arg(long, env = "SESSIONWARDEN_IDLE_TIMEOUT", default_value_t = 1800)]
+    pub idle_timeout: u64,
+
+    /// Absolute timeout in seconds (0 = none).
+    #[arg(long, env = "SESSIONWARDEN_ABSOLUTE_TIMEOUT", default_value_t = 43_200)]
+    pub absolute_timeout: u64,
+
+    /// Persistent cookies (Flask's SESSION_PERMANENT) instead of browser-session cookies.
+    #[arg(long, env = "SESSIONWARDEN_PERMANENT")]
+    pub permanent: bool,
+
+    /// Maximum number of sessions the memory store holds.
+    #[arg(long, env = "SESSIONWARDEN_MEMORY_CAPACITY", default_value_t = 100_000)]
+    pub memory_capacity: usize,
+
+    /// How often the keyring file is checked for changes, in milliseconds.
+    #[arg(long, env = "SESSIONWARDEN_KEYRING_POLL_MS", default_value_t = 1000)]
+    pub keyring_poll_ms: u64,
+}
+
+impl Default for ServeArgs {
+    fn default() -> Self {
+        // invariant: the empty argument list is valid (every option has a default)
+        let cli = Cli::parse_from(["sessionwarden", "serve"]);
+        match cli.command {
+            Some(Command::Serve(args)) => args,
+            _ => unreachable!("parsed `serve`"),
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! The reference server's routes (the contract in ARCHITECTURE.md).
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::Value;
+use sessionwarden::Session;
+
+use crate::AppState;
+
+pub(crate) fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/set-session", get(set_session))
+        .route("/get-session", get(get_session))
+        .route("/session/data", get(get_data).post(post_data))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .with_state(state)
+}
+
+#[derive(Deserialize)]
+struct SetParams {
+    user: Option<String>,
+}
+
+/// The blog's first example: store `user` (default `admin`).
+async fn set_session(session: Session, Query(p): Query<SetParams>) -> Result<&'static str, sessionwarden::Error> {
+    session.insert("user", p.user.as_deref().unwrap_or("admin")).await?;
+    Ok("Session set!")
+}
+
+/// Prints `user` as Flask's example does: `User: None` when unset.
+async fn get_session(session: Session) -> Result<String, sessionwarden::Error> {
+    let user = session.get_value("user").await?;
+    Ok(match user {
+        Some(Value::String(s)) => format!("User: {s}"),
+        Some(other) => format!("User: {other}"),
+        None => "User: None".to_owned(),
+    })
+}
+
+async fn get_data(session: Session) -> Result<Json<Value>, sessionwarden::Error> {
+    Ok(Json(Value::Object(session.data().await?)))
+}
+
+/// Merges a JSON object into the session; `null` removes a key.
+async fn post_data(session: Session, body: Json<Value>) -> Result<Response, sessionwarden::Error> {
+    let Json(Value::Object(changes)) = body else {
+        return Ok((StatusCode::BAD_REQUEST, "expected a JSON object").into_response());
+    };
+    for (k, v) in changes {
+        if v.is_null() {
+            session.remove::<Value>(&k).await?;
+        } else {
+            session.insert(&k, v).await?;
+        }
+    }
+    Ok(Json(Value::Object(session.data().await?)).into_response())
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    match &state.store {
+        None => "ready".into_response(),
+        Some(store) => match store.ping().await {
+            Ok(()) => "ready".into_response(),
+            Err(e) => {
+                tracing::warn!(target: "sessionwarden::server", error = %e, "store not ready");
+                (StatusCode::SERVICE_UNAVAILABLE, "store unavailable").into_response()
+            }
+        },
+    }
+}

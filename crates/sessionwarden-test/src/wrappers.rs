@@ -1,0 +1,100 @@
+//! Store wrappers for tests: one that counts calls, one that can be switched off.
+#![allow(missing_docs)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use async_trait::async_trait;
+use sessionwarden::{Record, SaveOutcome, SessionHandle, SessionInfo, SessionStore, StoreError, StoreKey, Timestamp};
+
+/// Counts reads and writes, and fails every call while `down` is set.
+#[derive(Debug, Clone)]
+pub struct Instrumented {
+    pub inner: Arc<dyn SessionStore>,
+    pub loads: Arc<AtomicUsize>,
+    pub writes: Arc<AtomicUsize>,
+    pub down: Arc<AtomicBool>,
+}
+
+impl Instrumented {
+    pub fn new(inner: Arc<dyn SessionStore>) -> Self {
+        Self {
+            inner,
+            loads: Arc::default(),
+            writes: Arc::default(),
+            down: Arc::default(),
+        }
+    }
+
+    pub fn loads(&self) -> usize {
+        self.loads.load(Ordering::SeqCst)
+    }
+
+    pub fn writes(&self) -> usize {
+        self.writes.load(Ordering::SeqCst)
+    }
+
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
+    }
+
+    fn check(&self, op: &'static str) -> Result<(), StoreError> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(StoreError::unavailable(op, std::io::Error::other("store switched off by the test")));
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl SessionStore for Instrumented {
+    async fn load(&self, key: &StoreKey, now: Timestamp) -> Result<Option<Record>, StoreError> {
+        self.check("load")?;
+        self.loads.fetch_add(1, Ordering::SeqCst);
+        self.inner.load(key, now).await
+    }
+    async fn create(&self, key: &StoreKey, record: &Record) -> Result<bool, StoreError> {
+        self.check("create")?;
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        self.inner.create(key, record).await
+    }
+    async fn save(&self, key: &StoreKey, record: &Record, expected: u64) -> Result<SaveOutcome, StoreError> {
+        self.check("save")?;
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        self.inner.save(key, record, expected).await
+    }
+    async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
+        self.check("delete")?;
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        self.inner.delete(key).await
+    }
+    async fn cycle(&self, from: &StoreKey, to: &StoreKey) -> Result<bool, StoreError> {
+        self.check("cycle")?;
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        self.inner.cycle(from, to).await
+    }
+    async fn list_user(&self, user: &str, now: Timestamp) -> Result<Vec<SessionInfo>, StoreError> {
+        self.check("list_user")?;
+        self.inner.list_user(user, now).await
+    }
+    async fn list(&self, now: Timestamp, limit: usize) -> Result<Vec<SessionInfo>, StoreError> {
+        self.check("list")?;
+        self.inner.list(now, limit).await
+    }
+    async fn revoke(&self, handle: &SessionHandle) -> Result<bool, StoreError> {
+        self.check("revoke")?;
+        self.inner.revoke(handle).await
+    }
+    async fn revoke_user(&self, user: &str) -> Result<u64, StoreError> {
+        self.check("revoke_user")?;
+        self.inner.revoke_user(user).await
+    }
+    async fn sweep(&self, now: Timestamp, batch: usize) -> Result<u64, StoreError> {
+        self.check("sweep")?;
+        self.inner.sweep(now, batch).await
+    }
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.check("ping")?;
+        self.inner.ping().await
+    }
+}
