@@ -15,8 +15,9 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 
 use sessionwarden_jwt::{
-    AccessTokenRequest, Jwt, JwtAlgorithm, JwtConfig, JwtKey, JwtKeySet, MemoryRefreshStore,
-    MemoryRevocations, RefreshConfig, RefreshManager, Revocations,
+    AccessTokenRequest, FamilyId, FamilyRecord, Jwt, JwtAlgorithm, JwtConfig, JwtError, JwtKey,
+    JwtKeySet, MemoryRefreshStore, MemoryRevocations, RefreshConfig, RefreshManager, RefreshStore,
+    Revocations, TokenHash, TokenRecord,
 };
 
 const NOW: u64 = 1_750_000_000;
@@ -1038,4 +1039,68 @@ async fn revocation_by_jti_sid_and_user_cutoff() {
     }
     // The denylisted jti entry lapses with the token's own expiry.
     revocations.purge_expired(a.expires_at()).await.unwrap();
+}
+
+/// A store where another request always wins the race between our lookup and our rotate (it
+/// presents the same token, so it derives the same successor).
+struct LosesEveryRace(MemoryRefreshStore);
+
+#[async_trait::async_trait]
+impl RefreshStore for LosesEveryRace {
+    async fn create_family(&self, f: FamilyRecord, t: TokenRecord) -> Result<(), JwtError> {
+        self.0.create_family(f, t).await
+    }
+    async fn lookup(&self, h: &TokenHash) -> Result<Option<(TokenRecord, FamilyRecord)>, JwtError> {
+        self.0.lookup(h).await
+    }
+    async fn rotate(&self, old: &TokenHash, new: TokenRecord, at: u64) -> Result<bool, JwtError> {
+        assert!(
+            self.0.rotate(old, new.clone(), at).await?,
+            "the other request wins"
+        );
+        self.0.rotate(old, new, at).await
+    }
+    async fn revoke_family(&self, f: &FamilyId) -> Result<(), JwtError> {
+        self.0.revoke_family(f).await
+    }
+    async fn revoke_session(&self, sid: &str) -> Result<usize, JwtError> {
+        self.0.revoke_session(sid).await
+    }
+    async fn purge_expired(&self, now: u64) -> Result<(), JwtError> {
+        self.0.purge_expired(now).await
+    }
+}
+
+#[tokio::test]
+async fn refresh_concurrent_use_within_grace_gets_the_winner_successor() {
+    let jwt = Arc::new(verifier());
+    let store = Arc::new(LosesEveryRace(MemoryRefreshStore::new()));
+    let racing = RefreshManager::new(jwt.clone(), store.clone(), [0x77; 32]);
+    let first = racing
+        .issue_at(&AccessTokenRequest::new("alice"), NOW)
+        .await
+        .unwrap();
+    // Lost the race, but inside the grace window: same successor as the winner's.
+    let pair = racing.rotate_at(first.refresh.as_str(), NOW).await.unwrap();
+    // The winner's successor is in the store and active: a plain manager on the same store can
+    // use it once.
+    let plain = RefreshManager::new(jwt, store.clone(), [0x77; 32]);
+    let next = plain
+        .rotate_at(pair.refresh.as_str(), NOW + 1)
+        .await
+        .unwrap();
+    assert_ne!(next.refresh, pair.refresh);
+    // With grace 0 the loser is a reuse, and the family dies.
+    let strict = RefreshManager::new(Arc::new(verifier()), store, [0x77; 32])
+        .with_config(RefreshConfig::default().with_grace(Duration::ZERO))
+        .unwrap();
+    let first = strict
+        .issue_at(&AccessTokenRequest::new("bob"), NOW)
+        .await
+        .unwrap();
+    let err = strict
+        .rotate_at(first.refresh.as_str(), NOW)
+        .await
+        .unwrap_err();
+    assert_eq!(err.reason(), "refresh_reuse");
 }
