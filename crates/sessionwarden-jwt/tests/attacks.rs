@@ -15,9 +15,9 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 
 use sessionwarden_jwt::{
-    AccessTokenRequest, FamilyId, FamilyRecord, Jwt, JwtAlgorithm, JwtConfig, JwtError, JwtKey,
-    JwtKeySet, MemoryRefreshStore, MemoryRevocations, RefreshConfig, RefreshManager, RefreshStore,
-    Revocations, TokenHash, TokenRecord,
+    AccessTokenRequest, Confirmation, FamilyId, FamilyRecord, Jwt, JwtAlgorithm, JwtConfig,
+    JwtError, JwtKey, JwtKeySet, MemoryRefreshStore, MemoryRevocations, RefreshConfig,
+    RefreshManager, RefreshStore, Revocations, TokenHash, TokenRecord,
 };
 
 const NOW: u64 = 1_750_000_000;
@@ -190,505 +190,98 @@ fn verification_attacks() {
         .unwrap();
     let exp_at_now = with(claims(), "exp", json!(NOW));
 
+    #[rustfmt::skip]
     let mut cases = vec![
         // Controls: without them every refusal below could be an accident.
         case("control: hand-built HS256", good_hs.clone(), Ok(())),
-        case(
-            "control: issued by Jwt",
-            own_issued.token().to_owned(),
-            Ok(()),
-        ),
+        case("control: issued by Jwt", own_issued.token().to_owned(), Ok(())),
         case("control: EdDSA key", ed_issued.token().to_owned(), Ok(())),
         case("control: ES256 key", ec_issued.token().to_owned(), Ok(())),
-        case(
-            "control: previous HS256 key still verifies",
-            old_issued.token().to_owned(),
-            Ok(()),
-        ),
+        case("control: previous HS256 key still verifies", old_issued.token().to_owned(), Ok(())),
         // alg none, every spelling, with and without a signature.
-        case(
-            "alg none, no signature",
-            token(&header("none", "hs1"), &claims(), Sig::Empty),
-            Err("alg_none"),
-        ),
-        case(
-            "alg None, no signature",
-            token(&header("None", "hs1"), &claims(), Sig::Empty),
-            Err("alg_none"),
-        ),
-        case(
-            "alg NONE, no signature",
-            token(&header("NONE", "hs1"), &claims(), Sig::Empty),
-            Err("alg_none"),
-        ),
-        case(
-            "alg nOnE, no signature",
-            token(&header("nOnE", "hs1"), &claims(), Sig::Empty),
-            Err("alg_none"),
-        ),
-        case(
-            "alg none, HMAC signature",
-            token(&header("none", "hs1"), &claims(), Sig::Hmac(&HS_SECRET)),
-            Err("alg_none"),
-        ),
-        case(
-            "alg None, HMAC signature",
-            token(&header("None", "hs1"), &claims(), Sig::Hmac(&HS_SECRET)),
-            Err("alg_none"),
-        ),
-        case(
-            "alg NONE, HMAC signature",
-            token(&header("NONE", "hs1"), &claims(), Sig::Hmac(&HS_SECRET)),
-            Err("alg_none"),
-        ),
-        case(
-            "alg nOnE, HMAC signature",
-            token(&header("nOnE", "hs1"), &claims(), Sig::Hmac(&HS_SECRET)),
-            Err("alg_none"),
-        ),
-        case(
-            "alg none, no kid",
-            token(
-                &json!({"alg": "none", "typ": "at+jwt"}),
-                &claims(),
-                Sig::Empty,
-            ),
-            Err("alg_none"),
-        ),
+        case("alg none, no signature", token(&header("none", "hs1"), &claims(), Sig::Empty), Err("alg_none")),
+        case("alg None, no signature", token(&header("None", "hs1"), &claims(), Sig::Empty), Err("alg_none")),
+        case("alg NONE, no signature", token(&header("NONE", "hs1"), &claims(), Sig::Empty), Err("alg_none")),
+        case("alg nOnE, no signature", token(&header("nOnE", "hs1"), &claims(), Sig::Empty), Err("alg_none")),
+        case("alg none, HMAC signature", token(&header("none", "hs1"), &claims(), Sig::Hmac(&HS_SECRET)), Err("alg_none")),
+        case("alg None, HMAC signature", token(&header("None", "hs1"), &claims(), Sig::Hmac(&HS_SECRET)), Err("alg_none")),
+        case("alg NONE, HMAC signature", token(&header("NONE", "hs1"), &claims(), Sig::Hmac(&HS_SECRET)), Err("alg_none")),
+        case("alg nOnE, HMAC signature", token(&header("nOnE", "hs1"), &claims(), Sig::Hmac(&HS_SECRET)), Err("alg_none")),
+        case("alg none, no kid", token(&json!({"alg": "none", "typ": "at+jwt"}), &claims(), Sig::Empty), Err("alg_none")),
         // Algorithms outside the allowlist.
-        case(
-            "alg HS512",
-            hs(&header("HS512", "hs1"), &claims()),
-            Err("alg_not_allowed"),
-        ),
-        case(
-            "alg RS256",
-            hs(&header("RS256", "hs1"), &claims()),
-            Err("alg_not_allowed"),
-        ),
-        case(
-            "alg hs256 (wrong case)",
-            hs(&header("hs256", "hs1"), &claims()),
-            Err("alg_not_allowed"),
-        ),
-        case(
-            "alg not a string",
-            hs(&json!({"alg": 1, "typ": "at+jwt", "kid": "hs1"}), &claims()),
-            Err("malformed"),
-        ),
+        case("alg HS512", hs(&header("HS512", "hs1"), &claims()), Err("alg_not_allowed")),
+        case("alg RS256", hs(&header("RS256", "hs1"), &claims()), Err("alg_not_allowed")),
+        case("alg hs256 (wrong case)", hs(&header("hs256", "hs1"), &claims()), Err("alg_not_allowed")),
+        case("alg not a string", hs(&json!({"alg": 1, "typ": "at+jwt", "kid": "hs1"}), &claims()), Err("malformed")),
         // Key confusion: HS256 "signed" with a public key, naming the asymmetric key's kid.
-        case(
-            "HS256 with Ed25519 public key, kid ed1",
-            token(&header("HS256", "ed1"), &claims(), Sig::Hmac(&ed_pub)),
-            Err("alg_mismatch"),
-        ),
-        case(
-            "HS256 with ES256 public key (SEC1), kid ec1",
-            token(
-                &header("HS256", "ec1"),
-                &claims(),
-                Sig::Hmac(&ec_public_sec1()),
-            ),
-            Err("alg_mismatch"),
-        ),
-        case(
-            "HS256 with Ed25519 public key, kid hs1",
-            token(&header("HS256", "hs1"), &claims(), Sig::Hmac(&ed_pub)),
-            Err("bad_signature"),
-        ),
-        case(
-            "ES256 header naming the EdDSA key",
-            token(&header("ES256", "ed1"), &claims(), Sig::Ed(ED_SEED)),
-            Err("alg_mismatch"),
-        ),
-        case(
-            "EdDSA header naming an HS256 key",
-            token(&header("EdDSA", "hs1"), &claims(), Sig::Ed(ED_SEED)),
-            Err("alg_mismatch"),
-        ),
+        case("HS256 with Ed25519 public key, kid ed1", token(&header("HS256", "ed1"), &claims(), Sig::Hmac(&ed_pub)), Err("alg_mismatch")),
+        case("HS256 with ES256 public key (SEC1), kid ec1", token(&header("HS256", "ec1"), &claims(), Sig::Hmac(&ec_public_sec1())), Err("alg_mismatch")),
+        case("HS256 with Ed25519 public key, kid hs1", token(&header("HS256", "hs1"), &claims(), Sig::Hmac(&ed_pub)), Err("bad_signature")),
+        case("ES256 header naming the EdDSA key", token(&header("ES256", "ed1"), &claims(), Sig::Ed(ED_SEED)), Err("alg_mismatch")),
+        case("EdDSA header naming an HS256 key", token(&header("EdDSA", "hs1"), &claims(), Sig::Ed(ED_SEED)), Err("alg_mismatch")),
         // kid
-        case(
-            "kid path traversal",
-            hs(&header("HS256", "../../dev/null"), &claims()),
-            Err("kid_invalid"),
-        ),
-        case(
-            "kid SQL injection",
-            hs(&header("HS256", "' OR 1=1 --"), &claims()),
-            Err("kid_invalid"),
-        ),
-        case(
-            "kid empty",
-            hs(&header("HS256", ""), &claims()),
-            Err("kid_invalid"),
-        ),
-        case(
-            "kid 65 chars",
-            hs(&header("HS256", &"a".repeat(65)), &claims()),
-            Err("kid_invalid"),
-        ),
-        case(
-            "kid a number",
-            hs(
-                &json!({"alg": "HS256", "typ": "at+jwt", "kid": 1}),
-                &claims(),
-            ),
-            Err("kid_invalid"),
-        ),
-        case(
-            "kid missing",
-            hs(&json!({"alg": "HS256", "typ": "at+jwt"}), &claims()),
-            Err("kid_missing"),
-        ),
-        case(
-            "kid unknown",
-            hs(&header("HS256", "nope"), &claims()),
-            Err("kid_unknown"),
-        ),
-        case(
-            "kid retired",
-            retired_issued.token().to_owned(),
-            Err("kid_retired"),
-        ),
+        case("kid path traversal", hs(&header("HS256", "../../dev/null"), &claims()), Err("kid_invalid")),
+        case("kid SQL injection", hs(&header("HS256", "' OR 1=1 --"), &claims()), Err("kid_invalid")),
+        case("kid empty", hs(&header("HS256", ""), &claims()), Err("kid_invalid")),
+        case("kid 65 chars", hs(&header("HS256", &"a".repeat(65)), &claims()), Err("kid_invalid")),
+        case("kid a number", hs(&json!({"alg": "HS256", "typ": "at+jwt", "kid": 1}), &claims()), Err("kid_invalid")),
+        case("kid missing", hs(&json!({"alg": "HS256", "typ": "at+jwt"}), &claims()), Err("kid_missing")),
+        case("kid unknown", hs(&header("HS256", "nope"), &claims()), Err("kid_unknown")),
+        case("kid retired", retired_issued.token().to_owned(), Err("kid_retired")),
         // Embedded keys and key URLs are ignored: the token is judged by our key only.
-        case(
-            "jwk header with attacker's key, signed by attacker",
-            token(
-                &with(header("EdDSA", "ed1"), "jwk", attacker_jwk.clone()),
-                &claims(),
-                Sig::Ed(ATTACKER_ED_SEED),
-            ),
-            Err("bad_signature"),
-        ),
-        case(
-            "jwk header with attacker's key, no kid",
-            token(
-                &json!({"alg": "EdDSA", "typ": "at+jwt", "jwk": attacker_jwk}),
-                &claims(),
-                Sig::Ed(ATTACKER_ED_SEED),
-            ),
-            Err("kid_missing"),
-        ),
-        case(
-            "jku header, signed by attacker",
-            token(
-                &with(
-                    header("EdDSA", "ed1"),
-                    "jku",
-                    json!("https://attacker.invalid/jwks.json"),
-                ),
-                &claims(),
-                Sig::Ed(ATTACKER_ED_SEED),
-            ),
-            Err("bad_signature"),
-        ),
-        case(
-            "x5u header, signed by attacker",
-            token(
-                &with(
-                    header("EdDSA", "ed1"),
-                    "x5u",
-                    json!("https://attacker.invalid/cert.pem"),
-                ),
-                &claims(),
-                Sig::Ed(ATTACKER_ED_SEED),
-            ),
-            Err("bad_signature"),
-        ),
-        case(
-            "jku + x5u + x5c headers on a token we signed: ignored",
-            token(
-                &json!({"alg": "EdDSA", "typ": "at+jwt", "kid": "ed1", "jku": "https://attacker.invalid/",
-                        "x5u": "https://attacker.invalid/", "x5c": ["MIIB"]}),
-                &claims(),
-                Sig::Ed(ED_SEED),
-            ),
-            Ok(()),
-        ),
+        case("jwk header with attacker's key, signed by attacker", token(&with(header("EdDSA", "ed1"), "jwk", attacker_jwk.clone()), &claims(), Sig::Ed(ATTACKER_ED_SEED)), Err("bad_signature")),
+        case("jwk header with attacker's key, no kid", token(&json!({"alg": "EdDSA", "typ": "at+jwt", "jwk": attacker_jwk}), &claims(), Sig::Ed(ATTACKER_ED_SEED)), Err("kid_missing")),
+        case("jku header, signed by attacker", token(&with(header("EdDSA", "ed1"), "jku", json!("https://attacker.invalid/jwks.json")), &claims(), Sig::Ed(ATTACKER_ED_SEED)), Err("bad_signature")),
+        case("x5u header, signed by attacker", token(&with(header("EdDSA", "ed1"), "x5u", json!("https://attacker.invalid/cert.pem")), &claims(), Sig::Ed(ATTACKER_ED_SEED)), Err("bad_signature")),
+        case("jku + x5u + x5c headers on a token we signed: ignored", token(&json!({"alg": "EdDSA", "typ": "at+jwt", "kid": "ed1", "jku": "https://attacker.invalid/", "x5u": "https://attacker.invalid/", "x5c": ["MIIB"]}), &claims(), Sig::Ed(ED_SEED)), Ok(())),
         // typ (RFC 9068) and crit.
-        case(
-            "typ missing",
-            hs(&json!({"alg": "HS256", "kid": "hs1"}), &claims()),
-            Err("wrong_type"),
-        ),
-        case(
-            "typ JWT",
-            hs(
-                &with(header("HS256", "hs1"), "typ", json!("JWT")),
-                &claims(),
-            ),
-            Err("wrong_type"),
-        ),
-        case(
-            "typ null",
-            hs(&with(header("HS256", "hs1"), "typ", Value::Null), &claims()),
-            Err("wrong_type"),
-        ),
-        case(
-            "typ application/at+jwt",
-            hs(
-                &with(header("HS256", "hs1"), "typ", json!("application/at+jwt")),
-                &claims(),
-            ),
-            Ok(()),
-        ),
-        case(
-            "typ AT+JWT",
-            hs(
-                &with(header("HS256", "hs1"), "typ", json!("AT+JWT")),
-                &claims(),
-            ),
-            Ok(()),
-        ),
-        case(
-            "crit present",
-            hs(
-                &with(header("HS256", "hs1"), "crit", json!(["exp"])),
-                &claims(),
-            ),
-            Err("crit_unsupported"),
-        ),
-        case(
-            "duplicate alg member",
-            token_raw(
-                &b64_raw(r#"{"alg":"HS256","typ":"at+jwt","kid":"hs1","alg":"none"}"#),
-                &good_p,
-                Sig::Hmac(&HS_SECRET),
-            ),
-            Err("malformed"),
-        ),
+        case("typ missing", hs(&json!({"alg": "HS256", "kid": "hs1"}), &claims()), Err("wrong_type")),
+        case("typ JWT", hs(&with(header("HS256", "hs1"), "typ", json!("JWT")), &claims()), Err("wrong_type")),
+        case("typ null", hs(&with(header("HS256", "hs1"), "typ", Value::Null), &claims()), Err("wrong_type")),
+        case("typ application/at+jwt", hs(&with(header("HS256", "hs1"), "typ", json!("application/at+jwt")), &claims()), Ok(())),
+        case("typ AT+JWT", hs(&with(header("HS256", "hs1"), "typ", json!("AT+JWT")), &claims()), Ok(())),
+        case("crit present", hs(&with(header("HS256", "hs1"), "crit", json!(["exp"])), &claims()), Err("crit_unsupported")),
+        case("duplicate alg member", token_raw(&b64_raw(r#"{"alg":"HS256","typ":"at+jwt","kid":"hs1","alg":"none"}"#), &good_p, Sig::Hmac(&HS_SECRET)), Err("malformed")),
         // Time, at the leeway boundary (leeway 30 s), with the injected now.
-        Case {
-            name: "exp + leeway - 1: valid",
-            token: hs(&header("HS256", "hs1"), &exp_at_now),
-            now: NOW + 29,
-            want: Ok(()),
-        },
-        Case {
-            name: "exp + leeway: expired",
-            token: hs(&header("HS256", "hs1"), &exp_at_now),
-            now: NOW + 30,
-            want: Err("expired"),
-        },
-        Case {
-            name: "exp + leeway + 1: expired",
-            token: hs(&header("HS256", "hs1"), &exp_at_now),
-            now: NOW + 31,
-            want: Err("expired"),
-        },
-        case(
-            "nbf = now + leeway: valid",
-            hs(
-                &header("HS256", "hs1"),
-                &with(claims(), "nbf", json!(NOW + 30)),
-            ),
-            Ok(()),
-        ),
-        case(
-            "nbf in the future",
-            hs(
-                &header("HS256", "hs1"),
-                &with(claims(), "nbf", json!(NOW + 31)),
-            ),
-            Err("not_yet_valid"),
-        ),
-        case(
-            "iat in the future",
-            hs(
-                &header("HS256", "hs1"),
-                &with(claims(), "iat", json!(NOW + 31)),
-            ),
-            Err("iat_in_future"),
-        ),
+        Case { name: "exp + leeway - 1: valid", token: hs(&header("HS256", "hs1"), &exp_at_now), now: NOW + 29, want: Ok(()), },
+        Case { name: "exp + leeway: expired", token: hs(&header("HS256", "hs1"), &exp_at_now), now: NOW + 30, want: Err("expired"), },
+        Case { name: "exp + leeway + 1: expired", token: hs(&header("HS256", "hs1"), &exp_at_now), now: NOW + 31, want: Err("expired"), },
+        case("nbf = now + leeway: valid", hs(&header("HS256", "hs1"), &with(claims(), "nbf", json!(NOW + 30))), Ok(())),
+        case("nbf in the future", hs(&header("HS256", "hs1"), &with(claims(), "nbf", json!(NOW + 31))), Err("not_yet_valid")),
+        case("iat in the future", hs(&header("HS256", "hs1"), &with(claims(), "iat", json!(NOW + 31))), Err("iat_in_future")),
         // Claim types (CVE-2026-25537 shape) and presence.
-        case(
-            "exp as a string",
-            hs(
-                &header("HS256", "hs1"),
-                &with(claims(), "exp", json!("99999999999")),
-            ),
-            Err("claim_type"),
-        ),
-        case(
-            "exp as a float",
-            hs(
-                &header("HS256", "hs1"),
-                &with(claims(), "exp", json!(1.0e11)),
-            ),
-            Err("claim_type"),
-        ),
-        case(
-            "exp negative",
-            hs(&header("HS256", "hs1"), &with(claims(), "exp", json!(-1))),
-            Err("claim_type"),
-        ),
-        case(
-            "exp null",
-            hs(&header("HS256", "hs1"), &with(claims(), "exp", Value::Null)),
-            Err("claim_type"),
-        ),
-        case(
-            "nbf as a string",
-            hs(
-                &header("HS256", "hs1"),
-                &with(claims(), "nbf", json!("99999999999")),
-            ),
-            Err("claim_type"),
-        ),
-        case(
-            "iat as a string",
-            hs(&header("HS256", "hs1"), &with(claims(), "iat", json!("0"))),
-            Err("claim_type"),
-        ),
-        case(
-            "aud as a number",
-            hs(&header("HS256", "hs1"), &with(claims(), "aud", json!(1))),
-            Err("claim_type"),
-        ),
-        case(
-            "exp missing",
-            hs(&header("HS256", "hs1"), &without(claims(), "exp")),
-            Err("missing_claim"),
-        ),
-        case(
-            "iat missing",
-            hs(&header("HS256", "hs1"), &without(claims(), "iat")),
-            Err("missing_claim"),
-        ),
-        case(
-            "iss missing",
-            hs(&header("HS256", "hs1"), &without(claims(), "iss")),
-            Err("missing_claim"),
-        ),
-        case(
-            "aud missing",
-            hs(&header("HS256", "hs1"), &without(claims(), "aud")),
-            Err("missing_claim"),
-        ),
-        case(
-            "sub missing",
-            hs(&header("HS256", "hs1"), &without(claims(), "sub")),
-            Err("missing_claim"),
-        ),
-        case(
-            "jti missing",
-            hs(&header("HS256", "hs1"), &without(claims(), "jti")),
-            Err("missing_claim"),
-        ),
-        case(
-            "nbf missing is fine",
-            hs(&header("HS256", "hs1"), &without(claims(), "nbf")),
-            Ok(()),
-        ),
+        case("exp as a string", hs(&header("HS256", "hs1"), &with(claims(), "exp", json!("99999999999"))), Err("claim_type")),
+        case("exp as a float", hs(&header("HS256", "hs1"), &with(claims(), "exp", json!(1.0e11))), Err("claim_type")),
+        case("exp negative", hs(&header("HS256", "hs1"), &with(claims(), "exp", json!(-1))), Err("claim_type")),
+        case("exp null", hs(&header("HS256", "hs1"), &with(claims(), "exp", Value::Null)), Err("claim_type")),
+        case("nbf as a string", hs(&header("HS256", "hs1"), &with(claims(), "nbf", json!("99999999999"))), Err("claim_type")),
+        case("iat as a string", hs(&header("HS256", "hs1"), &with(claims(), "iat", json!("0"))), Err("claim_type")),
+        case("aud as a number", hs(&header("HS256", "hs1"), &with(claims(), "aud", json!(1))), Err("claim_type")),
+        case("exp missing", hs(&header("HS256", "hs1"), &without(claims(), "exp")), Err("missing_claim")),
+        case("iat missing", hs(&header("HS256", "hs1"), &without(claims(), "iat")), Err("missing_claim")),
+        case("iss missing", hs(&header("HS256", "hs1"), &without(claims(), "iss")), Err("missing_claim")),
+        case("aud missing", hs(&header("HS256", "hs1"), &without(claims(), "aud")), Err("missing_claim")),
+        case("sub missing", hs(&header("HS256", "hs1"), &without(claims(), "sub")), Err("missing_claim")),
+        case("jti missing", hs(&header("HS256", "hs1"), &without(claims(), "jti")), Err("missing_claim")),
+        case("nbf missing is fine", hs(&header("HS256", "hs1"), &without(claims(), "nbf")), Ok(())),
         // iss / aud
-        case(
-            "wrong iss",
-            hs(
-                &header("HS256", "hs1"),
-                &with(claims(), "iss", json!("evil")),
-            ),
-            Err("wrong_issuer"),
-        ),
-        case(
-            "wrong aud",
-            hs(
-                &header("HS256", "hs1"),
-                &with(claims(), "aud", json!("other-api")),
-            ),
-            Err("wrong_audience"),
-        ),
-        case(
-            "aud array with ours",
-            hs(
-                &header("HS256", "hs1"),
-                &with(claims(), "aud", json!(["x", "sessionwarden"])),
-            ),
-            Ok(()),
-        ),
-        case(
-            "aud array without ours",
-            hs(
-                &header("HS256", "hs1"),
-                &with(claims(), "aud", json!(["x"])),
-            ),
-            Err("wrong_audience"),
-        ),
+        case("wrong iss", hs(&header("HS256", "hs1"), &with(claims(), "iss", json!("evil"))), Err("wrong_issuer")),
+        case("wrong aud", hs(&header("HS256", "hs1"), &with(claims(), "aud", json!("other-api"))), Err("wrong_audience")),
+        case("aud array with ours", hs(&header("HS256", "hs1"), &with(claims(), "aud", json!(["x", "sessionwarden"]))), Ok(())),
+        case("aud array without ours", hs(&header("HS256", "hs1"), &with(claims(), "aud", json!(["x"]))), Err("wrong_audience")),
         // Integrity and shape.
-        case(
-            "payload tampered",
-            format!(
-                "{good_h}.{}.{good_s}",
-                b64(&with(claims(), "sub", json!("admin")))
-            ),
-            Err("bad_signature"),
-        ),
-        case(
-            "signature stripped (trailing dot)",
-            format!("{good_h}.{good_p}."),
-            Err("bad_signature"),
-        ),
-        case(
-            "signature stripped (two parts)",
-            format!("{good_h}.{good_p}"),
-            Err("malformed"),
-        ),
-        case(
-            "five parts (JWE shape)",
-            format!("{good_hs}.a.b"),
-            Err("malformed"),
-        ),
-        case(
-            "JSON serialization",
-            json!({"payload": good_p, "protected": good_h, "signature": good_s}).to_string(),
-            Err("not_compact"),
-        ),
-        case(
-            "JSON serialization, general form",
-            json!({"payload": good_p, "signatures": [{"protected": good_h, "signature": good_s}]})
-                .to_string(),
-            Err("not_compact"),
-        ),
-        case(
-            "padded base64 header",
-            format!("{good_h}=.{good_p}.{good_s}"),
-            Err("malformed"),
-        ),
-        case(
-            "signature not base64url",
-            format!("{good_h}.{good_p}.{}!", &good_s[1..]),
-            Err("malformed"),
-        ),
-        case(
-            "10 KB token",
-            hs(
-                &header("HS256", "hs1"),
-                &with(claims(), "pad", json!("x".repeat(10 * 1024))),
-            ),
-            Err("too_large"),
-        ),
-        case(
-            "signed with another purpose's secret",
-            token(
-                &header("HS256", "hs1"),
-                &claims(),
-                Sig::Hmac(&OTHER_PURPOSE_SECRET),
-            ),
-            Err("bad_signature"),
-        ),
-        case(
-            "signed with the previous key but naming the current",
-            token(
-                &header("HS256", "hs1"),
-                &claims(),
-                Sig::Hmac(&HS_OLD_SECRET),
-            ),
-            Err("bad_signature"),
-        ),
-        case(
-            "garbage signature",
-            token(&header("HS256", "hs1"), &claims(), Sig::Text("AAAA")),
-            Err("bad_signature"),
-        ),
+        case("payload tampered", format!("{good_h}.{}.{good_s}", b64(&with(claims(), "sub", json!("admin")))), Err("bad_signature")),
+        case("signature stripped (trailing dot)", format!("{good_h}.{good_p}."), Err("bad_signature")),
+        case("signature stripped (two parts)", format!("{good_h}.{good_p}"), Err("malformed")),
+        case("five parts (JWE shape)", format!("{good_hs}.a.b"), Err("malformed")),
+        case("JSON serialization", json!({"payload": good_p, "protected": good_h, "signature": good_s}).to_string(), Err("not_compact")),
+        case("JSON serialization, general form", json!({"payload": good_p, "signatures": [{"protected": good_h, "signature": good_s}]}) .to_string(), Err("not_compact")),
+        case("padded base64 header", format!("{good_h}=.{good_p}.{good_s}"), Err("malformed")),
+        case("signature not base64url", format!("{good_h}.{good_p}.{}!", &good_s[1..]), Err("malformed")),
+        case("10 KB token", hs(&header("HS256", "hs1"), &with(claims(), "pad", json!("x".repeat(10 * 1024)))), Err("too_large")),
+        case("signed with another purpose's secret", token(&header("HS256", "hs1"), &claims(), Sig::Hmac(&OTHER_PURPOSE_SECRET)), Err("bad_signature")),
+        case("signed with the previous key but naming the current", token(&header("HS256", "hs1"), &claims(), Sig::Hmac(&HS_OLD_SECRET)), Err("bad_signature")),
+        case("garbage signature", token(&header("HS256", "hs1"), &claims(), Sig::Text("AAAA")), Err("bad_signature")),
         case("empty string", String::new(), Err("malformed")),
     ];
     cases.push(case(
@@ -996,6 +589,63 @@ async fn refresh_strict_mode_and_edge_cases() {
         .unwrap_err();
     assert_eq!(err.reason(), "refresh_revoked");
     assert!(!format!("{:?}", pair.refresh).contains(pair.refresh.as_str()));
+
+    // Logout by session handle, and "log out everywhere" by user.
+    let s1 = refresh
+        .issue_at(&AccessTokenRequest::new("erin").with_sid("h-1"), NOW)
+        .await
+        .unwrap();
+    let s2 = refresh
+        .issue_at(&AccessTokenRequest::new("erin").with_sid("h-2"), NOW)
+        .await
+        .unwrap();
+    let f1 = refresh
+        .issue_at(&AccessTokenRequest::new("frank").with_sid("h-3"), NOW)
+        .await
+        .unwrap();
+    assert_eq!(refresh.revoke_session("h-1").await.unwrap(), 1);
+    let err = refresh
+        .rotate_at(s1.refresh.as_str(), NOW + 1)
+        .await
+        .unwrap_err();
+    assert_eq!(err.reason(), "refresh_revoked");
+    let s2 = refresh
+        .rotate_at(s2.refresh.as_str(), NOW + 1)
+        .await
+        .unwrap();
+    assert_eq!(refresh.revoke_user("erin").await.unwrap(), 1);
+    let err = refresh
+        .rotate_at(s2.refresh.as_str(), NOW + 2)
+        .await
+        .unwrap_err();
+    assert_eq!(err.reason(), "refresh_revoked");
+    refresh
+        .rotate_at(f1.refresh.as_str(), NOW + 2)
+        .await
+        .unwrap();
+}
+
+#[test]
+fn cnf_seam_round_trips() {
+    let jwt = verifier();
+    let thumb = "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs";
+    let issued = jwt
+        .issue_at(
+            &AccessTokenRequest::new("alice").with_cnf(Confirmation::jkt(thumb)),
+            NOW,
+        )
+        .unwrap();
+    let verified = jwt.verify_at(issued.token(), NOW).unwrap();
+    assert_eq!(verified.cnf().and_then(|c| c.jkt.as_deref()), Some(thumb));
+    let plain = jwt
+        .issue_at(&AccessTokenRequest::new("alice"), NOW)
+        .unwrap();
+    assert_eq!(jwt.verify_at(plain.token(), NOW).unwrap().cnf(), None);
+    let bad = hs(
+        &header("HS256", "hs1"),
+        &with(claims(), "cnf", json!("not-an-object")),
+    );
+    assert_eq!(jwt.verify_at(&bad, NOW).unwrap_err().reason(), "claim_type");
 }
 
 #[tokio::test]
@@ -1065,6 +715,9 @@ impl RefreshStore for LosesEveryRace {
     }
     async fn revoke_session(&self, sid: &str) -> Result<usize, JwtError> {
         self.0.revoke_session(sid).await
+    }
+    async fn revoke_user(&self, sub: &str) -> Result<usize, JwtError> {
+        self.0.revoke_user(sub).await
     }
     async fn purge_expired(&self, now: u64) -> Result<(), JwtError> {
         self.0.purge_expired(now).await

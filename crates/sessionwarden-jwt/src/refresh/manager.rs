@@ -323,6 +323,26 @@ impl RefreshManager {
         }
     }
 
+    /// Revokes every refresh-token family of session handle `sid` (logout). Pair it with
+    /// [`Revocations::revoke_sid`](crate::Revocations::revoke_sid) for the access tokens.
+    /// Returns how many families were revoked.
+    ///
+    /// # Errors
+    /// [`JwtError::Store`] if the store fails.
+    pub async fn revoke_session(&self, sid: &str) -> Result<usize, JwtError> {
+        self.store.revoke_session(sid).await
+    }
+
+    /// Revokes every refresh-token family of user `sub`. Pair it with
+    /// [`Revocations::revoke_user_before`](crate::Revocations::revoke_user_before) for the
+    /// access tokens. Returns how many families were revoked.
+    ///
+    /// # Errors
+    /// [`JwtError::Store`] if the store fails.
+    pub async fn revoke_user(&self, sub: &str) -> Result<usize, JwtError> {
+        self.store.revoke_user(sub).await
+    }
+
     /// Returns the same successor if this is a retry inside the grace window whose successor
     /// is still unused; `None` means "treat as reuse".
     async fn grace_retry(

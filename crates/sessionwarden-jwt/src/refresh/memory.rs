@@ -41,6 +41,18 @@ impl MemoryRefreshStore {
         self.inner.lock().tokens.len()
     }
 
+    fn revoke_where(&self, matches: impl Fn(&FamilyRecord) -> bool) -> usize {
+        let mut inner = self.inner.lock();
+        let mut count = 0;
+        for family in inner.families.values_mut() {
+            if !family.revoked && matches(family) {
+                family.revoked = true;
+                count += 1;
+            }
+        }
+        count
+    }
+
     /// Whether the store holds no token.
     #[must_use]
     pub fn is_empty(&self) -> bool {
@@ -111,15 +123,11 @@ impl RefreshStore for MemoryRefreshStore {
     }
 
     async fn revoke_session(&self, sid: &str) -> Result<usize, JwtError> {
-        let mut inner = self.inner.lock();
-        let mut count = 0;
-        for family in inner.families.values_mut() {
-            if family.sid.as_deref() == Some(sid) && !family.revoked {
-                family.revoked = true;
-                count += 1;
-            }
-        }
-        Ok(count)
+        Ok(self.revoke_where(|f| f.sid.as_deref() == Some(sid)))
+    }
+
+    async fn revoke_user(&self, sub: &str) -> Result<usize, JwtError> {
+        Ok(self.revoke_where(|f| f.sub == sub))
     }
 
     async fn purge_expired(&self, now: u64) -> Result<(), JwtError> {

@@ -169,6 +169,13 @@ pub trait RefreshStore: Send + Sync {
     /// [`JwtError::Store`] if the store fails.
     async fn revoke_session(&self, sid: &str) -> Result<usize, JwtError>;
 
+    /// Marks every family of user `sub` revoked ("log out everywhere", password change).
+    /// Returns how many.
+    ///
+    /// # Errors
+    /// [`JwtError::Store`] if the store fails.
+    async fn revoke_user(&self, sub: &str) -> Result<usize, JwtError>;
+
     /// Deletes families that expired before `now`, with their tokens.
     ///
     /// # Errors
