@@ -24,25 +24,18 @@ fn record(now: Timestamp) -> Record {
     r.user = Some("bench-user".into());
     r.data.insert("user".into(), "admin".into());
     r.data.insert("csrf".into(), "x".repeat(43).into());
-    r.data
-        .insert("cart".into(), serde_json::json!([1, 2, 3, 4, 5]));
+    r.data.insert("cart".into(), serde_json::json!([1, 2, 3, 4, 5]));
     r
 }
 
-fn bench_store(
-    c: &mut Criterion,
-    rt: &tokio::runtime::Runtime,
-    name: &str,
-    store: Arc<dyn SessionStore>,
-) {
+fn bench_store(c: &mut Criterion, rt: &tokio::runtime::Runtime, name: &str, store: Arc<dyn SessionStore>) {
     let now = Timestamp::from_unix(1_900_000_000);
     let key = SessionId::generate().store_key();
     let base = record(now);
     rt.block_on(store.create(&key, &base)).unwrap();
 
     c.bench_function(&format!("{name}/load"), |b| {
-        b.to_async(rt)
-            .iter(|| async { black_box(store.load(&key, now).await.unwrap()) });
+        b.to_async(rt).iter(|| async { black_box(store.load(&key, now).await.unwrap()) });
     });
 
     // Each save writes the next version, as the session layer does.
@@ -52,10 +45,7 @@ fn bench_store(
             let expected = current.load(Ordering::SeqCst);
             let mut next = base.clone();
             next.version = expected + 1;
-            assert_eq!(
-                store.save(&key, &next, expected).await.unwrap(),
-                SaveOutcome::Saved
-            );
+            assert_eq!(store.save(&key, &next, expected).await.unwrap(), SaveOutcome::Saved);
             current.store(expected + 1, Ordering::SeqCst);
         });
     });
@@ -63,20 +53,11 @@ fn bench_store(
 }
 
 fn benches(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     bench_store(c, &rt, "memory", Arc::new(MemoryStore::default()));
     let url = sessionwarden_test::env::redis_url();
     match rt.block_on(RedisStore::connect(&url)) {
-        Ok(store) => bench_store(
-            c,
-            &rt,
-            "redis",
-            Arc::new(store.with_prefix("swbench:session:")),
-        ),
+        Ok(store) => bench_store(c, &rt, "redis", Arc::new(store.with_prefix("swbench:session:"))),
         Err(e) => eprintln!("SKIPPED redis benches: {url} unreachable ({e})"),
     }
 }

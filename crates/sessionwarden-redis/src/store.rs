@@ -77,14 +77,7 @@ impl fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Node addresses only: URLs may carry credentials.
         f.debug_struct("RedisStore")
-            .field(
-                "topology",
-                &if self.is_cluster() {
-                    "cluster"
-                } else {
-                    "single"
-                },
-            )
+            .field("topology", &if self.is_cluster() { "cluster" } else { "single" })
             .field("nodes", &self.nodes)
             .field("prefix", &self.prefix)
             .finish()
@@ -118,16 +111,8 @@ impl RedisStore {
             .set_number_of_retries(1)
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(Duration::from_millis(250));
-        let manager = step(
-            "connect",
-            ConnectionManager::new_with_config(client, config),
-        )
-        .await?;
-        Ok(Self {
-            conn: Conn::Single(manager),
-            prefix: DEFAULT_PREFIX.into(),
-            nodes,
-        })
+        let manager = step("connect", ConnectionManager::new_with_config(client, config)).await?;
+        Ok(Self { conn: Conn::Single(manager), prefix: DEFAULT_PREFIX.into(), nodes })
     }
 
     /// Connects to a Redis Cluster through any of its nodes (`redis://host:port` each).
@@ -145,10 +130,8 @@ impl RedisStore {
     pub async fn connect_cluster(urls: &[String]) -> Result<Self, StoreError> {
         let mut nodes = Vec::with_capacity(urls.len());
         for url in urls {
-            let info = url
-                .as_str()
-                .into_connection_info()
-                .map_err(|e| StoreError::unavailable("connect", e))?;
+            let info =
+                url.as_str().into_connection_info().map_err(|e| StoreError::unavailable("connect", e))?;
             nodes.push(info.addr().to_string());
         }
         let client = ClusterClient::builder(urls.iter().map(String::as_str))
@@ -160,11 +143,7 @@ impl RedisStore {
             .build()
             .map_err(|e| StoreError::unavailable("connect", e))?;
         let conn = step("connect", client.get_async_connection()).await?;
-        Ok(Self {
-            conn: Conn::Cluster(conn),
-            prefix: DEFAULT_PREFIX.into(),
-            nodes: nodes.into(),
-        })
+        Ok(Self { conn: Conn::Cluster(conn), prefix: DEFAULT_PREFIX.into(), nodes: nodes.into() })
     }
 
     /// Connects to whatever `url` names: a cluster for a comma-separated list of URLs or a
@@ -183,10 +162,7 @@ impl RedisStore {
     /// ```
     pub async fn connect_any(url: &str) -> Result<Self, StoreError> {
         let url = url.trim();
-        for (scheme, base) in [
-            ("redis+cluster://", "redis://"),
-            ("rediss+cluster://", "rediss://"),
-        ] {
+        for (scheme, base) in [("redis+cluster://", "redis://"), ("rediss+cluster://", "rediss://")] {
             if let Some(rest) = url.strip_prefix(scheme) {
                 let urls: Vec<String> = rest
                     .split(',')
@@ -198,12 +174,8 @@ impl RedisStore {
             }
         }
         if url.contains(',') {
-            let urls: Vec<String> = url
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect();
+            let urls: Vec<String> =
+                url.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
             return Self::connect_cluster(&urls).await;
         }
         Self::connect(url).await
@@ -223,8 +195,7 @@ impl RedisStore {
     /// ```
     #[must_use]
     pub fn with_prefix(self, prefix: impl Into<String>) -> Self {
-        self.try_with_prefix(prefix)
-            .expect("redis key prefix must not contain `{` or `}`")
+        self.try_with_prefix(prefix).expect("redis key prefix must not contain `{` or `}`")
     }
 
     /// The same store with every key under `prefix`.
@@ -304,9 +275,8 @@ impl RedisStore {
         F: Fn(Conn, String) -> Fut,
         Fut: Future<Output = RedisResult<T>>,
     {
-        let calls = (0..BUCKETS)
-            .filter_map(|b| u8::try_from(b).ok())
-            .map(|b| f(self.conn.clone(), self.base(b)));
+        let calls =
+            (0..BUCKETS).filter_map(|b| u8::try_from(b).ok()).map(|b| f(self.conn.clone(), self.base(b)));
         step(op, try_join_all(calls)).await
     }
 
@@ -354,20 +324,14 @@ impl RedisStore {
 
     async fn delete_inner(&self, op: &'static str, key: &StoreKey) -> Result<bool, StoreError> {
         let mut inv = SCRIPTS.delete.prepare_invoke();
-        inv.key(self.record_key(key))
-            .arg(self.base(key.as_bytes()[0]))
-            .arg(key.to_hex());
+        inv.key(self.record_key(key)).arg(self.base(key.as_bytes()[0])).arg(key.to_hex());
         let mut conn = self.conn.clone();
         let reply: i64 = step(op, inv.invoke_async(&mut conn)).await?;
         Ok(reply == 1)
     }
 
     /// The user's revoke-all counters: (started, finished).
-    async fn revocation_marks(
-        &self,
-        op: &'static str,
-        user: &str,
-    ) -> Result<(i64, i64), StoreError> {
+    async fn revocation_marks(&self, op: &'static str, user: &str) -> Result<(i64, i64), StoreError> {
         let mut conn = self.conn.clone();
         let mut cmd = redis::cmd("HMGET");
         cmd.arg(self.revocation_key(user)).arg("s").arg("f");
@@ -377,9 +341,7 @@ impl RedisStore {
 
     async fn mark_revocation(&self, user: &str, field: &str) -> Result<(), StoreError> {
         let mut inv = SCRIPTS.mark_revocation.prepare_invoke();
-        inv.key(self.revocation_key(user))
-            .arg(field)
-            .arg(REVOCATION_MARK_TTL_SECS);
+        inv.key(self.revocation_key(user)).arg(field).arg(REVOCATION_MARK_TTL_SECS);
         let mut conn = self.conn.clone();
         let _: i64 = step("revoke_user", inv.invoke_async(&mut conn)).await?;
         Ok(())
@@ -464,12 +426,7 @@ enum Cycled {
 fn push_record(inv: &mut redis::ScriptInvocation<'_>, record: &Record, bytes: Vec<u8>) {
     inv.arg(record.version.to_string())
         .arg(bytes)
-        .arg(
-            record
-                .expires_at()
-                .map(|t| t.unix().to_string())
-                .unwrap_or_default(),
-        )
+        .arg(record.expires_at().map(|t| t.unix().to_string()).unwrap_or_default())
         .arg(if record.user.is_some() { "1" } else { "0" })
         .arg(record.user.as_deref().unwrap_or(""));
 }
@@ -493,9 +450,9 @@ fn unexpected(operation: &'static str) -> StoreError {
 
 fn is_wrong_type(e: &StoreError) -> bool {
     match e {
-        StoreError::Unavailable { source, .. } => source
-            .downcast_ref::<RedisError>()
-            .is_some_and(|e| e.code() == Some("WRONGTYPE")),
+        StoreError::Unavailable { source, .. } => {
+            source.downcast_ref::<RedisError>().is_some_and(|e| e.code() == Some("WRONGTYPE"))
+        }
         _ => false,
     }
 }
@@ -504,9 +461,7 @@ fn is_wrong_type(e: &StoreError) -> bool {
 fn decode(version: Option<&str>, bytes: &[u8]) -> Result<Record, StoreError> {
     let record = Record::from_bytes(bytes)?;
     if version.and_then(|v| v.parse::<u64>().ok()) != Some(record.version) {
-        return Err(StoreError::Corrupt {
-            reason: "redis version field disagrees with the record",
-        });
+        return Err(StoreError::Corrupt { reason: "redis version field disagrees with the record" });
     }
     Ok(record)
 }
@@ -543,9 +498,7 @@ impl SessionStore for RedisStore {
         let (version, bytes) = match reply {
             Ok(fields) => fields,
             Err(e) if is_wrong_type(&e) => {
-                return Err(StoreError::Corrupt {
-                    reason: "record key holds another redis type",
-                });
+                return Err(StoreError::Corrupt { reason: "record key holds another redis type" });
             }
             Err(e) => return Err(e),
         };
@@ -559,12 +512,7 @@ impl SessionStore for RedisStore {
         self.create_inner("create", key, record).await
     }
 
-    async fn save(
-        &self,
-        key: &StoreKey,
-        record: &Record,
-        expected: u64,
-    ) -> Result<SaveOutcome, StoreError> {
+    async fn save(&self, key: &StoreKey, record: &Record, expected: u64) -> Result<SaveOutcome, StoreError> {
         self.save_inner("save", key, record, expected).await
     }
 
@@ -625,10 +573,7 @@ impl SessionStore for RedisStore {
         let replies = self
             .each_bucket("list", |mut conn, base| async move {
                 let mut inv = SCRIPTS.list.prepare_invoke();
-                inv.key(format!("{base}expiry"))
-                    .arg(&base)
-                    .arg(now.unix())
-                    .arg(limit);
+                inv.key(format!("{base}expiry")).arg(&base).arg(now.unix()).arg(limit);
                 inv.invoke_async::<Value>(&mut conn).await
             })
             .await?;
@@ -673,10 +618,7 @@ impl SessionStore for RedisStore {
             })
             .await?;
         self.mark_revocation(user, "f").await?;
-        Ok(counts
-            .into_iter()
-            .map(|n| u64::try_from(n).unwrap_or(0))
-            .sum())
+        Ok(counts.into_iter().map(|n| u64::try_from(n).unwrap_or(0)).sum())
     }
 
     async fn sweep(&self, now: Timestamp, batch: usize) -> Result<u64, StoreError> {
@@ -706,10 +648,7 @@ impl SessionStore for RedisStore {
             }
             let base = self.base(bucket);
             let mut inv = SCRIPTS.sweep.prepare_invoke();
-            inv.key(format!("{base}expiry"))
-                .arg(&base)
-                .arg(now.unix())
-                .arg(remaining);
+            inv.key(format!("{base}expiry")).arg(&base).arg(now.unix()).arg(remaining);
             let mut conn = self.conn.clone();
             let n: u64 = step("sweep", inv.invoke_async(&mut conn)).await?;
             removed += n;

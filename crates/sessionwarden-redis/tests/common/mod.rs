@@ -33,10 +33,7 @@ pub async fn cluster(prefix: &str) -> Option<RedisStore> {
         Err(e) => {
             sessionwarden_test::env::service_missing(
                 "redis cluster",
-                &format!(
-                    "{}: {e} (start it with scripts/redis-cluster.sh start)",
-                    urls.join(",")
-                ),
+                &format!("{}: {e} (start it with scripts/redis-cluster.sh start)", urls.join(",")),
             );
             None
         }
