@@ -1,0 +1,72 @@
+//! SQLite and PostgreSQL session stores for [`sessionwarden`], on `sqlx`.
+//!
+//! - [`SqliteStore`]: one database file, the embedded default for a single server. WAL mode
+//!   with `synchronous = FULL`: an acknowledged write survives `kill -9` and power loss.
+//! - [`PostgresStore`]: one table shared by a fleet of servers.
+//!
+//! Both create their schema on open (embedded `sqlx` migrations, one folder per backend) and
+//! pass `sessionwarden-test`'s conformance suite. Run [`spawn_sweeper`] beside either to
+//! delete expired rows in small batches; until it does, expired rows never load anyway.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), sessionwarden::StoreError> {
+//! use std::time::Duration;
+//! use sessionwarden::{Expiry, Record, SessionId, SessionStore, Timestamp};
+//! use sessionwarden_sql::{SqliteStore, spawn_sweeper};
+//!
+//! let dir = tempfile::tempdir().expect("temp dir");
+//! let store = SqliteStore::open(dir.path().join("sessions.db")).await?;
+//! let sweeper = spawn_sweeper(store.clone(), Duration::from_secs(60), 1_000);
+//!
+//! let key = SessionId::generate().store_key();
+//! let now = Timestamp::from_unix(1_800_000_000);
+//! assert!(store.create(&key, &Record::new(now, &Expiry::default())).await?);
+//! assert!(store.load(&key, now).await?.is_some());
+//! sweeper.abort();
+//! # Ok(()) }
+//! ```
+//!
+//! For PostgreSQL:
+//! ```no_run
+//! # async fn f() -> Result<(), sessionwarden::StoreError> {
+//! use std::sync::Arc;
+//! use sessionwarden::{Backend, SessionStore};
+//! let store = sessionwarden_sql::PostgresStore::connect("postgres://app@db.internal/app").await?;
+//! let backend = Backend::from(Arc::new(store) as Arc<dyn SessionStore>);
+//! # Ok(()) }
+//! ```
+//!
+//! # Schema (version 1)
+//! One table, `sessionwarden_sessions`:
+//!
+//! | column | type (SQLite / PostgreSQL) | meaning |
+//! | --- | --- | --- |
+//! | `store_key` | BLOB / BYTEA, primary key | SHA-256 of the session id, never the id |
+//! | `data` | BLOB / BYTEA | [`Record::to_bytes`](sessionwarden::Record::to_bytes): versioned JSON |
+//! | `version` | INTEGER / BIGINT | the record's version, compared by `save` |
+//! | `created`, `last_seen` | INTEGER / BIGINT | seconds since the Unix epoch |
+//! | `idle_deadline`, `absolute_deadline` | INTEGER / BIGINT, nullable | the two deadlines |
+//! | `expires_at` | INTEGER / BIGINT, nullable, indexed | the earlier deadline; NULL = never |
+//! | `user_id` | TEXT, nullable, indexed | the authenticated user |
+//! | `ip_prefix`, `ua_hash` | TEXT, nullable | the client summary |
+//!
+//! The metadata columns mirror what `data` holds, so expiry checks, listings and revocation
+//! never decode session data. Times are integers, like [`Timestamp`](sessionwarden::Timestamp),
+//! and every expiry check uses the caller's `now`, never the database's clock.
+//!
+//! # Failure
+//! Every driver error (connection refused, pool timeout, server restart, a statement killed
+//! by the server) becomes [`StoreError::Unavailable`](sessionwarden::StoreError::Unavailable),
+//! so the session layer answers 503 rather than "no session". Each operation is also bounded
+//! client-side to a few seconds, which covers a network partition where no error ever arrives.
+//! Undecodable `data` is [`StoreError::Corrupt`](sessionwarden::StoreError::Corrupt).
+
+mod columns;
+mod postgres;
+mod sqlite;
+mod sweeper;
+
+pub use self::postgres::{PostgresOptions, PostgresStore};
+pub use self::sqlite::SqliteStore;
+pub use self::sweeper::spawn_sweeper;
