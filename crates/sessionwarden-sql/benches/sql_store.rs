@@ -19,16 +19,8 @@ use tokio::runtime::Runtime;
 fn stores(rt: &Runtime, dir: &std::path::Path) -> Vec<(&'static str, Arc<dyn SessionStore>)> {
     let mut out: Vec<(&'static str, Arc<dyn SessionStore>)> =
         vec![("memory", Arc::new(MemoryStore::default()))];
-    out.push((
-        "sqlite",
-        Arc::new(
-            rt.block_on(SqliteStore::open(dir.join("bench.db")))
-                .unwrap(),
-        ),
-    ));
-    match rt.block_on(PostgresStore::connect(
-        &sessionwarden_test::env::postgres_url(),
-    )) {
+    out.push(("sqlite", Arc::new(rt.block_on(SqliteStore::open(dir.join("bench.db"))).unwrap())));
+    match rt.block_on(PostgresStore::connect(&sessionwarden_test::env::postgres_url())) {
         Ok(store) => out.push(("postgres", Arc::new(store))),
         Err(e) => eprintln!("SKIPPED postgres: {e}"),
     }
@@ -37,14 +29,7 @@ fn stores(rt: &Runtime, dir: &std::path::Path) -> Vec<(&'static str, Arc<dyn Ses
 
 fn seed(rt: &Runtime, store: &Arc<dyn SessionStore>) -> StoreKey {
     let k = SessionId::generate().store_key();
-    let r = record(
-        NOW,
-        Some("bench"),
-        &[
-            ("user", "admin".into()),
-            ("cart", serde_json::json!([1, 2, 3])),
-        ],
-    );
+    let r = record(NOW, Some("bench"), &[("user", "admin".into()), ("cart", serde_json::json!([1, 2, 3]))]);
     assert!(rt.block_on(store.create(&k, &r)).unwrap());
     k
 }
@@ -59,8 +44,7 @@ fn bench(c: &mut Criterion) {
     for (name, store) in &stores {
         let k = seed(&rt, store);
         load.bench_function(*name, |b| {
-            b.to_async(&rt)
-                .iter(|| async { store.load(&k, NOW).await.unwrap().unwrap() });
+            b.to_async(&rt).iter(|| async { store.load(&k, NOW).await.unwrap().unwrap() });
         });
         rt.block_on(store.delete(&k)).unwrap();
     }
@@ -77,10 +61,7 @@ fn bench(c: &mut Criterion) {
                 let expected = version.load(Ordering::Relaxed);
                 let mut next = base.clone();
                 next.version = expected + 1;
-                assert_eq!(
-                    store.save(&k, &next, expected).await.unwrap(),
-                    SaveOutcome::Saved
-                );
+                assert_eq!(store.save(&k, &next, expected).await.unwrap(), SaveOutcome::Saved);
                 version.store(expected + 1, Ordering::Relaxed);
             });
         });

@@ -52,9 +52,7 @@ impl Columns {
 /// A record version as a BIGINT. Versions start at 0 and grow by one per save, so the upper
 /// half of `u64` is never reached in practice; refusing it keeps the column's order honest.
 pub(crate) fn db_version(version: u64) -> Result<i64, StoreError> {
-    i64::try_from(version).map_err(|_| StoreError::Corrupt {
-        reason: "record version exceeds BIGINT",
-    })
+    i64::try_from(version).map_err(|_| StoreError::Corrupt { reason: "record version exceeds BIGINT" })
 }
 
 /// Decodes the `data` column of a live row, refusing bytes that do not decode and records
@@ -84,13 +82,11 @@ impl InfoRow {
     /// The listing entry, built from the metadata columns alone: listings neither read nor
     /// decode session data, so a corrupt record still shows up (and can be revoked).
     pub(crate) fn into_info(self) -> Result<SessionInfo, StoreError> {
-        let key: [u8; 32] =
-            self.store_key
-                .as_slice()
-                .try_into()
-                .map_err(|_| StoreError::Corrupt {
-                    reason: "store key is not 32 bytes",
-                })?;
+        let key: [u8; 32] = self
+            .store_key
+            .as_slice()
+            .try_into()
+            .map_err(|_| StoreError::Corrupt { reason: "store key is not 32 bytes" })?;
         let key = StoreKey::from_bytes(key);
         // `SessionInfo` is built from a record; this one carries metadata only.
         let mut record = Record::new(Timestamp::from_unix(self.created), &Expiry::default());
@@ -144,10 +140,7 @@ pub(crate) async fn bounded<T>(
         Ok(result) => result,
         Err(_) => Err(StoreError::unavailable(
             operation,
-            std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                "database did not answer in time",
-            ),
+            std::io::Error::new(std::io::ErrorKind::TimedOut, "database did not answer in time"),
         )),
     }
 }

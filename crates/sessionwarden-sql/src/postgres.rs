@@ -13,8 +13,8 @@ use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions, PgRow
 use sqlx::{Postgres, Row as _};
 
 use crate::columns::{
-    Columns, INFO_COLUMNS, InfoRow, bounded, db_version, decode_live, handle_range,
-    is_unique_violation, sql_limit, unavailable,
+    Columns, INFO_COLUMNS, InfoRow, bounded, db_version, decode_live, handle_range, is_unique_violation,
+    sql_limit, unavailable,
 };
 
 /// How a [`PostgresStore`] connects: pool size, timeouts and the name it shows the server.
@@ -142,14 +142,8 @@ impl PostgresStore {
         let mut migrator = sqlx::migrate!("./migrations/postgres");
         // The application may keep its own migrations in the same database and table.
         migrator.set_ignore_missing(true);
-        migrator
-            .run(&pool)
-            .await
-            .map_err(|e| StoreError::unavailable("migrate", e))?;
-        Ok(Self {
-            pool,
-            description: description.into(),
-        })
+        migrator.run(&pool).await.map_err(|e| StoreError::unavailable("migrate", e))?;
+        Ok(Self { pool, description: description.into() })
     }
 
     /// Closes every connection, waiting for running operations to finish. Later operations
@@ -239,19 +233,12 @@ impl SessionStore for PostgresStore {
         )
         .bind(key.as_bytes().as_slice());
         let q = bind_columns(q, &c).bind(record.last_seen.unix());
-        let done = bounded("create", async {
-            q.execute(&self.pool).await.map_err(unavailable("create"))
-        })
-        .await?;
+        let done =
+            bounded("create", async { q.execute(&self.pool).await.map_err(unavailable("create")) }).await?;
         Ok(done.rows_affected() == 1)
     }
 
-    async fn save(
-        &self,
-        key: &StoreKey,
-        record: &Record,
-        expected: u64,
-    ) -> Result<SaveOutcome, StoreError> {
+    async fn save(&self, key: &StoreKey, record: &Record, expected: u64) -> Result<SaveOutcome, StoreError> {
         let c = Columns::new(record)?;
         let expected = db_version(expected)?;
         let now = record.last_seen;
@@ -325,9 +312,7 @@ impl SessionStore for PostgresStore {
                 .map_err(unavailable("list_user"))
         })
         .await?;
-        rows.iter()
-            .map(|row| info_row(row).map_err(unavailable("list_user"))?.into_info())
-            .collect()
+        rows.iter().map(|row| info_row(row).map_err(unavailable("list_user"))?.into_info()).collect()
     }
 
     async fn list(&self, now: Timestamp, limit: usize) -> Result<Vec<SessionInfo>, StoreError> {
@@ -344,9 +329,7 @@ impl SessionStore for PostgresStore {
                 .map_err(unavailable("list"))
         })
         .await?;
-        rows.iter()
-            .map(|row| info_row(row).map_err(unavailable("list"))?.into_info())
-            .collect()
+        rows.iter().map(|row| info_row(row).map_err(unavailable("list"))?.into_info()).collect()
     }
 
     async fn revoke(&self, handle: &SessionHandle) -> Result<bool, StoreError> {
@@ -354,14 +337,12 @@ impl SessionStore for PostgresStore {
             return Ok(false);
         };
         let done = bounded("revoke", async {
-            sqlx::query(
-                "DELETE FROM sessionwarden_sessions WHERE store_key >= $1 AND store_key <= $2",
-            )
-            .bind(low.as_slice())
-            .bind(high.as_slice())
-            .execute(&self.pool)
-            .await
-            .map_err(unavailable("revoke"))
+            sqlx::query("DELETE FROM sessionwarden_sessions WHERE store_key >= $1 AND store_key <= $2")
+                .bind(low.as_slice())
+                .bind(high.as_slice())
+                .execute(&self.pool)
+                .await
+                .map_err(unavailable("revoke"))
         })
         .await?;
         Ok(done.rows_affected() > 0)
@@ -407,10 +388,7 @@ impl SessionStore for PostgresStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         bounded("ping", async {
-            sqlx::query("SELECT 1")
-                .execute(&self.pool)
-                .await
-                .map_err(unavailable("ping"))
+            sqlx::query("SELECT 1").execute(&self.pool).await.map_err(unavailable("ping"))
         })
         .await?;
         Ok(())

@@ -11,14 +11,14 @@ use sessionwarden::{
     Record, SaveOutcome, SessionHandle, SessionInfo, SessionStore, StoreError, StoreKey, Timestamp,
 };
 use sqlx::sqlite::{
-    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteRow, SqliteSynchronous,
+    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
 };
 use sqlx::{Row as _, Sqlite};
 
 use crate::columns::{
-    Columns, INFO_COLUMNS, InfoRow, bounded, db_version, decode_live, handle_range,
-    is_unique_violation, sql_limit, unavailable,
+    Columns, INFO_COLUMNS, InfoRow, bounded, db_version, decode_live, handle_range, is_unique_violation,
+    sql_limit, unavailable,
 };
 
 /// How long a connection waits on SQLite's file lock before giving up. Only other processes
@@ -93,11 +93,7 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(unavailable("open"))?;
-        Ok(Self {
-            writer,
-            reader,
-            location: path.display().to_string().into(),
-        })
+        Ok(Self { writer, reader, location: path.display().to_string().into() })
     }
 
     /// A private in-memory database, lost when the store (and its clones) are dropped.
@@ -116,8 +112,7 @@ impl SqliteStore {
     /// # Ok(()) }
     /// ```
     pub async fn in_memory() -> Result<Self, StoreError> {
-        let options =
-            SqliteConnectOptions::from_str("sqlite::memory:").map_err(unavailable("open"))?;
+        let options = SqliteConnectOptions::from_str("sqlite::memory:").map_err(unavailable("open"))?;
         // Every connection to `:memory:` is a separate database, so there is exactly one, and
         // it must never be closed for idleness or age.
         let pool = SqlitePoolOptions::new()
@@ -131,11 +126,7 @@ impl SqliteStore {
             .await
             .map_err(unavailable("open"))?;
         migrate(&pool).await?;
-        Ok(Self {
-            writer: pool.clone(),
-            reader: pool,
-            location: ":memory:".into(),
-        })
+        Ok(Self { writer: pool.clone(), reader: pool, location: ":memory:".into() })
     }
 
     /// Closes every connection, waiting for running operations to finish. Later operations
@@ -150,17 +141,12 @@ async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
     let mut migrator = sqlx::migrate!("./migrations/sqlite");
     // The application may keep its own migrations in the same database and table.
     migrator.set_ignore_missing(true);
-    migrator
-        .run(pool)
-        .await
-        .map_err(|e| StoreError::unavailable("migrate", e))
+    migrator.run(pool).await.map_err(|e| StoreError::unavailable("migrate", e))
 }
 
 impl fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SqliteStore")
-            .field("path", &self.location)
-            .finish_non_exhaustive()
+        f.debug_struct("SqliteStore").field("path", &self.location).finish_non_exhaustive()
     }
 }
 
@@ -236,19 +222,12 @@ impl SessionStore for SqliteStore {
         )
         .bind(key.as_bytes().as_slice());
         let q = bind_columns(q, &c).bind(record.last_seen.unix());
-        let done = bounded("create", async {
-            q.execute(&self.writer).await.map_err(unavailable("create"))
-        })
-        .await?;
+        let done =
+            bounded("create", async { q.execute(&self.writer).await.map_err(unavailable("create")) }).await?;
         Ok(done.rows_affected() == 1)
     }
 
-    async fn save(
-        &self,
-        key: &StoreKey,
-        record: &Record,
-        expected: u64,
-    ) -> Result<SaveOutcome, StoreError> {
+    async fn save(&self, key: &StoreKey, record: &Record, expected: u64) -> Result<SaveOutcome, StoreError> {
         let c = Columns::new(record)?;
         let expected = db_version(expected)?;
         let now = record.last_seen;
@@ -321,9 +300,7 @@ impl SessionStore for SqliteStore {
                 .map_err(unavailable("list_user"))
         })
         .await?;
-        rows.iter()
-            .map(|row| info_row(row).map_err(unavailable("list_user"))?.into_info())
-            .collect()
+        rows.iter().map(|row| info_row(row).map_err(unavailable("list_user"))?.into_info()).collect()
     }
 
     async fn list(&self, now: Timestamp, limit: usize) -> Result<Vec<SessionInfo>, StoreError> {
@@ -340,9 +317,7 @@ impl SessionStore for SqliteStore {
                 .map_err(unavailable("list"))
         })
         .await?;
-        rows.iter()
-            .map(|row| info_row(row).map_err(unavailable("list"))?.into_info())
-            .collect()
+        rows.iter().map(|row| info_row(row).map_err(unavailable("list"))?.into_info()).collect()
     }
 
     async fn revoke(&self, handle: &SessionHandle) -> Result<bool, StoreError> {
@@ -350,14 +325,12 @@ impl SessionStore for SqliteStore {
             return Ok(false);
         };
         let done = bounded("revoke", async {
-            sqlx::query(
-                "DELETE FROM sessionwarden_sessions WHERE store_key >= $1 AND store_key <= $2",
-            )
-            .bind(low.as_slice())
-            .bind(high.as_slice())
-            .execute(&self.writer)
-            .await
-            .map_err(unavailable("revoke"))
+            sqlx::query("DELETE FROM sessionwarden_sessions WHERE store_key >= $1 AND store_key <= $2")
+                .bind(low.as_slice())
+                .bind(high.as_slice())
+                .execute(&self.writer)
+                .await
+                .map_err(unavailable("revoke"))
         })
         .await?;
         Ok(done.rows_affected() > 0)
@@ -401,14 +374,8 @@ impl SessionStore for SqliteStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         bounded("ping", async {
-            sqlx::query("SELECT 1")
-                .execute(&self.reader)
-                .await
-                .map_err(unavailable("ping"))?;
-            sqlx::query("SELECT 1")
-                .execute(&self.writer)
-                .await
-                .map_err(unavailable("ping"))
+            sqlx::query("SELECT 1").execute(&self.reader).await.map_err(unavailable("ping"))?;
+            sqlx::query("SELECT 1").execute(&self.writer).await.map_err(unavailable("ping"))
         })
         .await?;
         Ok(())

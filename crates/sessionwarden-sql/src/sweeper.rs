@@ -24,11 +24,7 @@ use tokio::time::MissedTickBehavior;
 /// # Ok(()) }
 /// ```
 #[must_use = "dropping the handle detaches the sweeper; keep it to stop the task with abort()"]
-pub fn spawn_sweeper<S: SessionStore>(
-    store: S,
-    interval: Duration,
-    batch: usize,
-) -> JoinHandle<()> {
+pub fn spawn_sweeper<S: SessionStore>(store: S, interval: Duration, batch: usize) -> JoinHandle<()> {
     let batch = batch.max(1);
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(interval.max(Duration::from_millis(1)));

@@ -24,9 +24,7 @@ async fn conformance_store() -> PostgresStore {
         Ok(store) => store,
         Err(e) => {
             service_missing("PostgreSQL", &e.to_string());
-            panic!(
-                "PostgreSQL unavailable ({e}); run with `-- --skip postgres::` to leave these out"
-            );
+            panic!("PostgreSQL unavailable ({e}); run with `-- --skip postgres::` to leave these out");
         }
     }
 }
@@ -59,10 +57,7 @@ async fn corrupt_data_loads_as_corrupt_and_still_lists() {
         return;
     };
     let (k, u) = (key(), user());
-    store
-        .create(&k, &record(NOW, Some(&u), &[("a", 1.into())]))
-        .await
-        .unwrap();
+    store.create(&k, &record(NOW, Some(&u), &[("a", 1.into())])).await.unwrap();
     let mut side = side_connection().await;
     for garbage in [&b"\x00\xffnot json"[..], br#"{"v":2,"record":{}}"#, b""] {
         sqlx::query("UPDATE sessionwarden_sessions SET data = $1 WHERE store_key = $2")
@@ -72,10 +67,7 @@ async fn corrupt_data_loads_as_corrupt_and_still_lists() {
             .await
             .unwrap();
         let got = store.load(&k, NOW).await;
-        assert!(
-            matches!(got, Err(StoreError::Corrupt { .. })),
-            "{garbage:?} gave {got:?}"
-        );
+        assert!(matches!(got, Err(StoreError::Corrupt { .. })), "{garbage:?} gave {got:?}");
     }
     let listed = store.list_user(&u, NOW).await.unwrap();
     assert_eq!(listed.len(), 1);
@@ -91,13 +83,7 @@ async fn table_dump_holds_no_session_id() {
     let u = user();
     let ids: Vec<SessionId> = (0..5).map(|_| SessionId::generate()).collect();
     for id in &ids {
-        store
-            .create(
-                &id.store_key(),
-                &record(NOW, Some(&u), &[("user", "admin".into())]),
-            )
-            .await
-            .unwrap();
+        store.create(&id.store_key(), &record(NOW, Some(&u), &[("user", "admin".into())])).await.unwrap();
     }
     let mut side = side_connection().await;
     // The whole row as PostgreSQL prints it (bytea as hex), and each column as raw bytes.
@@ -122,10 +108,7 @@ async fn table_dump_holds_no_session_id() {
     }
     for id in &ids {
         assert_no_id(id, &dump);
-        assert!(
-            dump.contains(&id.store_key().to_hex()),
-            "the dump should hold the store key"
-        );
+        assert!(dump.contains(&id.store_key().to_hex()), "the dump should hold the store key");
     }
     store.revoke_user(&u).await.unwrap();
 }
@@ -158,12 +141,11 @@ async fn sweep_is_bounded_by_batch() {
     store.create(&live, &record(NOW, None, &[])).await.unwrap();
 
     assert_eq!(store.sweep(sweep_now, 1000).await.unwrap(), 1000);
-    let left: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM sessionwarden_sessions WHERE user_id = $1")
-            .bind(&u)
-            .fetch_one(&mut side)
-            .await
-            .unwrap();
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM sessionwarden_sessions WHERE user_id = $1")
+        .bind(&u)
+        .fetch_one(&mut side)
+        .await
+        .unwrap();
     assert_eq!(left, 4000);
     let mut removed = 1000;
     loop {
@@ -175,10 +157,7 @@ async fn sweep_is_bounded_by_batch() {
         removed += n;
     }
     assert_eq!(removed, 5000);
-    assert!(
-        store.load(&live, NOW).await.unwrap().is_some(),
-        "a live session was swept"
-    );
+    assert!(store.load(&live, NOW).await.unwrap().is_some(), "a live session was swept");
     store.delete(&live).await.unwrap();
 }
 
@@ -191,10 +170,7 @@ async fn terminated_connections_fail_closed_and_recover() {
         return;
     };
     let k = key();
-    store
-        .create(&k, &record(NOW, None, &[("a", 1.into())]))
-        .await
-        .unwrap();
+    store.create(&k, &record(NOW, None, &[("a", 1.into())])).await.unwrap();
     // Several pooled connections in use at once, so there is more than one to kill.
     let warm: Vec<_> = (0..4)
         .map(|_| {
@@ -214,10 +190,7 @@ async fn terminated_connections_fail_closed_and_recover() {
         .fetch_all(&mut side)
         .await
         .unwrap();
-        assert!(
-            !killed.is_empty(),
-            "round {round}: no backend of the store to terminate"
-        );
+        assert!(!killed.is_empty(), "round {round}: no backend of the store to terminate");
         let start = Instant::now();
         loop {
             match store.load(&k, NOW).await {
@@ -229,10 +202,7 @@ async fn terminated_connections_fail_closed_and_recover() {
                 Err(StoreError::Unavailable { .. }) => {}
                 Err(e) => panic!("round {round}: unexpected {e:?}"),
             }
-            assert!(
-                start.elapsed() < Duration::from_secs(2),
-                "round {round}: no recovery within 2 s"
-            );
+            assert!(start.elapsed() < Duration::from_secs(2), "round {round}: no recovery within 2 s");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         assert!(start.elapsed() < Duration::from_secs(2));
@@ -240,10 +210,7 @@ async fn terminated_connections_fail_closed_and_recover() {
         let mut next = store.load(&k, NOW).await.unwrap().unwrap();
         let expected = next.version;
         next.version += 1;
-        assert_eq!(
-            store.save(&k, &next, expected).await.unwrap(),
-            sessionwarden::SaveOutcome::Saved
-        );
+        assert_eq!(store.save(&k, &next, expected).await.unwrap(), sessionwarden::SaveOutcome::Saved);
     }
     store.delete(&k).await.unwrap();
 }
@@ -253,15 +220,8 @@ async fn unreachable_server_fails_fast_as_unavailable() {
     // Port 1 on loopback: nothing listens, so connecting is refused at once.
     let start = Instant::now();
     let got = PostgresStore::connect("postgres://postgres@127.0.0.1:1/test").await;
-    assert!(
-        matches!(got, Err(StoreError::Unavailable { .. })),
-        "{got:?}"
-    );
-    assert!(
-        start.elapsed() < Duration::from_secs(3),
-        "took {:?}",
-        start.elapsed()
-    );
+    assert!(matches!(got, Err(StoreError::Unavailable { .. })), "{got:?}");
+    assert!(start.elapsed() < Duration::from_secs(3), "took {:?}", start.elapsed());
 }
 
 #[tokio::test]
@@ -274,16 +234,7 @@ async fn closed_store_is_unavailable_not_empty() {
     let cleanup = store.clone();
     store.close().await;
     let got = store.load(&k, NOW).await;
-    assert!(
-        matches!(
-            got,
-            Err(StoreError::Unavailable {
-                operation: "load",
-                ..
-            })
-        ),
-        "{got:?}"
-    );
+    assert!(matches!(got, Err(StoreError::Unavailable { operation: "load", .. })), "{got:?}");
     drop(cleanup);
     if let Some(other) = store_named("sw-test-closed").await {
         other.delete(&k).await.unwrap();

@@ -15,21 +15,15 @@ use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Connection as _, Row as _, SqliteConnection};
 
 sessionwarden_test::store_conformance!(sqlite_file, || async {
-    SqliteStore::open(fresh_dir().join("sessions.db"))
-        .await
-        .unwrap()
+    SqliteStore::open(fresh_dir().join("sessions.db")).await.unwrap()
 });
 
-sessionwarden_test::store_conformance!(sqlite_memory, || async {
-    SqliteStore::in_memory().await.unwrap()
-});
+sessionwarden_test::store_conformance!(sqlite_memory, || async { SqliteStore::in_memory().await.unwrap() });
 
 /// A second connection to the store's file, as an operator (or an attacker with a copy of the
 /// file) would have.
 async fn side_connection(path: &Path) -> SqliteConnection {
-    SqliteConnection::connect_with(&SqliteConnectOptions::new().filename(path))
-        .await
-        .unwrap()
+    SqliteConnection::connect_with(&SqliteConnectOptions::new().filename(path)).await.unwrap()
 }
 
 #[tokio::test]
@@ -37,10 +31,7 @@ async fn corrupt_data_loads_as_corrupt_and_still_lists() {
     let path = fresh_dir().join("sessions.db");
     let store = SqliteStore::open(&path).await.unwrap();
     let (k, u) = (key(), user());
-    store
-        .create(&k, &record(NOW, Some(&u), &[("a", 1.into())]))
-        .await
-        .unwrap();
+    store.create(&k, &record(NOW, Some(&u), &[("a", 1.into())])).await.unwrap();
     let mut side = side_connection(&path).await;
     for garbage in [&b"\x00\xffnot json"[..], br#"{"v":2,"record":{}}"#, b""] {
         sqlx::query("UPDATE sessionwarden_sessions SET data = ? WHERE store_key = ?")
@@ -50,10 +41,7 @@ async fn corrupt_data_loads_as_corrupt_and_still_lists() {
             .await
             .unwrap();
         let got = store.load(&k, NOW).await;
-        assert!(
-            matches!(got, Err(StoreError::Corrupt { .. })),
-            "{garbage:?} gave {got:?}"
-        );
+        assert!(matches!(got, Err(StoreError::Corrupt { .. })), "{garbage:?} gave {got:?}");
     }
     // Listings read metadata only, so an operator still sees (and can revoke) the row.
     let listed = store.list_user(&u, NOW).await.unwrap();
@@ -73,10 +61,7 @@ async fn table_dump_and_file_hold_no_session_id() {
         store.create(&id.store_key(), &r).await.unwrap();
     }
     let mut side = side_connection(&path).await;
-    let rows = sqlx::query("SELECT * FROM sessionwarden_sessions")
-        .fetch_all(&mut side)
-        .await
-        .unwrap();
+    let rows = sqlx::query("SELECT * FROM sessionwarden_sessions").fetch_all(&mut side).await.unwrap();
     assert!(rows.len() >= ids.len());
     let mut dump = String::new();
     for row in &rows {
@@ -89,10 +74,7 @@ async fn table_dump_and_file_hold_no_session_id() {
     }
     for id in &ids {
         assert_no_id(id, &dump);
-        assert!(
-            dump.contains(&id.store_key().to_hex()),
-            "the dump should hold the store key"
-        );
+        assert!(dump.contains(&id.store_key().to_hex()), "the dump should hold the store key");
     }
     // Nor do the raw bytes of the database file and its WAL.
     drop(side);
@@ -101,11 +83,7 @@ async fn table_dump_and_file_hold_no_session_id() {
             continue;
         };
         for id in &ids {
-            assert!(
-                !bytes.windows(32).any(|w| w == id.expose_bytes()),
-                "{} holds an id",
-                file.display()
-            );
+            assert!(!bytes.windows(32).any(|w| w == id.expose_bytes()), "{} holds an id", file.display());
         }
     }
 }
@@ -114,9 +92,7 @@ async fn table_dump_and_file_hold_no_session_id() {
 async fn sweep_is_bounded_by_batch() {
     let path = fresh_dir().join("sessions.db");
     let store = SqliteStore::open(&path).await.unwrap();
-    let data = expired_at(Timestamp::from_unix(NOW.unix() - 60), None)
-        .to_bytes()
-        .unwrap();
+    let data = expired_at(Timestamp::from_unix(NOW.unix() - 60), None).to_bytes().unwrap();
     let mut side = side_connection(&path).await;
     sqlx::query(
         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000) \
@@ -137,20 +113,15 @@ async fn sweep_is_bounded_by_batch() {
     store.create(&live, &record(NOW, None, &[])).await.unwrap();
 
     assert_eq!(store.sweep(NOW, 1000).await.unwrap(), 1000);
-    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM sessionwarden_sessions")
-        .fetch_one(&mut side)
-        .await
-        .unwrap();
+    let left: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM sessionwarden_sessions").fetch_one(&mut side).await.unwrap();
     assert_eq!(left, 4001);
     let mut calls = 1;
     while store.sweep(NOW, 1000).await.unwrap() > 0 {
         calls += 1;
     }
     assert_eq!(calls, 5);
-    assert!(
-        store.load(&live, NOW).await.unwrap().is_some(),
-        "a live session was swept"
-    );
+    assert!(store.load(&live, NOW).await.unwrap().is_some(), "a live session was swept");
     // The sweep's selection is driven by the expires_at index, not a scan of the table.
     let detail: Vec<(i64, i64, i64, String)> = sqlx::query_as(
         "EXPLAIN QUERY PLAN SELECT store_key FROM sessionwarden_sessions \
@@ -160,9 +131,7 @@ async fn sweep_is_bounded_by_batch() {
     .await
     .unwrap();
     assert!(
-        detail
-            .iter()
-            .any(|(_, _, _, d)| d.contains("sessionwarden_sessions_expires_at")),
+        detail.iter().any(|(_, _, _, d)| d.contains("sessionwarden_sessions_expires_at")),
         "sweep does not use the expires_at index: {detail:?}"
     );
 }
@@ -190,30 +159,20 @@ async fn acknowledged_writes_survive_reopen() {
     assert!(store.load(&gone, NOW).await.unwrap().is_none());
     // WAL is a property of the file: check it from outside.
     let mut side = side_connection(&path).await;
-    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
-        .fetch_one(&mut side)
-        .await
-        .unwrap();
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&mut side).await.unwrap();
     assert_eq!(mode, "wal");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_creates_of_one_key_have_one_winner() {
-    let store = Arc::new(
-        SqliteStore::open(fresh_dir().join("sessions.db"))
-            .await
-            .unwrap(),
-    );
+    let store = Arc::new(SqliteStore::open(fresh_dir().join("sessions.db")).await.unwrap());
     let k = key();
     let tasks: Vec<_> = (0..16)
         .map(|i| {
             let store = store.clone();
-            tokio::spawn(async move {
-                store
-                    .create(&k, &record(NOW, None, &[("i", i.into())]))
-                    .await
-                    .unwrap()
-            })
+            tokio::spawn(
+                async move { store.create(&k, &record(NOW, None, &[("i", i.into())])).await.unwrap() },
+            )
         })
         .collect();
     let mut winners = 0;
@@ -232,10 +191,7 @@ async fn create_replaces_only_an_expired_row() {
     // At NOW the old row has expired: a create under the same key may take its place.
     let fresh = record(NOW, None, &[("new", true.into())]);
     assert!(store.create(&k, &fresh).await.unwrap());
-    assert_eq!(
-        store.load(&k, NOW).await.unwrap().unwrap().data["new"],
-        true
-    );
+    assert_eq!(store.load(&k, NOW).await.unwrap().unwrap().data["new"], true);
     assert!(!store.create(&k, &record(NOW, None, &[])).await.unwrap());
 }
 
@@ -246,20 +202,8 @@ async fn closed_store_is_unavailable_not_empty() {
     store.create(&k, &record(NOW, None, &[])).await.unwrap();
     store.close().await;
     let got = store.load(&k, NOW).await;
-    assert!(
-        matches!(
-            got,
-            Err(StoreError::Unavailable {
-                operation: "load",
-                ..
-            })
-        ),
-        "{got:?}"
-    );
-    assert!(matches!(
-        store.ping().await,
-        Err(StoreError::Unavailable { .. })
-    ));
+    assert!(matches!(got, Err(StoreError::Unavailable { operation: "load", .. })), "{got:?}");
+    assert!(matches!(store.ping().await, Err(StoreError::Unavailable { .. })));
 }
 
 #[tokio::test]
@@ -267,10 +211,7 @@ async fn open_fails_closed_on_an_unusable_path() {
     let dir = fresh_dir();
     // A directory where the database file should be.
     let got = SqliteStore::open(&dir).await;
-    assert!(
-        matches!(got, Err(StoreError::Unavailable { .. })),
-        "{got:?}"
-    );
+    assert!(matches!(got, Err(StoreError::Unavailable { .. })), "{got:?}");
 }
 
 #[tokio::test]

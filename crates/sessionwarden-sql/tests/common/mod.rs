@@ -37,10 +37,7 @@ pub(crate) fn expired_at(at: Timestamp, user: Option<&str>) -> Record {
 /// Asserts that no common encoding of `id`'s bytes occurs in `dump`.
 pub(crate) fn assert_no_id(id: &SessionId, dump: &str) {
     for form in sessionwarden_test::env::encodings(id.expose_bytes()) {
-        assert!(
-            !dump.contains(&form),
-            "the table dump contains the session id ({form})"
-        );
+        assert!(!dump.contains(&form), "the table dump contains the session id ({form})");
     }
 }
 
