@@ -14,15 +14,9 @@ const NOW: u64 = 1_767_225_600;
 fn typical_session() -> FlaskMap {
     let mut s = FlaskMap::new();
     s.insert("user".into(), "admin".into());
-    s.insert(
-        "csrf_token".into(),
-        "89e495e7941cf9e40e6980d14a16bf023ccd4c91".into(),
-    );
+    s.insert("csrf_token".into(), "89e495e7941cf9e40e6980d14a16bf023ccd4c91".into());
     s.insert("_fresh".into(), FlaskValue::Bool(true));
-    s.insert(
-        "last_page".into(),
-        FlaskValue::Tuple(vec!["articles".into(), FlaskValue::Int(42)]),
-    );
+    s.insert("last_page".into(), FlaskValue::Tuple(vec!["articles".into(), FlaskValue::Int(42)]));
     s
 }
 
@@ -35,9 +29,7 @@ fn bench(c: &mut Criterion) {
     c.bench_function("flask_cookie/decode_verify", |b| {
         b.iter(|| codec.decode(black_box(&cookie), black_box(NOW + 60)))
     });
-    c.bench_function("flask_cookie/encode", |b| {
-        b.iter(|| codec.encode(black_box(&session), black_box(NOW)))
-    });
+    c.bench_function("flask_cookie/encode", |b| b.iter(|| codec.encode(black_box(&session), black_box(NOW))));
 }
 
 criterion_group!(benches, bench);

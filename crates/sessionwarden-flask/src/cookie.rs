@@ -48,10 +48,7 @@ impl FlaskCookieCodec {
     /// and a max age of [`DEFAULT_MAX_AGE`].
     #[must_use]
     pub fn new(secret_key: SecretKey) -> Self {
-        Self {
-            keys: vec![SigningKey::derive_hmac(&secret_key, SALT)],
-            max_age: DEFAULT_MAX_AGE,
-        }
+        Self { keys: vec![SigningKey::derive_hmac(&secret_key, SALT)], max_age: DEFAULT_MAX_AGE }
     }
 
     /// Sets `SECRET_KEY_FALLBACKS`, **in the Flask config's order**. Like Flask, they are tried
@@ -69,10 +66,8 @@ impl FlaskCookieCodec {
     #[must_use]
     pub fn with_fallbacks(mut self, fallbacks: impl IntoIterator<Item = SecretKey>) -> Self {
         self.keys.truncate(1);
-        let mut derived: Vec<SigningKey> = fallbacks
-            .into_iter()
-            .map(|k| SigningKey::derive_hmac(&k, SALT))
-            .collect();
+        let mut derived: Vec<SigningKey> =
+            fallbacks.into_iter().map(|k| SigningKey::derive_hmac(&k, SALT)).collect();
         derived.reverse();
         self.keys.extend(derived);
         self

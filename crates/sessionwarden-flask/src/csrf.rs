@@ -65,12 +65,7 @@ impl CsrfRawToken {
     /// ```
     #[must_use]
     pub fn from_random_bytes(seed: &[u8; 64]) -> Self {
-        Self(
-            Sha1::digest(seed)
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect(),
-        )
+        Self(Sha1::digest(seed).iter().map(|b| format!("{b:02x}")).collect())
     }
 
     /// Accepts a raw token read from a session (40 lowercase hex digits).
@@ -81,9 +76,7 @@ impl CsrfRawToken {
         if s.len() == 40 && s.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')) {
             Ok(Self(s.to_owned()))
         } else {
-            Err(Error::Malformed {
-                what: "csrf raw token is not 40 lowercase hex digits",
-            })
+            Err(Error::Malformed { what: "csrf raw token is not 40 lowercase hex digits" })
         }
     }
 
@@ -179,15 +172,8 @@ impl CsrfCodec {
     /// [`Error::Expired`] / [`Error::FromFuture`], [`Error::CsrfTokenMismatch`], or
     /// another variant for an invalid token ([`Error::BadSignature`], [`Error::Malformed`],
     /// [`Error::TooLong`], …). Flask answers all of them with HTTP 400.
-    pub fn validate(
-        &self,
-        token: Option<&str>,
-        session_token: Option<&str>,
-        now: u64,
-    ) -> Result<(), Error> {
-        let token = token
-            .filter(|t| !t.is_empty())
-            .ok_or(Error::CsrfTokenMissing)?;
+    pub fn validate(&self, token: Option<&str>, session_token: Option<&str>, now: u64) -> Result<(), Error> {
+        let token = token.filter(|t| !t.is_empty()).ok_or(Error::CsrfTokenMissing)?;
         let session_token = session_token.ok_or(Error::CsrfSessionTokenMissing)?;
         itsdangerous::check_len(token)?;
         let value = itsdangerous::unsign(std::slice::from_ref(&self.key), token)?;
@@ -195,9 +181,7 @@ impl CsrfCodec {
         let json = itsdangerous::load_payload(payload)?;
         let text = std::str::from_utf8(&json).map_err(|_| Error::Utf8)?;
         let FlaskValue::Str(unsigned) = pyjson::parse(text, true)? else {
-            return Err(Error::Malformed {
-                what: "csrf token payload is not a string",
-            });
+            return Err(Error::Malformed { what: "csrf token payload is not a string" });
         };
         if bool::from(unsigned.as_bytes().ct_eq(session_token.as_bytes())) {
             Ok(())
@@ -210,25 +194,14 @@ impl CsrfCodec {
     ///
     /// # Errors
     /// As [`CsrfCodec::validate`]; a non-string `csrf_token` counts as missing.
-    pub fn validate_session(
-        &self,
-        token: Option<&str>,
-        session: &FlaskMap,
-        now: u64,
-    ) -> Result<(), Error> {
-        self.validate(
-            token,
-            session.get(CSRF_SESSION_KEY).and_then(FlaskValue::as_str),
-            now,
-        )
+    pub fn validate_session(&self, token: Option<&str>, session: &FlaskMap, now: u64) -> Result<(), Error> {
+        self.validate(token, session.get(CSRF_SESSION_KEY).and_then(FlaskValue::as_str), now)
     }
 }
 
 impl fmt::Debug for CsrfCodec {
     /// Leaves out the derived key.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CsrfCodec")
-            .field("time_limit", &self.time_limit)
-            .finish_non_exhaustive()
+        f.debug_struct("CsrfCodec").field("time_limit", &self.time_limit).finish_non_exhaustive()
     }
 }

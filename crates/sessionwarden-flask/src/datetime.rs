@@ -14,9 +14,8 @@ const MIN_UNIX: i64 = -62_135_596_800;
 const MAX_UNIX: i64 = 253_402_300_799;
 
 const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
+const MONTHS: [&str; 12] =
+    ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
 /// An aware UTC datetime, as Flask's `" d"` tag and msgspec's timestamp extension carry it.
 ///
@@ -50,8 +49,7 @@ impl FlaskDateTime {
     /// ```
     #[must_use]
     pub fn from_unix(secs: i64, nanos: u32) -> Option<Self> {
-        ((MIN_UNIX..=MAX_UNIX).contains(&secs) && nanos < 1_000_000_000)
-            .then_some(Self { secs, nanos })
+        ((MIN_UNIX..=MAX_UNIX).contains(&secs) && nanos < 1_000_000_000).then_some(Self { secs, nanos })
     }
 
     /// Seconds since the Unix epoch.
@@ -116,11 +114,7 @@ impl FlaskDateTime {
             return None;
         }
         let year = digits(&b[12..16])?;
-        let (hour, minute, second) = (
-            digits(&b[17..19])?,
-            digits(&b[20..22])?,
-            digits(&b[23..25])?,
-        );
+        let (hour, minute, second) = (digits(&b[17..19])?, digits(&b[20..22])?, digits(&b[23..25])?);
         if year < 100 {
             return None;
         }
@@ -144,10 +138,7 @@ impl FlaskDateTime {
     /// # Ok::<(), sessionwarden_flask::Error>(())
     /// ```
     pub fn parse_iso8601(s: &str) -> Result<Self, Error> {
-        let bad = |reason| Error::BadMarker {
-            marker: "$datetime",
-            reason,
-        };
+        let bad = |reason| Error::BadMarker { marker: "$datetime", reason };
         let b = s.as_bytes();
         if b.len() < 20
             || b[4] != b'-'
@@ -196,11 +187,7 @@ impl FlaskDateTime {
 impl fmt::Display for FlaskDateTime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let c = Civil::from_unix(self.secs);
-        write!(
-            f,
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-            c.year, c.month, c.day, c.hour, c.minute, c.second
-        )?;
+        write!(f, "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", c.year, c.month, c.day, c.hour, c.minute, c.second)?;
         if self.nanos != 0 {
             if self.nanos.is_multiple_of(1000) {
                 write!(f, ".{:06}", self.nanos / 1000)?;
@@ -220,9 +207,7 @@ impl fmt::Debug for FlaskDateTime {
 
 /// Parses ASCII digits; `None` if any byte is not a digit.
 fn digits(b: &[u8]) -> Option<u32> {
-    b.iter().try_fold(0u32, |acc, &c| {
-        c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
-    })
+    b.iter().try_fold(0u32, |acc, &c| c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0')))
 }
 
 /// A broken-down UTC time (proleptic Gregorian calendar).
@@ -265,14 +250,7 @@ impl Civil {
     }
 
     /// Unix seconds for a civil UTC time, or `None` if a field is out of range.
-    fn to_unix(
-        year: i64,
-        month: u32,
-        day: u32,
-        hour: u32,
-        minute: u32,
-        second: u32,
-    ) -> Option<i64> {
+    fn to_unix(year: i64, month: u32, day: u32, hour: u32, minute: u32, second: u32) -> Option<i64> {
         if !(1..=12).contains(&month) || day == 0 || hour > 23 || minute > 59 || second > 59 {
             return None;
         }
@@ -304,25 +282,10 @@ mod tests {
 
     #[test]
     fn http_date_round_trips_across_the_range() {
-        for t in [
-            MIN_UNIX + 100 * 366 * 86_400,
-            -1,
-            0,
-            951_782_400,
-            1_709_251_199,
-            MAX_UNIX,
-        ] {
+        for t in [MIN_UNIX + 100 * 366 * 86_400, -1, 0, 951_782_400, 1_709_251_199, MAX_UNIX] {
             let dt = FlaskDateTime::from_unix(t, 0).unwrap();
-            assert_eq!(
-                FlaskDateTime::parse_http_date(&dt.to_http_date()),
-                Some(dt),
-                "{t}"
-            );
-            assert_eq!(
-                FlaskDateTime::parse_iso8601(&dt.to_string()).unwrap(),
-                dt,
-                "{t}"
-            );
+            assert_eq!(FlaskDateTime::parse_http_date(&dt.to_http_date()), Some(dt), "{t}");
+            assert_eq!(FlaskDateTime::parse_iso8601(&dt.to_string()).unwrap(), dt, "{t}");
         }
     }
 

@@ -84,13 +84,8 @@ impl SessionId {
     /// Returns [`Error::BadSessionId`] if the shape is wrong.
     pub fn parse(s: &str) -> Result<Self, Error> {
         let ok = (MIN_SID_CHARS..=MAX_SID_CHARS).contains(&s.len())
-            && s.bytes()
-                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_');
-        if ok {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err(Error::BadSessionId)
-        }
+            && s.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_');
+        if ok { Ok(Self(s.to_owned())) } else { Err(Error::BadSessionId) }
     }
 
     /// The sid text, which is also the cookie value when the signer is off.
@@ -143,9 +138,7 @@ impl SessionIdSigner {
     /// A signer for Flask's `SECRET_KEY`.
     #[must_use]
     pub fn new(secret_key: SecretKey) -> Self {
-        Self {
-            key: SigningKey::derive_hmac(&secret_key, SIGNER_SALT),
-        }
+        Self { key: SigningKey::derive_hmac(&secret_key, SIGNER_SALT) }
     }
 
     /// The cookie value for `sid`.
@@ -215,10 +208,7 @@ pub fn encode_redis_record(session: &FlaskMap) -> Result<Vec<u8>, Error> {
 pub fn decode_redis_record(bytes: &[u8]) -> Result<FlaskMap, Error> {
     let value = match msgpack::decode(bytes) {
         Ok(v) => v,
-        Err(msgpack_err) => match std::str::from_utf8(bytes)
-            .ok()
-            .map(|t| pyjson::parse(t, false))
-        {
+        Err(msgpack_err) => match std::str::from_utf8(bytes).ok().map(|t| pyjson::parse(t, false)) {
             Some(Ok(v)) => v,
             _ if looks_like_pickle(bytes) => return Err(Error::Pickle),
             _ => return Err(msgpack_err),
@@ -281,8 +271,6 @@ pub fn plan_redis_write(
     match (empty, modified) {
         (true, true) => RedisWrite::Delete,
         (true, false) => RedisWrite::Skip,
-        (false, _) => RedisWrite::Set {
-            ttl_seconds: lifetime_seconds,
-        },
+        (false, _) => RedisWrite::Set { ttl_seconds: lifetime_seconds },
     }
 }

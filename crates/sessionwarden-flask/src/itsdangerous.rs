@@ -30,20 +30,14 @@ pub(crate) struct SigningKey(HmacSha1);
 impl SigningKey {
     /// itsdangerous `key_derivation="hmac"`: HMAC-SHA1(key = secret, msg = salt).
     pub(crate) fn derive_hmac(secret: &SecretKey, salt: &[u8]) -> Self {
-        let derived = hmac_sha1(secret.as_bytes())
-            .chain_update(salt)
-            .finalize()
-            .into_bytes();
+        let derived = hmac_sha1(secret.as_bytes()).chain_update(salt).finalize().into_bytes();
         Self(hmac_sha1(&derived))
     }
 
     /// itsdangerous `key_derivation="django-concat"` (its default): SHA1(salt + "signer" + secret).
     pub(crate) fn derive_django_concat(secret: &SecretKey, salt: &[u8]) -> Self {
-        let derived = Sha1::new()
-            .chain_update(salt)
-            .chain_update(b"signer")
-            .chain_update(secret.as_bytes())
-            .finalize();
+        let derived =
+            Sha1::new().chain_update(salt).chain_update(b"signer").chain_update(secret.as_bytes()).finalize();
         Self(hmac_sha1(&derived))
     }
 
@@ -72,20 +66,12 @@ fn hmac_sha1(key: &[u8]) -> HmacSha1 {
 
 /// `Signer.unsign`: splits at the last `.`, tries each key in order, returns the signed part.
 pub(crate) fn unsign<'a>(keys: &[SigningKey], signed: &'a str) -> Result<&'a str, Error> {
-    let (value, sig) = signed.rsplit_once('.').ok_or(Error::Malformed {
-        what: "no '.' separator",
-    })?;
+    let (value, sig) = signed.rsplit_once('.').ok_or(Error::Malformed { what: "no '.' separator" })?;
     if sig.len() != SIG_B64_LEN {
         return Err(Error::BadSignature);
     }
-    let sig = URL_SAFE_NO_PAD
-        .decode(sig)
-        .map_err(|_| Error::BadSignature)?;
-    if keys.iter().any(|k| k.verify(value.as_bytes(), &sig)) {
-        Ok(value)
-    } else {
-        Err(Error::BadSignature)
-    }
+    let sig = URL_SAFE_NO_PAD.decode(sig).map_err(|_| Error::BadSignature)?;
+    if keys.iter().any(|k| k.verify(value.as_bytes(), &sig)) { Ok(value) } else { Err(Error::BadSignature) }
 }
 
 /// `TimestampSigner.unsign` after the signature check: splits off and checks the timestamp.
@@ -93,24 +79,16 @@ pub(crate) fn unsign<'a>(keys: &[SigningKey], signed: &'a str) -> Result<&'a str
 /// `max_age = None` means no age limit (but a future timestamp is still refused only when a
 /// limit is set, as in itsdangerous).
 pub(crate) fn check_timestamp(value: &str, now: u64, max_age: Option<u64>) -> Result<&str, Error> {
-    let (payload, ts) = value.rsplit_once('.').ok_or(Error::Malformed {
-        what: "timestamp missing",
-    })?;
-    let raw = URL_SAFE_NO_PAD.decode(ts).map_err(|_| Error::Malformed {
-        what: "timestamp is not base64",
-    })?;
+    let (payload, ts) = value.rsplit_once('.').ok_or(Error::Malformed { what: "timestamp missing" })?;
+    let raw = URL_SAFE_NO_PAD.decode(ts).map_err(|_| Error::Malformed { what: "timestamp is not base64" })?;
     // itsdangerous unpacks ">Q" after left-padding: up to 8 bytes, leading zeros allowed.
     if raw.is_empty() || raw.len() > 8 {
-        return Err(Error::Malformed {
-            what: "timestamp length",
-        });
+        return Err(Error::Malformed { what: "timestamp length" });
     }
     let signed_at = raw.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
     if let Some(max_age) = max_age {
         if signed_at > now {
-            return Err(Error::FromFuture {
-                ahead: signed_at - now,
-            });
+            return Err(Error::FromFuture { ahead: signed_at - now });
         }
         let age = now - signed_at;
         if age > max_age {
@@ -132,9 +110,7 @@ pub(crate) fn encode_timestamp(now: u64) -> String {
 pub(crate) fn dump_payload(json: &[u8]) -> String {
     let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
     // Writing to a Vec cannot fail.
-    let compressed = std::io::Write::write_all(&mut z, json)
-        .and_then(|()| z.finish())
-        .ok();
+    let compressed = std::io::Write::write_all(&mut z, json).and_then(|()| z.finish()).ok();
     match compressed {
         Some(c) if c.len() < json.len().saturating_sub(1) => {
             format!(".{}", URL_SAFE_NO_PAD.encode(c))
@@ -150,9 +126,7 @@ pub(crate) fn load_payload(payload: &str) -> Result<Vec<u8>, Error> {
         Some(rest) => (true, rest),
         None => (false, payload),
     };
-    let raw = URL_SAFE_NO_PAD
-        .decode(b64)
-        .map_err(|_| Error::Base64 { part: "payload" })?;
+    let raw = URL_SAFE_NO_PAD.decode(b64).map_err(|_| Error::Base64 { part: "payload" })?;
     if !compressed {
         return Ok(raw);
     }
@@ -160,9 +134,7 @@ pub(crate) fn load_payload(payload: &str) -> Result<Vec<u8>, Error> {
     let mut decoder = flate2::read::ZlibDecoder::new(raw.as_slice()).take(MAX_INFLATED as u64 + 1);
     decoder.read_to_end(&mut out).map_err(|_| Error::Zlib)?;
     if out.len() > MAX_INFLATED {
-        return Err(Error::TooLarge {
-            limit: MAX_INFLATED,
-        });
+        return Err(Error::TooLarge { limit: MAX_INFLATED });
     }
     Ok(out)
 }
@@ -170,15 +142,10 @@ pub(crate) fn load_payload(payload: &str) -> Result<Vec<u8>, Error> {
 /// Refuses inputs longer than [`MAX_INPUT`] before any work is done.
 pub(crate) fn check_len(input: &str) -> Result<(), Error> {
     if input.len() > MAX_INPUT {
-        return Err(Error::TooLong {
-            len: input.len(),
-            max: MAX_INPUT,
-        });
+        return Err(Error::TooLong { len: input.len(), max: MAX_INPUT });
     }
     if input.is_empty() {
-        return Err(Error::Malformed {
-            what: "empty input",
-        });
+        return Err(Error::Malformed { what: "empty input" });
     }
     Ok(())
 }
@@ -191,15 +158,9 @@ mod tests {
     #[test]
     fn timestamps_are_minimal_big_endian() {
         assert_eq!(encode_timestamp(1_767_225_600), "aVW5AA");
-        assert_eq!(
-            check_timestamp("x.aVW5AA", 1_767_225_600, Some(0)).unwrap(),
-            "x"
-        );
+        assert_eq!(check_timestamp("x.aVW5AA", 1_767_225_600, Some(0)).unwrap(), "x");
         // Leading zero bytes are accepted, as itsdangerous does.
-        assert_eq!(
-            check_timestamp("x.AGlVuQA", 1_767_225_600, Some(0)).unwrap(),
-            "x"
-        );
+        assert_eq!(check_timestamp("x.AGlVuQA", 1_767_225_600, Some(0)).unwrap(), "x");
         assert!(check_timestamp("x.AAAAAAAAAAAA", 0, Some(0)).is_err());
     }
 
@@ -208,12 +169,7 @@ mod tests {
         let big = vec![b'a'; MAX_INFLATED + 10];
         let bomb = dump_payload(&big);
         assert!(bomb.starts_with('.'));
-        assert_eq!(
-            load_payload(&bomb),
-            Err(Error::TooLarge {
-                limit: MAX_INFLATED
-            })
-        );
+        assert_eq!(load_payload(&bomb), Err(Error::TooLarge { limit: MAX_INFLATED }));
         assert_eq!(load_payload(".AAAA"), Err(Error::Zlib));
     }
 }

@@ -79,8 +79,8 @@ pub use crate::csrf::{CSRF_SESSION_KEY, CsrfCodec, CsrfRawToken, DEFAULT_CSRF_TI
 pub use crate::datetime::FlaskDateTime;
 pub use crate::error::Error;
 pub use crate::flask_session::{
-    DEFAULT_KEY_PREFIX, DEFAULT_SID_BYTES, RedisWrite, SessionId, SessionIdSigner,
-    decode_redis_record, encode_redis_record, plan_redis_write,
+    DEFAULT_KEY_PREFIX, DEFAULT_SID_BYTES, RedisWrite, SessionId, SessionIdSigner, decode_redis_record,
+    encode_redis_record, plan_redis_write,
 };
 pub use crate::marker::{map_from_typed_json, map_to_typed_json};
 pub use crate::secret::SecretKey;

@@ -38,10 +38,7 @@ impl FlaskValue {
                 if f.is_nan() {
                     marker("$float", "NaN".into())
                 } else if f.is_infinite() {
-                    marker(
-                        "$float",
-                        if *f > 0.0 { "Infinity" } else { "-Infinity" }.into(),
-                    )
+                    marker("$float", if *f > 0.0 { "Infinity" } else { "-Infinity" }.into())
                 } else if *f == 0.0 && f.is_sign_negative() {
                     marker("$float", "-0.0".into())
                 } else {
@@ -51,10 +48,9 @@ impl FlaskValue {
             }
             Self::Str(s) => Value::String(s.clone()),
             Self::List(items) => Value::Array(items.iter().map(Self::to_typed_json).collect()),
-            Self::Tuple(items) => marker(
-                "$tuple",
-                Value::Array(items.iter().map(Self::to_typed_json).collect()),
-            ),
+            Self::Tuple(items) => {
+                marker("$tuple", Value::Array(items.iter().map(Self::to_typed_json).collect()))
+            }
             Self::Dict(map) => map_to_typed_json(map),
             Self::Bytes(b) => marker("$bytes", Value::String(STANDARD.encode(b))),
             Self::Markup(s) => marker("$markup", Value::String(s.clone())),
@@ -90,11 +86,7 @@ impl FlaskValue {
 /// ```
 #[must_use]
 pub fn map_to_typed_json(map: &FlaskMap) -> Value {
-    Value::Object(
-        map.iter()
-            .map(|(k, v)| (k.clone(), v.to_typed_json()))
-            .collect(),
-    )
+    Value::Object(map.iter().map(|(k, v)| (k.clone(), v.to_typed_json())).collect())
 }
 
 /// Reads a typed-JSON object as a session dict.
@@ -118,9 +110,7 @@ pub fn map_from_typed_json(v: &Value) -> Result<FlaskMap, Error> {
 
 fn from_typed(v: &Value, depth: usize) -> Result<FlaskValue, Error> {
     if depth >= MAX_DEPTH {
-        return Err(Error::Unencodable {
-            what: "a value nested deeper than 128 levels",
-        });
+        return Err(Error::Unencodable { what: "a value nested deeper than 128 levels" });
     }
     Ok(match v {
         Value::Null => FlaskValue::Null,
@@ -175,11 +165,9 @@ fn from_marker(key: &str, v: &Value, depth: usize) -> Result<Option<FlaskValue>,
             _ => return Err(bad("expected an array")),
         },
         (_, None) => return Err(bad("expected a string")),
-        ("$bytes", Some(s)) => FlaskValue::Bytes(
-            STANDARD
-                .decode(s)
-                .map_err(|_| bad("expected standard base64"))?,
-        ),
+        ("$bytes", Some(s)) => {
+            FlaskValue::Bytes(STANDARD.decode(s).map_err(|_| bad("expected standard base64"))?)
+        }
         ("$datetime", Some(s)) => FlaskValue::DateTime(FlaskDateTime::parse_iso8601(s)?),
         ("$uuid", Some(s)) => FlaskValue::Uuid(Uuid::parse(s).ok_or(bad("expected a uuid"))?),
         ("$markup", Some(s)) => FlaskValue::Markup(s.to_owned()),

@@ -32,11 +32,7 @@ struct Decoder<'a> {
 
 impl<'a> Decoder<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], Error> {
-        let end = self
-            .i
-            .checked_add(n)
-            .filter(|e| *e <= self.b.len())
-            .ok_or(bad("truncated msgpack"))?;
+        let end = self.i.checked_add(n).filter(|e| *e <= self.b.len()).ok_or(bad("truncated msgpack"))?;
         let s = &self.b[self.i..end];
         self.i = end;
         Ok(s)
@@ -185,10 +181,7 @@ impl<'a> Decoder<'a> {
                 // invariant: the top 30 bits hold nanoseconds, the low 34 bits seconds
                 ((v & 0x3_ffff_ffff) as i64, (v >> 34) as u32)
             }
-            12 => (
-                i64::from_be_bytes(fixed(&data[4..])?),
-                u32::from_be_bytes(fixed(&data[..4])?),
-            ),
+            12 => (i64::from_be_bytes(fixed(&data[4..])?), u32::from_be_bytes(fixed(&data[..4])?)),
             _ => return Err(bad("timestamp extension of a bad length")),
         };
         FlaskDateTime::from_unix(secs, nanos)
@@ -198,8 +191,7 @@ impl<'a> Decoder<'a> {
 }
 
 fn fixed<const N: usize>(s: &[u8]) -> Result<[u8; N], Error> {
-    s.try_into()
-        .map_err(|_| bad("timestamp extension of a bad length"))
+    s.try_into().map_err(|_| bad("timestamp extension of a bad length"))
 }
 
 /// Encodes a session dict the way `msgspec.msgpack.Encoder().encode(dict(session))` does:
@@ -213,15 +205,11 @@ pub(crate) fn encode(session: &FlaskMap) -> Result<Vec<u8>, Error> {
 
 fn write_failed<E>(_: E) -> Error {
     // Writing into a Vec cannot fail; this keeps the signatures honest without a panic.
-    Error::Unencodable {
-        what: "msgpack output",
-    }
+    Error::Unencodable { what: "msgpack output" }
 }
 
 fn len32(n: usize) -> Result<u32, Error> {
-    u32::try_from(n).map_err(|_| Error::Unencodable {
-        what: "a msgpack item longer than 4 GiB",
-    })
+    u32::try_from(n).map_err(|_| Error::Unencodable { what: "a msgpack item longer than 4 GiB" })
 }
 
 fn write_map(out: &mut Vec<u8>, map: &FlaskMap, depth: usize) -> Result<(), Error> {
@@ -235,9 +223,7 @@ fn write_map(out: &mut Vec<u8>, map: &FlaskMap, depth: usize) -> Result<(), Erro
 
 fn write_value(out: &mut Vec<u8>, v: &FlaskValue, depth: usize) -> Result<(), Error> {
     if depth >= MAX_DEPTH {
-        return Err(Error::Unencodable {
-            what: "a value nested deeper than 128 levels",
-        });
+        return Err(Error::Unencodable { what: "a value nested deeper than 128 levels" });
     }
     match v {
         FlaskValue::Null => enc::write_nil(out).map_err(write_failed)?,
@@ -247,18 +233,14 @@ fn write_value(out: &mut Vec<u8>, v: &FlaskValue, depth: usize) -> Result<(), Er
         }
         FlaskValue::BigInt(b) => {
             // msgspec fails outside [-2^63, 2^64-1]; BigInt is outside i64, so only u64 fits.
-            let u = b.to_u64().ok_or(Error::Unencodable {
-                what: "an integer outside the msgpack range",
-            })?;
+            let u = b.to_u64().ok_or(Error::Unencodable { what: "an integer outside the msgpack range" })?;
             enc::write_uint(out, u).map_err(write_failed)?;
         }
         FlaskValue::Float(f) => enc::write_f64(out, *f).map_err(write_failed)?,
         FlaskValue::Str(s) => enc::write_str(out, s).map_err(write_failed)?,
         FlaskValue::Markup(_) => {
             // msgspec has no encoder for Markup: Flask-Session fails the request (HTTP 500).
-            return Err(Error::Unencodable {
-                what: "markup in a msgpack record",
-            });
+            return Err(Error::Unencodable { what: "markup in a msgpack record" });
         }
         FlaskValue::List(items) | FlaskValue::Tuple(items) => {
             enc::write_array_len(out, len32(items.len())?).map_err(write_failed)?;
@@ -302,12 +284,9 @@ mod tests {
 
     #[test]
     fn timestamps_use_all_three_forms_and_round_trip() {
-        for (secs, nanos, len) in [
-            (1_735_787_045, 0, 6),
-            (1_735_787_045, 5, 10),
-            (-1, 0, 15),
-            (17_179_869_184, 0, 15),
-        ] {
+        for (secs, nanos, len) in
+            [(1_735_787_045, 0, 6), (1_735_787_045, 5, 10), (-1, 0, 15), (17_179_869_184, 0, 15)]
+        {
             let dt = FlaskDateTime::from_unix(secs, nanos).unwrap();
             let mut out = Vec::new();
             write_timestamp(&mut out, &dt).unwrap();

@@ -17,11 +17,7 @@ pub(crate) const MAX_DEPTH: usize = 128;
 
 /// Parses a JSON text into an untagged value (objects become `Dict`, arrays `List`).
 pub(crate) fn parse(text: &str, allow_non_finite: bool) -> Result<FlaskValue, Error> {
-    let mut p = Parser {
-        b: text.as_bytes(),
-        i: 0,
-        allow_non_finite,
-    };
+    let mut p = Parser { b: text.as_bytes(), i: 0, allow_non_finite };
     p.ws();
     let v = p.value(0)?;
     p.ws();
@@ -39,10 +35,7 @@ struct Parser<'a> {
 
 impl Parser<'_> {
     fn err(&self, expected: &'static str) -> Error {
-        Error::Json {
-            offset: self.i,
-            expected,
-        }
+        Error::Json { offset: self.i, expected }
     }
 
     fn ws(&mut self) {
@@ -73,9 +66,7 @@ impl Parser<'_> {
             _ if self.eat(b"true") => Ok(FlaskValue::Bool(true)),
             _ if self.eat(b"false") => Ok(FlaskValue::Bool(false)),
             _ if self.allow_non_finite && self.eat(b"NaN") => Ok(FlaskValue::Float(f64::NAN)),
-            _ if self.allow_non_finite && self.eat(b"Infinity") => {
-                Ok(FlaskValue::Float(f64::INFINITY))
-            }
+            _ if self.allow_non_finite && self.eat(b"Infinity") => Ok(FlaskValue::Float(f64::INFINITY)),
             _ => Err(self.err("a value")),
         }
     }
@@ -142,9 +133,7 @@ impl Parser<'_> {
             _ => return Err(self.err("a digit")),
         }
         let mut is_float = false;
-        if self.b.get(self.i) == Some(&b'.')
-            && self.b.get(self.i + 1).is_some_and(u8::is_ascii_digit)
-        {
+        if self.b.get(self.i) == Some(&b'.') && self.b.get(self.i + 1).is_some_and(u8::is_ascii_digit) {
             self.i += 1;
             self.digits();
             is_float = true;
@@ -164,9 +153,7 @@ impl Parser<'_> {
         let text = std::str::from_utf8(&self.b[start..self.i]).map_err(|_| self.err("a number"))?;
         if is_float {
             // Python's float(): correctly rounded, overflow to +-inf.
-            text.parse::<f64>()
-                .map(FlaskValue::Float)
-                .map_err(|_| self.err("a number"))
+            text.parse::<f64>().map(FlaskValue::Float).map_err(|_| self.err("a number"))
         } else {
             if text.len() > MAX_INT_DIGITS + 1 {
                 return Err(self.err("an integer of at most 4300 digits"));
@@ -189,14 +176,10 @@ impl Parser<'_> {
             let run = self.b[self.i..]
                 .iter()
                 .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
-                .ok_or(Error::Json {
-                    offset: self.b.len(),
-                    expected: "'\"'",
-                })?;
+                .ok_or(Error::Json { offset: self.b.len(), expected: "'\"'" })?;
             // invariant: the input is a &str and the run stops before an ASCII byte, so
             // it ends on a character boundary.
-            let chunk = std::str::from_utf8(&self.b[self.i..self.i + run])
-                .map_err(|_| self.err("utf-8"))?;
+            let chunk = std::str::from_utf8(&self.b[self.i..self.i + run]).map_err(|_| self.err("utf-8"))?;
             out.push_str(chunk);
             self.i += run;
             match self.b[self.i] {
@@ -251,15 +234,10 @@ impl Parser<'_> {
     }
 
     fn hex4(&mut self) -> Result<u32, Error> {
-        let digits = self
-            .b
-            .get(self.i..self.i + 4)
-            .ok_or_else(|| self.err("4 hex digits"))?;
+        let digits = self.b.get(self.i..self.i + 4).ok_or_else(|| self.err("4 hex digits"))?;
         let mut v = 0u32;
         for &c in digits {
-            let d = (c as char)
-                .to_digit(16)
-                .ok_or_else(|| self.err("4 hex digits"))?;
+            let d = (c as char).to_digit(16).ok_or_else(|| self.err("4 hex digits"))?;
             v = v * 16 + d;
         }
         self.i += 4;
@@ -385,42 +363,20 @@ mod tests {
         let mut s = String::new();
         write_str(&mut s, "\"hi\" \\ / \u{7f}\u{1}é🎉");
         assert_eq!(s, r#""\"hi\" \\ / \u007f\u0001\u00e9\ud83c\udf89""#);
-        assert_eq!(
-            parse(&s, false).unwrap(),
-            FlaskValue::from("\"hi\" \\ / \u{7f}\u{1}é🎉")
-        );
+        assert_eq!(parse(&s, false).unwrap(), FlaskValue::from("\"hi\" \\ / \u{7f}\u{1}é🎉"));
     }
 
     #[test]
     fn python_leniencies_and_strictness() {
         assert_eq!(
             parse(" [ 1 , -0 , 1.5e1 ] ", false).unwrap(),
-            FlaskValue::List(vec![
-                FlaskValue::Int(1),
-                FlaskValue::Int(0),
-                FlaskValue::Float(15.0)
-            ])
+            FlaskValue::List(vec![FlaskValue::Int(1), FlaskValue::Int(0), FlaskValue::Float(15.0)])
         );
-        let FlaskValue::Dict(m) = parse(r#"{"a":1,"b":2,"a":3}"#, false).unwrap() else {
-            panic!()
-        };
+        let FlaskValue::Dict(m) = parse(r#"{"a":1,"b":2,"a":3}"#, false).unwrap() else { panic!() };
         assert_eq!(m.keys().collect::<Vec<_>>(), ["a", "b"]);
         assert_eq!(m["a"], FlaskValue::Int(3));
-        assert!(
-            matches!(parse("-Infinity", true).unwrap(), FlaskValue::Float(f) if f == f64::NEG_INFINITY)
-        );
-        for bad in [
-            "NaN",
-            "01",
-            "1.",
-            "[1,]",
-            "{\"a\"}",
-            "\"\\ud800\"",
-            "\"\u{1}\"",
-            "[] x",
-            "",
-            "+1",
-        ] {
+        assert!(matches!(parse("-Infinity", true).unwrap(), FlaskValue::Float(f) if f == f64::NEG_INFINITY));
+        for bad in ["NaN", "01", "1.", "[1,]", "{\"a\"}", "\"\\ud800\"", "\"\u{1}\"", "[] x", "", "+1"] {
             assert!(parse(bad, false).is_err(), "{bad:?}");
         }
         let deep = "[".repeat(MAX_DEPTH + 1);

@@ -20,14 +20,7 @@ const TAG_DATETIME: &str = " d";
 const YEAR_100: i64 = -59_011_459_200;
 
 /// The registered tag names, as `TaggedJSONSerializer.tags` holds them.
-const TAGS: [&str; 6] = [
-    TAG_DICT,
-    TAG_TUPLE,
-    TAG_BYTES,
-    TAG_MARKUP,
-    TAG_UUID,
-    TAG_DATETIME,
-];
+const TAGS: [&str; 6] = [TAG_DICT, TAG_TUPLE, TAG_BYTES, TAG_MARKUP, TAG_UUID, TAG_DATETIME];
 
 fn tag_name(key: &str) -> Option<&'static str> {
     TAGS.iter().copied().find(|t| *t == key)
@@ -50,9 +43,7 @@ pub(crate) fn loads(text: &str) -> Result<FlaskMap, Error> {
 
 fn write_value(out: &mut String, v: &FlaskValue, depth: usize) -> Result<(), Error> {
     if depth >= pyjson::MAX_DEPTH {
-        return Err(Error::Unencodable {
-            what: "a value nested deeper than 128 levels",
-        });
+        return Err(Error::Unencodable { what: "a value nested deeper than 128 levels" });
     }
     match v {
         FlaskValue::Null => out.push_str("null"),
@@ -87,9 +78,7 @@ fn write_value(out: &mut String, v: &FlaskValue, depth: usize) -> Result<(), Err
             if dt.unix_seconds() < YEAR_100 {
                 // Python's parsedate maps years 0..99 to 19xx/20xx, so Flask could not read
                 // back what it wrote; refuse rather than have the year change silently.
-                return Err(Error::Unencodable {
-                    what: "a datetime before the year 100",
-                });
+                return Err(Error::Unencodable { what: "a datetime before the year 100" });
             }
             out.push_str(r#"{" d":""#);
             out.push_str(&dt.to_http_date());
@@ -113,9 +102,7 @@ fn write_list(out: &mut String, items: &[FlaskValue], depth: usize) -> Result<()
 
 fn write_dict(out: &mut String, map: &FlaskMap, depth: usize) -> Result<(), Error> {
     if depth >= pyjson::MAX_DEPTH {
-        return Err(Error::Unencodable {
-            what: "a value nested deeper than 128 levels",
-        });
+        return Err(Error::Unencodable { what: "a value nested deeper than 128 levels" });
     }
     // TagDict comes first in Flask's order: a one-key dict whose key is a tag name would be
     // mistaken for that tag on read, so it is escaped as {" di": {"<key>__": value}}.
@@ -151,14 +138,12 @@ fn write_dict(out: &mut String, map: &FlaskMap, depth: usize) -> Result<(), Erro
 /// Recursion depth is bounded by the parser's [`pyjson::MAX_DEPTH`].
 fn untag(v: FlaskValue) -> Result<FlaskValue, Error> {
     match v {
-        FlaskValue::List(items) => Ok(FlaskValue::List(
-            items.into_iter().map(untag).collect::<Result<_, _>>()?,
-        )),
+        FlaskValue::List(items) => {
+            Ok(FlaskValue::List(items.into_iter().map(untag).collect::<Result<_, _>>()?))
+        }
         FlaskValue::Dict(map) => {
-            let mut map = map
-                .into_iter()
-                .map(|(k, v)| Ok((k, untag(v)?)))
-                .collect::<Result<FlaskMap, Error>>()?;
+            let mut map =
+                map.into_iter().map(|(k, v)| Ok((k, untag(v)?))).collect::<Result<FlaskMap, Error>>()?;
             if map.len() == 1
                 && let Some(tag) = map.first().and_then(|(k, _)| tag_name(k))
             {
@@ -184,14 +169,12 @@ fn from_tagged(tag: &'static str, inner: FlaskValue) -> Result<FlaskValue, Error
             .map(FlaskValue::Bytes)
             .map_err(|_| bad("expected standard base64 with padding")),
         (TAG_MARKUP, FlaskValue::Str(s)) => Ok(FlaskValue::Markup(s)),
-        (TAG_UUID, FlaskValue::Str(s)) => Uuid::parse(&s)
-            .map(FlaskValue::Uuid)
-            .ok_or(bad("expected 32 hex digits")),
+        (TAG_UUID, FlaskValue::Str(s)) => {
+            Uuid::parse(&s).map(FlaskValue::Uuid).ok_or(bad("expected 32 hex digits"))
+        }
         (TAG_DATETIME, FlaskValue::Str(s)) => FlaskDateTime::parse_http_date(&s)
             .map(FlaskValue::DateTime)
-            .ok_or(bad(
-                "expected an http date like 'Fri, 14 Mar 2025 15:09:26 GMT'",
-            )),
+            .ok_or(bad("expected an http date like 'Fri, 14 Mar 2025 15:09:26 GMT'")),
         (TAG_DICT, FlaskValue::Dict(mut m)) if m.len() == 1 => {
             // invariant: len() == 1
             let (key, value) = m.pop().expect("one entry");
@@ -226,10 +209,7 @@ mod tests {
         assert_eq!(loads(&json).unwrap(), s);
 
         let plain = loads(r#"{"a":{" x":1},"b":{" t":1,"o":2}}"#).unwrap();
-        assert_eq!(
-            dumps(&plain).unwrap(),
-            r#"{"a":{" x":1},"b":{" t":1,"o":2}}"#
-        );
+        assert_eq!(dumps(&plain).unwrap(), r#"{"a":{" x":1},"b":{" t":1,"o":2}}"#);
     }
 
     #[test]

@@ -92,10 +92,7 @@ impl FlaskValue {
             Some(d) => (true, d),
             None => (false, s),
         };
-        if digits.is_empty()
-            || digits.len() > MAX_INT_DIGITS
-            || !digits.bytes().all(|c| c.is_ascii_digit())
-        {
+        if digits.is_empty() || digits.len() > MAX_INT_DIGITS || !digits.bytes().all(|c| c.is_ascii_digit()) {
             return None;
         }
         if let Ok(v) = s.parse::<i64>() {
@@ -103,11 +100,7 @@ impl FlaskValue {
         }
         let digits = digits.trim_start_matches('0');
         // An all-zero string parses as i64 above, so `digits` is non-empty here.
-        let text = if neg {
-            format!("-{digits}")
-        } else {
-            digits.to_owned()
-        };
+        let text = if neg { format!("-{digits}") } else { digits.to_owned() };
         Some(Self::BigInt(BigInt(text)))
     }
 }
@@ -271,15 +264,7 @@ fn hex_val(c: u8) -> Option<u8> {
 impl fmt::Display for Uuid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = self.to_simple();
-        write!(
-            f,
-            "{}-{}-{}-{}-{}",
-            &s[..8],
-            &s[8..12],
-            &s[12..16],
-            &s[16..20],
-            &s[20..]
-        )
+        write!(f, "{}-{}-{}-{}-{}", &s[..8], &s[8..12], &s[12..16], &s[16..20], &s[20..])
     }
 }
 

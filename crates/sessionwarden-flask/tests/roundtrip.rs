@@ -5,8 +5,8 @@
 use proptest::collection::vec;
 use proptest::prelude::*;
 use sessionwarden_flask::{
-    __fuzzing, CsrfCodec, CsrfRawToken, Error, FlaskCookieCodec, FlaskDateTime, FlaskMap,
-    FlaskValue, SecretKey, Uuid, decode_redis_record, encode_redis_record, map_to_typed_json,
+    __fuzzing, CsrfCodec, CsrfRawToken, Error, FlaskCookieCodec, FlaskDateTime, FlaskMap, FlaskValue,
+    SecretKey, Uuid, decode_redis_record, encode_redis_record, map_to_typed_json,
 };
 
 /// 0100-01-01 and 9999-12-31T23:59:59, in Unix seconds.
@@ -71,8 +71,7 @@ fn record_value() -> impl Strategy<Value = FlaskValue> {
     leaf.prop_recursive(4, 48, 20, |inner| {
         prop_oneof![
             vec(inner.clone(), 0..20).prop_map(FlaskValue::List),
-            vec((any::<String>(), inner), 0..20)
-                .prop_map(|kv| FlaskValue::Dict(kv.into_iter().collect())),
+            vec((any::<String>(), inner), 0..20).prop_map(|kv| FlaskValue::Dict(kv.into_iter().collect())),
         ]
     })
 }

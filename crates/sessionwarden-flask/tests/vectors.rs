@@ -5,9 +5,9 @@
 
 use serde_json::Value;
 use sessionwarden_flask::{
-    CsrfCodec, CsrfRawToken, DEFAULT_KEY_PREFIX, FlaskCookieCodec, RedisWrite, SecretKey,
-    SessionId, SessionIdSigner, decode_redis_record, encode_redis_record, map_from_typed_json,
-    map_to_typed_json, plan_redis_write,
+    CsrfCodec, CsrfRawToken, DEFAULT_KEY_PREFIX, FlaskCookieCodec, RedisWrite, SecretKey, SessionId,
+    SessionIdSigner, decode_redis_record, encode_redis_record, map_from_typed_json, map_to_typed_json,
+    plan_redis_write,
 };
 
 const VECTORS: &str = include_str!("data/flask-vectors.json");
@@ -18,22 +18,15 @@ fn section(name: &str) -> Vec<Value> {
 }
 
 fn s<'a>(v: &'a Value, k: &str) -> &'a str {
-    v[k].as_str()
-        .unwrap_or_else(|| panic!("{k} in {}", v["id"]))
+    v[k].as_str().unwrap_or_else(|| panic!("{k} in {}", v["id"]))
 }
 
 fn u(v: &Value, k: &str) -> u64 {
-    v[k].as_u64()
-        .unwrap_or_else(|| panic!("{k} in {}", v["id"]))
+    v[k].as_u64().unwrap_or_else(|| panic!("{k} in {}", v["id"]))
 }
 
 fn keys(v: &Value) -> Vec<SecretKey> {
-    v["fallbacks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| SecretKey::from(k.as_str().unwrap()))
-        .collect()
+    v["fallbacks"].as_array().unwrap().iter().map(|k| SecretKey::from(k.as_str().unwrap())).collect()
 }
 
 #[test]
@@ -49,11 +42,7 @@ fn flask_cookie() {
         let either_ok = v["either_ok"].as_bool().unwrap_or(false);
         match (&got, v["valid"].as_bool().unwrap()) {
             (Ok(session), _) if v["valid"].as_bool().unwrap() || either_ok => {
-                assert_eq!(
-                    map_to_typed_json(session),
-                    v["expected_payload_json"],
-                    "{id}"
-                );
+                assert_eq!(map_to_typed_json(session), v["expected_payload_json"], "{id}");
                 // The typed-JSON form reads back to the same session.
                 let back = map_from_typed_json(&v["expected_payload_json"]).unwrap();
                 assert_eq!(&back, session, "{id}");
@@ -90,10 +79,7 @@ fn flask_session_signed_sid() {
             assert_eq!(signer.sign(&sid), s(v, "cookie"), "{id}");
         }
     }
-    println!(
-        "flask_session_signed_sid: {n}/{n} vectors pass",
-        n = vectors.len()
-    );
+    println!("flask_session_signed_sid: {n}/{n} vectors pass", n = vectors.len());
 }
 
 #[test]
@@ -103,17 +89,11 @@ fn flask_session_redis() {
         let id = s(v, "id");
         let bytes = hex(s(v, "value_hex"));
         let session = decode_redis_record(&bytes).unwrap_or_else(|e| panic!("{id}: {e}"));
-        assert_eq!(
-            map_to_typed_json(&session),
-            v["expected_payload_json"],
-            "{id}"
-        );
+        assert_eq!(map_to_typed_json(&session), v["expected_payload_json"], "{id}");
 
         // The cookie resolves to the sid, and the sid to the exact Redis key.
         let sid = if v["use_signer"] == true {
-            SessionIdSigner::new(SecretKey::from(s(v, "secret")))
-                .unsign(s(v, "cookie"))
-                .unwrap()
+            SessionIdSigner::new(SecretKey::from(s(v, "secret"))).unsign(s(v, "cookie")).unwrap()
         } else {
             SessionId::parse(s(v, "cookie")).unwrap()
         };
@@ -123,9 +103,7 @@ fn flask_session_redis() {
         // TTL: PERMANENT_SESSION_LIFETIME whether or not the session is permanent.
         assert_eq!(
             plan_redis_write(&session, true, true, 2_678_400),
-            RedisWrite::Set {
-                ttl_seconds: u(v, "ttl_seconds")
-            },
+            RedisWrite::Set { ttl_seconds: u(v, "ttl_seconds") },
             "{id}"
         );
 
@@ -137,10 +115,7 @@ fn flask_session_redis() {
             assert!(valid, "{id}: a crafted invalid record decoded");
         }
     }
-    println!(
-        "flask_session_redis: {n}/{n} vectors pass",
-        n = vectors.len()
-    );
+    println!("flask_session_redis: {n}/{n} vectors pass", n = vectors.len());
 }
 
 #[test]
@@ -148,15 +123,9 @@ fn flask_wtf_csrf() {
     let vectors = section("flask_wtf_csrf");
     for v in &vectors {
         let id = s(v, "id");
-        let key = v["wtf_csrf_secret_key"]
-            .as_str()
-            .unwrap_or_else(|| s(v, "secret"));
+        let key = v["wtf_csrf_secret_key"].as_str().unwrap_or_else(|| s(v, "secret"));
         let codec = CsrfCodec::new(SecretKey::from(key)).with_time_limit(Some(u(v, "time_limit")));
-        let got = codec.validate(
-            Some(s(v, "token")),
-            Some(s(v, "session_csrf_token")),
-            u(v, "verify_at"),
-        );
+        let got = codec.validate(Some(s(v, "token")), Some(s(v, "session_csrf_token")), u(v, "verify_at"));
         assert_eq!(got.is_ok(), v["valid"].as_bool().unwrap(), "{id}: {got:?}");
         if got.is_ok() {
             // Issuing at the signing time reproduces Flask-WTF's token exactly.
@@ -170,30 +139,16 @@ fn flask_wtf_csrf() {
 #[test]
 fn every_section_is_accounted_for() {
     let all: Value = serde_json::from_str(VECTORS).unwrap();
-    let mut sections: Vec<&str> = all
-        .as_object()
-        .unwrap()
-        .iter()
-        .filter(|(_, v)| v.is_array())
-        .map(|(k, _)| k.as_str())
-        .collect();
+    let mut sections: Vec<&str> =
+        all.as_object().unwrap().iter().filter(|(_, v)| v.is_array()).map(|(k, _)| k.as_str()).collect();
     sections.sort_unstable();
     // pyjwt belongs to the JWT crate; this crate covers the Flask formats.
     assert_eq!(
         sections,
-        [
-            "flask_cookie",
-            "flask_session_redis",
-            "flask_session_signed_sid",
-            "flask_wtf_csrf",
-            "pyjwt"
-        ]
+        ["flask_cookie", "flask_session_redis", "flask_session_signed_sid", "flask_wtf_csrf", "pyjwt"]
     );
 }
 
 fn hex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
 }

@@ -23,8 +23,8 @@ use hmac::{Hmac, Mac as _};
 use sha2::Sha256;
 
 use sessionwarden_jwt::{
-    AccessTokenRequest, Jwt, JwtAlgorithm, JwtConfig, JwtKey, JwtKeySet, MemoryRevocations,
-    RevocationQuery, Revocations, SystemClock,
+    AccessTokenRequest, Jwt, JwtAlgorithm, JwtConfig, JwtKey, JwtKeySet, MemoryRevocations, RevocationQuery,
+    Revocations, SystemClock,
 };
 
 /// Drives a future that never waits (the memory store's) to completion without a runtime, so
@@ -43,26 +43,12 @@ fn bench(c: &mut Criterion) {
     use sessionwarden_jwt::Clock as _;
     let now = SystemClock.now();
     let secret = [0x42u8; 32];
-    let config = JwtConfig::default().with_algorithms([
-        JwtAlgorithm::Hs256,
-        JwtAlgorithm::EdDsa,
-        JwtAlgorithm::Es256,
-    ]);
-    let hs = Jwt::new(
-        JwtKeySet::single(JwtKey::hs256("1", &secret).unwrap()),
-        config.clone(),
-    )
-    .unwrap();
-    let ed = Jwt::new(
-        JwtKeySet::single(JwtKey::ed25519_from_seed("e", [7u8; 32]).unwrap()),
-        config.clone(),
-    )
-    .unwrap();
-    let es = Jwt::new(
-        JwtKeySet::single(JwtKey::es256_from_seed("p", [8u8; 32]).unwrap()),
-        config,
-    )
-    .unwrap();
+    let config =
+        JwtConfig::default().with_algorithms([JwtAlgorithm::Hs256, JwtAlgorithm::EdDsa, JwtAlgorithm::Es256]);
+    let hs = Jwt::new(JwtKeySet::single(JwtKey::hs256("1", &secret).unwrap()), config.clone()).unwrap();
+    let ed = Jwt::new(JwtKeySet::single(JwtKey::ed25519_from_seed("e", [7u8; 32]).unwrap()), config.clone())
+        .unwrap();
+    let es = Jwt::new(JwtKeySet::single(JwtKey::es256_from_seed("p", [8u8; 32]).unwrap()), config).unwrap();
     let request = AccessTokenRequest::new("alice").with_sid("session-handle");
     let hs_token = hs.issue_at(&request, now).unwrap().into_token();
     let ed_token = ed.issue_at(&request, now).unwrap().into_token();
@@ -89,12 +75,8 @@ fn bench(c: &mut Criterion) {
     c.bench_function("hs256_jsonwebtoken_decode", |b| {
         b.iter(|| {
             black_box(
-                jsonwebtoken::decode::<serde_json::Value>(
-                    black_box(&hs_token),
-                    &decoding,
-                    &validation,
-                )
-                .unwrap(),
+                jsonwebtoken::decode::<serde_json::Value>(black_box(&hs_token), &decoding, &validation)
+                    .unwrap(),
             )
         });
     });
@@ -112,13 +94,8 @@ fn bench(c: &mut Criterion) {
         ready(revocations.revoke_sid(&format!("sid-{i}"), now + 3600)).unwrap();
         ready(revocations.revoke_user_before(&format!("user-{i}"), now - 10)).unwrap();
     }
-    let query = RevocationQuery {
-        jti: "fresh-jti",
-        sub: "alice",
-        sid: Some("session-handle"),
-        iat: now,
-        now,
-    };
+    let query =
+        RevocationQuery { jti: "fresh-jti", sub: "alice", sid: Some("session-handle"), iat: now, now };
     c.bench_function("revocation_check_memory", |b| {
         b.iter(|| black_box(ready(revocations.check(black_box(&query))).unwrap()));
     });

@@ -26,9 +26,7 @@ impl Confirmation {
     /// A confirmation binding the token to the key with this JWK thumbprint.
     #[must_use]
     pub fn jkt(thumbprint: impl Into<String>) -> Self {
-        Self {
-            jkt: Some(thumbprint.into()),
-        }
+        Self { jkt: Some(thumbprint.into()) }
     }
 }
 
@@ -51,11 +49,7 @@ pub struct AccessTokenRequest {
 impl AccessTokenRequest {
     /// A token for user `sub`.
     pub fn new(sub: impl Into<String>) -> Self {
-        Self {
-            sub: sub.into(),
-            sid: None,
-            cnf: None,
-        }
+        Self { sub: sub.into(), sid: None, cnf: None }
     }
 
     /// Ties the token to an opaque session handle, so revoking the session revokes the token.

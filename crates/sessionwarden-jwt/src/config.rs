@@ -42,9 +42,7 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now(&self) -> u64 {
         // A clock before 1970 reads as 0: every token then looks not-yet-valid, failing closed.
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs())
+        SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
     }
 }
 
@@ -107,9 +105,7 @@ impl JwtConfig {
     #[must_use]
     pub fn with_leeway(mut self, leeway: Duration) -> Self {
         // Saturate rather than truncate so an absurd value still fails validation.
-        self.leeway = leeway
-            .as_secs()
-            .saturating_add(u64::from(leeway.subsec_nanos() > 0));
+        self.leeway = leeway.as_secs().saturating_add(u64::from(leeway.subsec_nanos() > 0));
         self
     }
 

@@ -245,9 +245,6 @@ impl JwtError {
     /// assert_eq!(err.reason(), "store_unavailable");
     /// ```
     pub fn store(operation: &'static str, source: impl Into<BoxError>) -> Self {
-        Self::Store {
-            operation,
-            source: source.into(),
-        }
+        Self::Store { operation, source: source.into() }
     }
 }

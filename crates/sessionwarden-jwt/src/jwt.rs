@@ -94,45 +94,28 @@ impl Jwt {
     /// ```
     pub fn new(keys: JwtKeySet, config: JwtConfig) -> Result<Self, JwtError> {
         config.validate()?;
-        let JwtKeySet {
-            signing,
-            verifying,
-            retired_kids,
-        } = keys;
+        let JwtKeySet { signing, verifying, retired_kids } = keys;
         if !signing.can_sign() {
-            return Err(JwtError::Config {
-                what: "signing key has no private material",
-            });
+            return Err(JwtError::Config { what: "signing key has no private material" });
         }
         let mut all = Vec::with_capacity(1 + verifying.len());
         all.push(signing);
         all.extend(verifying);
         for (i, key) in all.iter().enumerate() {
             if !config.algorithms.contains(&key.algorithm()) {
-                return Err(JwtError::Config {
-                    what: "a key's algorithm is not in the algorithm allowlist",
-                });
+                return Err(JwtError::Config { what: "a key's algorithm is not in the algorithm allowlist" });
             }
             if all[..i].iter().any(|k| k.kid() == key.kid()) {
-                return Err(JwtError::Config {
-                    what: "two keys share a kid",
-                });
+                return Err(JwtError::Config { what: "two keys share a kid" });
             }
             if retired_kids.iter().any(|r| r == key.kid()) {
-                return Err(JwtError::Config {
-                    what: "a retired kid is also a live key",
-                });
+                return Err(JwtError::Config { what: "a retired kid is also a live key" });
             }
         }
         if !retired_kids.iter().all(|k| kid_is_valid(k)) {
             return Err(JwtError::KidInvalid);
         }
-        Ok(Self {
-            keys: all,
-            retired: retired_kids,
-            config,
-            clock: Arc::new(SystemClock),
-        })
+        Ok(Self { keys: all, retired: retired_kids, config, clock: Arc::new(SystemClock) })
     }
 
     /// Replaces the clock (the system clock by default) used by [`Jwt::issue`] and
@@ -199,11 +182,7 @@ impl Jwt {
     /// assert_ne!(a.jti(), b.jti());
     /// # Ok::<(), sessionwarden_jwt::JwtError>(())
     /// ```
-    pub fn issue_at(
-        &self,
-        request: &AccessTokenRequest,
-        now: u64,
-    ) -> Result<IssuedAccessToken, JwtError> {
+    pub fn issue_at(&self, request: &AccessTokenRequest, now: u64) -> Result<IssuedAccessToken, JwtError> {
         let jti = crate::random_b64::<16>()?;
         self.issue_with_jti(request, now, jti)
     }
@@ -219,15 +198,9 @@ impl Jwt {
         }
         let exp = now
             .checked_add(self.config.access_ttl)
-            .ok_or(JwtError::Config {
-                what: "access-token expiry overflows",
-            })?;
+            .ok_or(JwtError::Config { what: "access-token expiry overflows" })?;
         let key = self.signing_key();
-        let header = OutHeader {
-            alg: key.algorithm().as_str(),
-            typ: ACCESS_TOKEN_TYPE,
-            kid: key.kid(),
-        };
+        let header = OutHeader { alg: key.algorithm().as_str(), typ: ACCESS_TOKEN_TYPE, kid: key.kid() };
         let claims = OutClaims {
             iss: &self.config.issuer,
             sub: &request.sub,
@@ -252,12 +225,7 @@ impl Jwt {
                 .map_err(|_| JwtError::Signing)?;
         token.push('.');
         token.push_str(&signature);
-        Ok(IssuedAccessToken {
-            token,
-            jti,
-            issued_at: now,
-            expires_at: exp,
-        })
+        Ok(IssuedAccessToken { token, jti, issued_at: now, expires_at: exp })
     }
 
     /// Verifies signature and claims at the clock's current time. Does not consult revocations:
@@ -287,10 +255,7 @@ impl Jwt {
     /// ```
     pub fn verify_at(&self, token: &str, now: u64) -> Result<AccessClaims, JwtError> {
         if token.len() > MAX_TOKEN_LEN {
-            return Err(JwtError::TooLarge {
-                len: token.len(),
-                max: MAX_TOKEN_LEN,
-            });
+            return Err(JwtError::TooLarge { len: token.len(), max: MAX_TOKEN_LEN });
         }
         if token.trim_start().starts_with('{') {
             // JWS JSON serialization (RFC 7515 §7.2): never accepted.
@@ -329,8 +294,8 @@ impl Jwt {
 
         // Only now, with the signature checked, is the payload parsed.
         let payload = decode_part(payload_b64, "payload")?;
-        let raw: RawClaims = serde_json::from_slice(&payload)
-            .map_err(|_| JwtError::Malformed { part: "payload" })?;
+        let raw: RawClaims =
+            serde_json::from_slice(&payload).map_err(|_| JwtError::Malformed { part: "payload" })?;
         self.check_claims(raw, key, now)
     }
 
@@ -343,8 +308,7 @@ impl Jwt {
         token: &str,
         revocations: &dyn Revocations,
     ) -> Result<AccessClaims, JwtError> {
-        self.verify_unrevoked_at(token, self.clock.now(), revocations)
-            .await
+        self.verify_unrevoked_at(token, self.clock.now(), revocations).await
     }
 
     /// [`Jwt::verify_at`], then exactly one [`Revocations::check`] call answering "is the `jti`
@@ -464,12 +428,7 @@ impl Jwt {
         Ok(key)
     }
 
-    fn check_claims(
-        &self,
-        raw: RawClaims,
-        key: &JwtKey,
-        now: u64,
-    ) -> Result<AccessClaims, JwtError> {
+    fn check_claims(&self, raw: RawClaims, key: &JwtKey, now: u64) -> Result<AccessClaims, JwtError> {
         let exp = numeric(raw.exp, "exp")?.ok_or(JwtError::MissingClaim { claim: "exp" })?;
         let iat = numeric(raw.iat, "iat")?.ok_or(JwtError::MissingClaim { claim: "iat" })?;
         let nbf = numeric(raw.nbf, "nbf")?;
@@ -522,27 +481,14 @@ impl Jwt {
             return Err(JwtError::IatInFuture);
         }
 
-        Ok(AccessClaims {
-            sub,
-            iss,
-            aud,
-            exp,
-            nbf,
-            iat,
-            jti,
-            sid,
-            cnf,
-            kid: key.kid().to_owned(),
-        })
+        Ok(AccessClaims { sub, iss, aud, exp, nbf, iat, jti, sid, cnf, kid: key.kid().to_owned() })
     }
 }
 
 fn decode_part(part: &str, name: &'static str) -> Result<Vec<u8>, JwtError> {
     // URL_SAFE_NO_PAD refuses padding, non-alphabet bytes and non-zero trailing bits, so each
     // token has exactly one accepted encoding.
-    URL_SAFE_NO_PAD
-        .decode(part)
-        .map_err(|_| JwtError::Malformed { part: name })
+    URL_SAFE_NO_PAD.decode(part).map_err(|_| JwtError::Malformed { part: name })
 }
 
 /// A NumericDate (RFC 7519 §2) as we accept it: a non-negative JSON integer. Strings (the

@@ -99,18 +99,12 @@ impl fmt::Display for JwtAlgorithm {
 pub fn kid_is_valid(kid: &str) -> bool {
     !kid.is_empty()
         && kid.len() <= MAX_KID_LEN
-        && kid
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        && kid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 fn checked_kid(kid: impl Into<String>) -> Result<String, JwtError> {
     let kid = kid.into();
-    if kid_is_valid(&kid) {
-        Ok(kid)
-    } else {
-        Err(JwtError::KidInvalid)
-    }
+    if kid_is_valid(&kid) { Ok(kid) } else { Err(JwtError::KidInvalid) }
 }
 
 pub(crate) enum Material {
@@ -163,16 +157,12 @@ impl JwtKey {
     pub fn hs256(kid: impl Into<String>, secret: &[u8]) -> Result<Self, JwtError> {
         let kid = checked_kid(kid)?;
         if secret.len() < MIN_HS256_SECRET_LEN {
-            return Err(JwtError::InvalidKey {
-                what: "HS256 secret shorter than 32 bytes",
-            });
+            return Err(JwtError::InvalidKey { what: "HS256 secret shorter than 32 bytes" });
         }
         Ok(Self {
             kid,
             alg: JwtAlgorithm::Hs256,
-            material: Material::Hs256 {
-                secret: Zeroizing::new(secret.to_vec()),
-            },
+            material: Material::Hs256 { secret: Zeroizing::new(secret.to_vec()) },
             encoding: Some(EncodingKey::from_secret(secret)),
             decoding: DecodingKey::from_secret(secret),
         })
@@ -193,14 +183,10 @@ impl JwtKey {
     pub fn ed25519_from_seed(kid: impl Into<String>, seed: [u8; 32]) -> Result<Self, JwtError> {
         let kid = checked_kid(kid)?;
         let seed = Zeroizing::new(seed);
-        let public = ed25519_dalek::SigningKey::from_bytes(&seed)
-            .verifying_key()
-            .to_bytes();
+        let public = ed25519_dalek::SigningKey::from_bytes(&seed).verifying_key().to_bytes();
         // PKCS#8 v1 for Ed25519 (RFC 8410 §7): a fixed 16-byte prefix, then the 32-byte seed.
-        const PKCS8_PREFIX: [u8; 16] = [
-            0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22,
-            0x04, 0x20,
-        ];
+        const PKCS8_PREFIX: [u8; 16] =
+            [0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20];
         let mut der = Zeroizing::new(Vec::with_capacity(48));
         der.extend_from_slice(&PKCS8_PREFIX);
         der.extend_from_slice(seed.as_slice());
@@ -225,16 +211,10 @@ impl JwtKey {
     pub fn ed25519_public(kid: impl Into<String>, public: [u8; 32]) -> Result<Self, JwtError> {
         let kid = checked_kid(kid)?;
         if ed25519_dalek::VerifyingKey::from_bytes(&public).is_err() {
-            return Err(JwtError::InvalidKey {
-                what: "not an Ed25519 public key",
-            });
+            return Err(JwtError::InvalidKey { what: "not an Ed25519 public key" });
         }
-        let decoding =
-            DecodingKey::from_ed_components(&URL_SAFE_NO_PAD.encode(public)).map_err(|_| {
-                JwtError::InvalidKey {
-                    what: "not an Ed25519 public key",
-                }
-            })?;
+        let decoding = DecodingKey::from_ed_components(&URL_SAFE_NO_PAD.encode(public))
+            .map_err(|_| JwtError::InvalidKey { what: "not an Ed25519 public key" })?;
         Ok(Self {
             kid,
             alg: JwtAlgorithm::EdDsa,
@@ -275,17 +255,12 @@ impl JwtKey {
                 // `from_bytes` rejects zero and values >= n: re-hash with the next counter.
                 p256::SecretKey::from_bytes(&candidate).ok()
             })
-            .ok_or(JwtError::InvalidKey {
-                what: "no valid P-256 scalar from seed",
-            })?;
-        let der = secret.to_pkcs8_der().map_err(|_| JwtError::InvalidKey {
-            what: "P-256 key encoding failed",
-        })?;
+            .ok_or(JwtError::InvalidKey { what: "no valid P-256 scalar from seed" })?;
+        let der =
+            secret.to_pkcs8_der().map_err(|_| JwtError::InvalidKey { what: "P-256 key encoding failed" })?;
         let point = secret.public_key().to_encoded_point(false);
         let (Some(x), Some(y)) = (point.x(), point.y()) else {
-            return Err(JwtError::InvalidKey {
-                what: "P-256 public key is the identity",
-            });
+            return Err(JwtError::InvalidKey { what: "P-256 public key is the identity" });
         };
         let mut key = Self::es256_public(kid, &x[..], &y[..])?;
         key.encoding = Some(EncodingKey::from_ec_der(der.as_bytes()));
@@ -304,9 +279,7 @@ impl JwtKey {
     /// ```
     pub fn es256_public(kid: impl Into<String>, x: &[u8], y: &[u8]) -> Result<Self, JwtError> {
         let kid = checked_kid(kid)?;
-        let bad = JwtError::InvalidKey {
-            what: "not a P-256 public key",
-        };
+        let bad = JwtError::InvalidKey { what: "not a P-256 public key" };
         let (Ok(x), Ok(y)) = (<[u8; 32]>::try_from(x), <[u8; 32]>::try_from(y)) else {
             return Err(bad);
         };
@@ -319,9 +292,7 @@ impl JwtKey {
         }
         let decoding =
             DecodingKey::from_ec_components(&URL_SAFE_NO_PAD.encode(x), &URL_SAFE_NO_PAD.encode(y))
-                .map_err(|_| JwtError::InvalidKey {
-                    what: "not a P-256 public key",
-                })?;
+                .map_err(|_| JwtError::InvalidKey { what: "not a P-256 public key" })?;
         Ok(Self {
             kid,
             alg: JwtAlgorithm::Es256,
@@ -412,15 +383,10 @@ impl PartialEq for JwtKey {
                 bool::from(a.as_slice().ct_eq(b.as_slice()))
             }
             (Material::EdDsa { public: a }, Material::EdDsa { public: b }) => a == b,
-            (Material::Es256 { x: ax, y: ay }, Material::Es256 { x: bx, y: by }) => {
-                ax == bx && ay == by
-            }
+            (Material::Es256 { x: ax, y: ay }, Material::Es256 { x: bx, y: by }) => ax == bx && ay == by,
             _ => false,
         };
-        same_material
-            && self.kid == other.kid
-            && self.alg == other.alg
-            && self.can_sign() == other.can_sign()
+        same_material && self.kid == other.kid && self.alg == other.alg && self.can_sign() == other.can_sign()
     }
 }
 
@@ -464,10 +430,6 @@ impl JwtKeySet {
     /// ```
     #[must_use]
     pub fn single(signing: JwtKey) -> Self {
-        Self {
-            signing,
-            verifying: Vec::new(),
-            retired_kids: Vec::new(),
-        }
+        Self { signing, verifying: Vec::new(), retired_kids: Vec::new() }
     }
 }

@@ -65,12 +65,10 @@ pub use self::claims::{AccessClaims, AccessTokenRequest, Confirmation, IssuedAcc
 pub use self::config::{Clock, JwtConfig, MAX_LEEWAY, MAX_TOKEN_LEN, SystemClock};
 pub use self::error::{BoxError, JwtError};
 pub use self::jwt::{ACCESS_TOKEN_TYPE, Jwt};
-pub use self::key::{
-    JwtAlgorithm, JwtKey, JwtKeySet, MAX_KID_LEN, MIN_HS256_SECRET_LEN, kid_is_valid,
-};
+pub use self::key::{JwtAlgorithm, JwtKey, JwtKeySet, MAX_KID_LEN, MIN_HS256_SECRET_LEN, kid_is_valid};
 pub use self::refresh::{
-    FamilyId, FamilyRecord, MemoryRefreshStore, RefreshConfig, RefreshManager, RefreshStore,
-    RefreshToken, TokenHash, TokenPair, TokenRecord, TokenState,
+    FamilyId, FamilyRecord, MemoryRefreshStore, RefreshConfig, RefreshManager, RefreshStore, RefreshToken,
+    TokenHash, TokenPair, TokenRecord, TokenState,
 };
 pub use self::revocation::{MemoryRevocations, RevocationQuery, Revocations, RevokedBy};
 

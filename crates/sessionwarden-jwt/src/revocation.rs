@@ -153,11 +153,7 @@ impl Revocations for MemoryRevocations {
         {
             return Ok(Some(RevokedBy::Session));
         }
-        if inner
-            .user_cutoff
-            .get(q.sub)
-            .is_some_and(|&cutoff| q.iat < cutoff)
-        {
+        if inner.user_cutoff.get(q.sub).is_some_and(|&cutoff| q.iat < cutoff) {
             return Ok(Some(RevokedBy::UserCutoff));
         }
         Ok(None)

@@ -15,9 +15,9 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 
 use sessionwarden_jwt::{
-    AccessTokenRequest, Confirmation, FamilyId, FamilyRecord, Jwt, JwtAlgorithm, JwtConfig,
-    JwtError, JwtKey, JwtKeySet, MemoryRefreshStore, MemoryRevocations, RefreshConfig,
-    RefreshManager, RefreshStore, Revocations, TokenHash, TokenRecord,
+    AccessTokenRequest, Confirmation, FamilyId, FamilyRecord, Jwt, JwtAlgorithm, JwtConfig, JwtError, JwtKey,
+    JwtKeySet, MemoryRefreshStore, MemoryRevocations, RefreshConfig, RefreshManager, RefreshStore,
+    Revocations, TokenHash, TokenRecord,
 };
 
 const NOW: u64 = 1_750_000_000;
@@ -30,11 +30,7 @@ const EC_SEED: [u8; 32] = [0x44; 32];
 const ATTACKER_ED_SEED: [u8; 32] = [0x66; 32];
 
 fn all_algs() -> JwtConfig {
-    JwtConfig::default().with_algorithms([
-        JwtAlgorithm::Hs256,
-        JwtAlgorithm::EdDsa,
-        JwtAlgorithm::Es256,
-    ])
+    JwtConfig::default().with_algorithms([JwtAlgorithm::Hs256, JwtAlgorithm::EdDsa, JwtAlgorithm::Es256])
 }
 
 /// The verifier under test: signs with `hs1`, verifies `hs0`, `ed1`, `ec1`; `hs-old` retired.
@@ -102,11 +98,8 @@ fn token_raw(header_b64: &str, payload_b64: &str, sig: Sig<'_>) -> String {
     let input = format!("{header_b64}.{payload_b64}");
     let sig = match sig {
         Sig::Hmac(secret) => hmac(secret, &input),
-        Sig::Ed(seed) => URL_SAFE_NO_PAD.encode(
-            ed25519_dalek::SigningKey::from_bytes(&seed)
-                .sign(input.as_bytes())
-                .to_bytes(),
-        ),
+        Sig::Ed(seed) => URL_SAFE_NO_PAD
+            .encode(ed25519_dalek::SigningKey::from_bytes(&seed).sign(input.as_bytes()).to_bytes()),
         Sig::Empty => String::new(),
         Sig::Text(t) => t.to_owned(),
     };
@@ -122,16 +115,11 @@ fn hs(header: &Value, claims: &Value) -> String {
 }
 
 fn ed_public() -> [u8; 32] {
-    ed25519_dalek::SigningKey::from_bytes(&ED_SEED)
-        .verifying_key()
-        .to_bytes()
+    ed25519_dalek::SigningKey::from_bytes(&ED_SEED).verifying_key().to_bytes()
 }
 
 fn ec_public_sec1() -> Vec<u8> {
-    let jwk = JwtKey::es256_from_seed("ec1", EC_SEED)
-        .unwrap()
-        .public_jwk()
-        .unwrap();
+    let jwk = JwtKey::es256_from_seed("ec1", EC_SEED).unwrap().public_jwk().unwrap();
     let mut out = vec![4u8];
     for c in ["x", "y"] {
         out.extend(URL_SAFE_NO_PAD.decode(jwk[c].as_str().unwrap()).unwrap());
@@ -147,12 +135,7 @@ struct Case {
 }
 
 fn case(name: &'static str, token: String, want: Result<(), &'static str>) -> Case {
-    Case {
-        name,
-        token,
-        now: NOW,
-        want,
-    }
+    Case { name, token, now: NOW, want }
 }
 
 #[test]
@@ -161,18 +144,11 @@ fn verification_attacks() {
     let good_hs = hs(&header("HS256", "hs1"), &claims());
     let (good_h, good_p, good_s) = {
         let mut p = good_hs.split('.');
-        (
-            p.next().unwrap().to_owned(),
-            p.next().unwrap().to_owned(),
-            p.next().unwrap().to_owned(),
-        )
+        (p.next().unwrap().to_owned(), p.next().unwrap().to_owned(), p.next().unwrap().to_owned())
     };
     let ed_pub = ed_public();
-    let attacker_pub = ed25519_dalek::SigningKey::from_bytes(&ATTACKER_ED_SEED)
-        .verifying_key()
-        .to_bytes();
-    let attacker_jwk =
-        json!({ "kty": "OKP", "crv": "Ed25519", "x": URL_SAFE_NO_PAD.encode(attacker_pub) });
+    let attacker_pub = ed25519_dalek::SigningKey::from_bytes(&ATTACKER_ED_SEED).verifying_key().to_bytes();
+    let attacker_jwk = json!({ "kty": "OKP", "crv": "Ed25519", "x": URL_SAFE_NO_PAD.encode(attacker_pub) });
     let ed_issued = signer(JwtKey::ed25519_from_seed("ed1", ED_SEED).unwrap())
         .issue_at(&AccessTokenRequest::new("alice"), NOW)
         .unwrap();
@@ -185,9 +161,7 @@ fn verification_attacks() {
     let retired_issued = signer(JwtKey::hs256("hs-old", &[0x0f; 32]).unwrap())
         .issue_at(&AccessTokenRequest::new("alice"), NOW)
         .unwrap();
-    let own_issued = jwt
-        .issue_at(&AccessTokenRequest::new("alice"), NOW)
-        .unwrap();
+    let own_issued = jwt.issue_at(&AccessTokenRequest::new("alice"), NOW).unwrap();
     let exp_at_now = with(claims(), "exp", json!(NOW));
 
     #[rustfmt::skip]
@@ -292,10 +266,7 @@ fn verification_attacks() {
 
     let mut failures = Vec::new();
     for c in &cases {
-        let got = jwt
-            .verify_at(&c.token, c.now)
-            .map(|_| ())
-            .map_err(|e| e.reason());
+        let got = jwt.verify_at(&c.token, c.now).map(|_| ()).map_err(|e| e.reason());
         if got != c.want {
             failures.push(format!("{}: got {got:?}, want {:?}", c.name, c.want));
         }
@@ -312,59 +283,25 @@ fn verification_attacks() {
 #[test]
 fn allowlist_refuses_algorithms_not_configured() {
     // A verifier allowing HS256 only refuses an EdDSA token before any key lookup.
-    let jwt = Jwt::new(
-        JwtKeySet::single(JwtKey::hs256("hs1", &HS_SECRET).unwrap()),
-        JwtConfig::default(),
-    )
-    .unwrap();
+    let jwt =
+        Jwt::new(JwtKeySet::single(JwtKey::hs256("hs1", &HS_SECRET).unwrap()), JwtConfig::default()).unwrap();
     let ed = signer(JwtKey::ed25519_from_seed("ed1", ED_SEED).unwrap())
         .issue_at(&AccessTokenRequest::new("alice"), NOW)
         .unwrap();
-    assert_eq!(
-        jwt.verify_at(ed.token(), NOW).unwrap_err().reason(),
-        "alg_not_allowed"
-    );
+    assert_eq!(jwt.verify_at(ed.token(), NOW).unwrap_err().reason(), "alg_not_allowed");
 }
 
 #[test]
 fn config_bounds() {
     let key = || JwtKeySet::single(JwtKey::hs256("1", &HS_SECRET).unwrap());
     let cases = [
-        (
-            "leeway 60 s accepted",
-            JwtConfig::default().with_leeway(Duration::from_secs(60)),
-            true,
-        ),
-        (
-            "leeway 61 s refused",
-            JwtConfig::default().with_leeway(Duration::from_secs(61)),
-            false,
-        ),
-        (
-            "leeway 60.5 s refused",
-            JwtConfig::default().with_leeway(Duration::from_millis(60_500)),
-            false,
-        ),
-        (
-            "empty issuer refused",
-            JwtConfig::default().with_issuer(""),
-            false,
-        ),
-        (
-            "empty audience refused",
-            JwtConfig::default().with_audience(""),
-            false,
-        ),
-        (
-            "zero ttl refused",
-            JwtConfig::default().with_access_ttl(Duration::ZERO),
-            false,
-        ),
-        (
-            "empty allowlist refused",
-            JwtConfig::default().with_algorithms([]),
-            false,
-        ),
+        ("leeway 60 s accepted", JwtConfig::default().with_leeway(Duration::from_secs(60)), true),
+        ("leeway 61 s refused", JwtConfig::default().with_leeway(Duration::from_secs(61)), false),
+        ("leeway 60.5 s refused", JwtConfig::default().with_leeway(Duration::from_millis(60_500)), false),
+        ("empty issuer refused", JwtConfig::default().with_issuer(""), false),
+        ("empty audience refused", JwtConfig::default().with_audience(""), false),
+        ("zero ttl refused", JwtConfig::default().with_access_ttl(Duration::ZERO), false),
+        ("empty allowlist refused", JwtConfig::default().with_algorithms([]), false),
     ];
     for (name, config, ok) in cases {
         assert_eq!(Jwt::new(key(), config).is_ok(), ok, "{name}");
@@ -374,34 +311,17 @@ fn config_bounds() {
         verifying: vec![JwtKey::hs256("1", &HS_OLD_SECRET).unwrap()],
         retired_kids: vec![],
     };
-    assert!(
-        Jwt::new(dup, JwtConfig::default()).is_err(),
-        "duplicate kid"
-    );
+    assert!(Jwt::new(dup, JwtConfig::default()).is_err(), "duplicate kid");
     let verify_only = JwtKeySet::single(JwtKey::ed25519_public("e", ed_public()).unwrap());
-    assert!(
-        Jwt::new(verify_only, all_algs()).is_err(),
-        "signing key without private material"
-    );
-    assert_eq!(
-        JwtKey::hs256("1", &[0u8; 31]).unwrap_err().reason(),
-        "invalid_key"
-    );
-    assert_eq!(
-        JwtKey::hs256("../x", &HS_SECRET).unwrap_err().reason(),
-        "kid_invalid"
-    );
+    assert!(Jwt::new(verify_only, all_algs()).is_err(), "signing key without private material");
+    assert_eq!(JwtKey::hs256("1", &[0u8; 31]).unwrap_err().reason(), "invalid_key");
+    assert_eq!(JwtKey::hs256("../x", &HS_SECRET).unwrap_err().reason(), "kid_invalid");
 }
 
 #[test]
 fn errors_and_keys_never_show_secrets() {
     let jwt = verifier();
-    let issued = jwt
-        .issue_at(
-            &AccessTokenRequest::new("alice").with_sid("handle-xyz"),
-            NOW,
-        )
-        .unwrap();
+    let issued = jwt.issue_at(&AccessTokenRequest::new("alice").with_sid("handle-xyz"), NOW).unwrap();
     let claims = jwt.verify_at(issued.token(), NOW).unwrap();
     let seen = [
         format!("{issued:?}"),
@@ -412,16 +332,10 @@ fn errors_and_keys_never_show_secrets() {
     for s in &seen {
         assert!(!s.contains(issued.token()), "token in {s}");
         assert!(!s.contains("handle-xyz"), "sid in {s}");
-        assert!(
-            !s.contains("171, 171") && !s.to_lowercase().contains("abab"),
-            "key in {s}"
-        );
+        assert!(!s.contains("171, 171") && !s.to_lowercase().contains("abab"), "key in {s}");
     }
     // Errors name the claim, never its value.
-    let bad = hs(
-        &header("HS256", "hs1"),
-        &with(claims_json_with_secret(), "exp", json!("SECRET-VALUE")),
-    );
+    let bad = hs(&header("HS256", "hs1"), &with(claims_json_with_secret(), "exp", json!("SECRET-VALUE")));
     let err = jwt.verify_at(&bad, NOW).unwrap_err();
     assert!(!format!("{err} {err:?}").contains("SECRET-VALUE"));
 }
@@ -441,19 +355,10 @@ fn refresh_setup(grace: u64) -> (Arc<Jwt>, RefreshManager) {
 #[tokio::test]
 async fn refresh_rotation_works() {
     let (jwt, refresh) = refresh_setup(10);
-    let first = refresh
-        .issue_at(&AccessTokenRequest::new("alice").with_sid("s1"), NOW)
-        .await
-        .unwrap();
+    let first = refresh.issue_at(&AccessTokenRequest::new("alice").with_sid("s1"), NOW).await.unwrap();
     assert_eq!(first.refresh.as_str().len(), 43);
-    let second = refresh
-        .rotate_at(first.refresh.as_str(), NOW + 100)
-        .await
-        .unwrap();
-    let third = refresh
-        .rotate_at(second.refresh.as_str(), NOW + 200)
-        .await
-        .unwrap();
+    let second = refresh.rotate_at(first.refresh.as_str(), NOW + 100).await.unwrap();
+    let third = refresh.rotate_at(second.refresh.as_str(), NOW + 200).await.unwrap();
     assert_ne!(first.refresh, second.refresh);
     assert_ne!(second.refresh, third.refresh);
     assert_eq!(first.family, third.family);
@@ -466,92 +371,43 @@ async fn refresh_rotation_works() {
 #[tokio::test]
 async fn refresh_reuse_after_grace_revokes_family() {
     let (_, refresh) = refresh_setup(10);
-    let first = refresh
-        .issue_at(&AccessTokenRequest::new("alice"), NOW)
-        .await
-        .unwrap();
-    let second = refresh
-        .rotate_at(first.refresh.as_str(), NOW)
-        .await
-        .unwrap();
+    let first = refresh.issue_at(&AccessTokenRequest::new("alice"), NOW).await.unwrap();
+    let second = refresh.rotate_at(first.refresh.as_str(), NOW).await.unwrap();
     // The thief (or a replaying client) uses the old token after the window.
-    let err = refresh
-        .rotate_at(first.refresh.as_str(), NOW + 10)
-        .await
-        .unwrap_err();
+    let err = refresh.rotate_at(first.refresh.as_str(), NOW + 10).await.unwrap_err();
     assert_eq!(err.reason(), "refresh_reuse");
     // The newest token of the family is dead too.
-    let err = refresh
-        .rotate_at(second.refresh.as_str(), NOW + 11)
-        .await
-        .unwrap_err();
+    let err = refresh.rotate_at(second.refresh.as_str(), NOW + 11).await.unwrap_err();
     assert_eq!(err.reason(), "refresh_revoked");
 }
 
 #[tokio::test]
 async fn refresh_retry_within_grace_returns_same_successor() {
     let (_, refresh) = refresh_setup(10);
-    let first = refresh
-        .issue_at(&AccessTokenRequest::new("alice"), NOW)
-        .await
-        .unwrap();
-    let second = refresh
-        .rotate_at(first.refresh.as_str(), NOW + 5)
-        .await
-        .unwrap();
-    let retry = refresh
-        .rotate_at(first.refresh.as_str(), NOW + 14)
-        .await
-        .unwrap();
-    assert_eq!(
-        retry.refresh, second.refresh,
-        "same successor refresh token"
-    );
+    let first = refresh.issue_at(&AccessTokenRequest::new("alice"), NOW).await.unwrap();
+    let second = refresh.rotate_at(first.refresh.as_str(), NOW + 5).await.unwrap();
+    let retry = refresh.rotate_at(first.refresh.as_str(), NOW + 14).await.unwrap();
+    assert_eq!(retry.refresh, second.refresh, "same successor refresh token");
     assert_eq!(retry.access, second.access, "same access token");
     // The successor still works, once.
-    let third = refresh
-        .rotate_at(second.refresh.as_str(), NOW + 20)
-        .await
-        .unwrap();
+    let third = refresh.rotate_at(second.refresh.as_str(), NOW + 20).await.unwrap();
     assert_ne!(third.refresh, second.refresh);
     // Now the successor is used, so a late retry of the first is reuse even inside a window.
     let (_, refresh) = refresh_setup(60);
-    let first = refresh
-        .issue_at(&AccessTokenRequest::new("bob"), NOW)
-        .await
-        .unwrap();
-    let second = refresh
-        .rotate_at(first.refresh.as_str(), NOW)
-        .await
-        .unwrap();
-    refresh
-        .rotate_at(second.refresh.as_str(), NOW + 1)
-        .await
-        .unwrap();
-    let err = refresh
-        .rotate_at(first.refresh.as_str(), NOW + 2)
-        .await
-        .unwrap_err();
+    let first = refresh.issue_at(&AccessTokenRequest::new("bob"), NOW).await.unwrap();
+    let second = refresh.rotate_at(first.refresh.as_str(), NOW).await.unwrap();
+    refresh.rotate_at(second.refresh.as_str(), NOW + 1).await.unwrap();
+    let err = refresh.rotate_at(first.refresh.as_str(), NOW + 2).await.unwrap_err();
     assert_eq!(err.reason(), "refresh_reuse");
 }
 
 #[tokio::test]
 async fn refresh_strict_mode_and_edge_cases() {
     let (_, strict) = refresh_setup(0);
-    let first = strict
-        .issue_at(&AccessTokenRequest::new("alice"), NOW)
-        .await
-        .unwrap();
+    let first = strict.issue_at(&AccessTokenRequest::new("alice"), NOW).await.unwrap();
     strict.rotate_at(first.refresh.as_str(), NOW).await.unwrap();
-    let err = strict
-        .rotate_at(first.refresh.as_str(), NOW)
-        .await
-        .unwrap_err();
-    assert_eq!(
-        err.reason(),
-        "refresh_reuse",
-        "grace 0: an immediate retry is reuse"
-    );
+    let err = strict.rotate_at(first.refresh.as_str(), NOW).await.unwrap_err();
+    assert_eq!(err.reason(), "refresh_reuse", "grace 0: an immediate retry is reuse");
 
     let (_, refresh) = refresh_setup(10);
     let cases = [
@@ -566,85 +422,43 @@ async fn refresh_strict_mode_and_edge_cases() {
     }
 
     // Families expire (default 30 days) even while in use.
-    let first = refresh
-        .issue_at(&AccessTokenRequest::new("alice"), NOW)
-        .await
-        .unwrap();
+    let first = refresh.issue_at(&AccessTokenRequest::new("alice"), NOW).await.unwrap();
     let later = NOW + 30 * 24 * 3600;
-    let err = refresh
-        .rotate_at(first.refresh.as_str(), later)
-        .await
-        .unwrap_err();
+    let err = refresh.rotate_at(first.refresh.as_str(), later).await.unwrap_err();
     assert_eq!(err.reason(), "refresh_expired");
 
     // Logout revokes the family.
-    let pair = refresh
-        .issue_at(&AccessTokenRequest::new("alice"), NOW)
-        .await
-        .unwrap();
+    let pair = refresh.issue_at(&AccessTokenRequest::new("alice"), NOW).await.unwrap();
     assert!(refresh.revoke(pair.refresh.as_str()).await.unwrap());
-    let err = refresh
-        .rotate_at(pair.refresh.as_str(), NOW + 1)
-        .await
-        .unwrap_err();
+    let err = refresh.rotate_at(pair.refresh.as_str(), NOW + 1).await.unwrap_err();
     assert_eq!(err.reason(), "refresh_revoked");
     assert!(!format!("{:?}", pair.refresh).contains(pair.refresh.as_str()));
 
     // Logout by session handle, and "log out everywhere" by user.
-    let s1 = refresh
-        .issue_at(&AccessTokenRequest::new("erin").with_sid("h-1"), NOW)
-        .await
-        .unwrap();
-    let s2 = refresh
-        .issue_at(&AccessTokenRequest::new("erin").with_sid("h-2"), NOW)
-        .await
-        .unwrap();
-    let f1 = refresh
-        .issue_at(&AccessTokenRequest::new("frank").with_sid("h-3"), NOW)
-        .await
-        .unwrap();
+    let s1 = refresh.issue_at(&AccessTokenRequest::new("erin").with_sid("h-1"), NOW).await.unwrap();
+    let s2 = refresh.issue_at(&AccessTokenRequest::new("erin").with_sid("h-2"), NOW).await.unwrap();
+    let f1 = refresh.issue_at(&AccessTokenRequest::new("frank").with_sid("h-3"), NOW).await.unwrap();
     assert_eq!(refresh.revoke_session("h-1").await.unwrap(), 1);
-    let err = refresh
-        .rotate_at(s1.refresh.as_str(), NOW + 1)
-        .await
-        .unwrap_err();
+    let err = refresh.rotate_at(s1.refresh.as_str(), NOW + 1).await.unwrap_err();
     assert_eq!(err.reason(), "refresh_revoked");
-    let s2 = refresh
-        .rotate_at(s2.refresh.as_str(), NOW + 1)
-        .await
-        .unwrap();
+    let s2 = refresh.rotate_at(s2.refresh.as_str(), NOW + 1).await.unwrap();
     assert_eq!(refresh.revoke_user("erin").await.unwrap(), 1);
-    let err = refresh
-        .rotate_at(s2.refresh.as_str(), NOW + 2)
-        .await
-        .unwrap_err();
+    let err = refresh.rotate_at(s2.refresh.as_str(), NOW + 2).await.unwrap_err();
     assert_eq!(err.reason(), "refresh_revoked");
-    refresh
-        .rotate_at(f1.refresh.as_str(), NOW + 2)
-        .await
-        .unwrap();
+    refresh.rotate_at(f1.refresh.as_str(), NOW + 2).await.unwrap();
 }
 
 #[test]
 fn cnf_seam_round_trips() {
     let jwt = verifier();
     let thumb = "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs";
-    let issued = jwt
-        .issue_at(
-            &AccessTokenRequest::new("alice").with_cnf(Confirmation::jkt(thumb)),
-            NOW,
-        )
-        .unwrap();
+    let issued =
+        jwt.issue_at(&AccessTokenRequest::new("alice").with_cnf(Confirmation::jkt(thumb)), NOW).unwrap();
     let verified = jwt.verify_at(issued.token(), NOW).unwrap();
     assert_eq!(verified.cnf().and_then(|c| c.jkt.as_deref()), Some(thumb));
-    let plain = jwt
-        .issue_at(&AccessTokenRequest::new("alice"), NOW)
-        .unwrap();
+    let plain = jwt.issue_at(&AccessTokenRequest::new("alice"), NOW).unwrap();
     assert_eq!(jwt.verify_at(plain.token(), NOW).unwrap().cnf(), None);
-    let bad = hs(
-        &header("HS256", "hs1"),
-        &with(claims(), "cnf", json!("not-an-object")),
-    );
+    let bad = hs(&header("HS256", "hs1"), &with(claims(), "cnf", json!("not-an-object")));
     assert_eq!(jwt.verify_at(&bad, NOW).unwrap_err().reason(), "claim_type");
 }
 
@@ -653,8 +467,7 @@ async fn revocation_by_jti_sid_and_user_cutoff() {
     let jwt = verifier();
     let revocations = MemoryRevocations::new();
     let issue = |sub: &str, sid: &str, at: u64| {
-        jwt.issue_at(&AccessTokenRequest::new(sub).with_sid(sid), at)
-            .unwrap()
+        jwt.issue_at(&AccessTokenRequest::new(sub).with_sid(sid), at).unwrap()
     };
     let a = issue("alice", "s-a", NOW);
     let b = issue("bob", "s-b", NOW);
@@ -662,15 +475,9 @@ async fn revocation_by_jti_sid_and_user_cutoff() {
     let c_new = issue("carol", "s-c2", NOW);
     let d = issue("dave", "s-d", NOW);
 
-    revocations
-        .revoke_jti(a.jti(), a.expires_at())
-        .await
-        .unwrap();
+    revocations.revoke_jti(a.jti(), a.expires_at()).await.unwrap();
     revocations.revoke_sid("s-b", NOW + 3600).await.unwrap();
-    revocations
-        .revoke_user_before("carol", NOW - 50)
-        .await
-        .unwrap();
+    revocations.revoke_user_before("carol", NOW - 50).await.unwrap();
 
     let cases = [
         ("revoked jti", &a, Err("revoked")),
@@ -704,10 +511,7 @@ impl RefreshStore for LosesEveryRace {
         self.0.lookup(h).await
     }
     async fn rotate(&self, old: &TokenHash, new: TokenRecord, at: u64) -> Result<bool, JwtError> {
-        assert!(
-            self.0.rotate(old, new.clone(), at).await?,
-            "the other request wins"
-        );
+        assert!(self.0.rotate(old, new.clone(), at).await?, "the other request wins");
         self.0.rotate(old, new, at).await
     }
     async fn revoke_family(&self, f: &FamilyId) -> Result<(), JwtError> {
@@ -729,31 +533,19 @@ async fn refresh_concurrent_use_within_grace_gets_the_winner_successor() {
     let jwt = Arc::new(verifier());
     let store = Arc::new(LosesEveryRace(MemoryRefreshStore::new()));
     let racing = RefreshManager::new(jwt.clone(), store.clone(), [0x77; 32]);
-    let first = racing
-        .issue_at(&AccessTokenRequest::new("alice"), NOW)
-        .await
-        .unwrap();
+    let first = racing.issue_at(&AccessTokenRequest::new("alice"), NOW).await.unwrap();
     // Lost the race, but inside the grace window: same successor as the winner's.
     let pair = racing.rotate_at(first.refresh.as_str(), NOW).await.unwrap();
     // The winner's successor is in the store and active: a plain manager on the same store can
     // use it once.
     let plain = RefreshManager::new(jwt, store.clone(), [0x77; 32]);
-    let next = plain
-        .rotate_at(pair.refresh.as_str(), NOW + 1)
-        .await
-        .unwrap();
+    let next = plain.rotate_at(pair.refresh.as_str(), NOW + 1).await.unwrap();
     assert_ne!(next.refresh, pair.refresh);
     // With grace 0 the loser is a reuse, and the family dies.
     let strict = RefreshManager::new(Arc::new(verifier()), store, [0x77; 32])
         .with_config(RefreshConfig::default().with_grace(Duration::ZERO))
         .unwrap();
-    let first = strict
-        .issue_at(&AccessTokenRequest::new("bob"), NOW)
-        .await
-        .unwrap();
-    let err = strict
-        .rotate_at(first.refresh.as_str(), NOW)
-        .await
-        .unwrap_err();
+    let first = strict.issue_at(&AccessTokenRequest::new("bob"), NOW).await.unwrap();
+    let err = strict.rotate_at(first.refresh.as_str(), NOW).await.unwrap_err();
     assert_eq!(err.reason(), "refresh_reuse");
 }

@@ -14,30 +14,15 @@ fn b64(v: &serde_json::Value) -> Vec<u8> {
 fn ed25519_seed_matches_rfc8032_test_1() {
     // RFC 8032 §7.1, TEST 1.
     let seed: [u8; 32] = hex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60");
-    let jwk = JwtKey::ed25519_from_seed("t1", seed)
-        .unwrap()
-        .public_jwk()
-        .unwrap();
-    assert_eq!(
-        b64(&jwk["x"]),
-        hex::<32>("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")
-    );
+    let jwk = JwtKey::ed25519_from_seed("t1", seed).unwrap().public_jwk().unwrap();
+    assert_eq!(b64(&jwk["x"]), hex::<32>("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"));
 }
 
 #[test]
 fn es256_seed_derivation_is_frozen() {
-    let jwk = JwtKey::es256_from_seed("p", [0u8; 32])
-        .unwrap()
-        .public_jwk()
-        .unwrap();
-    assert_eq!(
-        jwk["x"], ES256_ZERO_SEED_X,
-        "x changed: the seed derivation is a wire format"
-    );
-    assert_eq!(
-        jwk["y"], ES256_ZERO_SEED_Y,
-        "y changed: the seed derivation is a wire format"
-    );
+    let jwk = JwtKey::es256_from_seed("p", [0u8; 32]).unwrap().public_jwk().unwrap();
+    assert_eq!(jwk["x"], ES256_ZERO_SEED_X, "x changed: the seed derivation is a wire format");
+    assert_eq!(jwk["y"], ES256_ZERO_SEED_Y, "y changed: the seed derivation is a wire format");
 }
 
 // Computed independently (plain-Python P-256 arithmetic) from
@@ -78,21 +63,12 @@ fn jwks_public_keys_verify_tokens_from_the_seeded_keys() {
             verifying: keys,
             retired_kids: vec![],
         },
-        config.with_algorithms([
-            JwtAlgorithm::Hs256,
-            JwtAlgorithm::EdDsa,
-            JwtAlgorithm::Es256,
-        ]),
+        config.with_algorithms([JwtAlgorithm::Hs256, JwtAlgorithm::EdDsa, JwtAlgorithm::Es256]),
     )
     .unwrap();
     for jwt in [&ed, &es] {
-        let issued = jwt
-            .issue_at(&AccessTokenRequest::new("alice"), 1_000)
-            .unwrap();
-        assert_eq!(
-            verifier.verify_at(issued.token(), 1_000).unwrap().sub(),
-            "alice"
-        );
+        let issued = jwt.issue_at(&AccessTokenRequest::new("alice"), 1_000).unwrap();
+        assert_eq!(verifier.verify_at(issued.token(), 1_000).unwrap().sub(), "alice");
     }
     // HS256 keys never appear in a JWKS.
     assert_eq!(verifier.jwks()["keys"].as_array().unwrap().len(), 2);

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use sessionwarden::keyring::{KeyId, KeySet, Keyring, KeyringFile};
-use sessionwarden::{Events, SecurityEvent, SystemClock, Clock as _};
+use sessionwarden::{Clock as _, Events, SecurityEvent, SystemClock};
 
 use crate::cli::KeysCommand;
 
@@ -33,7 +33,12 @@ pub fn load(path: &Path) -> Result<(Keyring, KeySource)> {
 
 /// Keeps `keyring` in step with the file at `path`: checks it every `poll`, and at once on
 /// SIGHUP. A file that fails to load is reported and the previous keys stay in use.
-pub fn spawn_watcher(keyring: Keyring, path: PathBuf, poll: Duration, events: Events) -> tokio::task::JoinHandle<()> {
+pub fn spawn_watcher(
+    keyring: Keyring,
+    path: PathBuf,
+    poll: Duration,
+    events: Events,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut last = std::fs::read(&path).ok();
         let mut tick = tokio::time::interval(poll);
@@ -101,7 +106,7 @@ pub fn run(cmd: &KeysCommand, path: &Path, out: &mut impl std::io::Write) -> Res
                     .collect();
                 writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?;
             } else {
-                writeln!(out, "{:<12} {:<8} {}", "KID", "STATE", "CREATED")?;
+                writeln!(out, "KID          STATE    CREATED")?;
                 for e in file.entries() {
                     writeln!(out, "{:<12} {:<8} {}", e.kid(), e.state().as_str(), e.created())?;
                 }

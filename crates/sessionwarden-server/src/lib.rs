@@ -50,10 +50,16 @@ impl App {
     ///
     /// # Errors
     /// When the store cannot be opened.
-    pub async fn new(args: &ServeArgs, keyring: Keyring, events: Events, clock: Arc<dyn Clock>) -> Result<Self> {
+    pub async fn new(
+        args: &ServeArgs,
+        keyring: Keyring,
+        events: Events,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self> {
         let (backend, store): (Backend, Option<Arc<dyn SessionStore>>) = match args.store {
             StoreKind::Cookie => {
-                let store = if args.encrypt_cookies { CookieStore::encrypted() } else { CookieStore::signed() };
+                let store =
+                    if args.encrypt_cookies { CookieStore::encrypted() } else { CookieStore::signed() };
                 (store.into(), None)
             }
             StoreKind::Memory => {
@@ -84,7 +90,6 @@ impl App {
     }
 
     /// The full router.
-    #[must_use]
     pub fn router(&self) -> Router {
         routes::router(self.state.clone()).layer(self.session_layer())
     }
@@ -98,7 +103,12 @@ pub async fn serve(args: ServeArgs, keyring_path: std::path::PathBuf) -> Result<
     let events = Events::default();
     let (keyring, source) = keys::load(&keyring_path)?;
     if let keys::KeySource::File(path) = &source {
-        keys::spawn_watcher(keyring.clone(), path.clone(), Duration::from_millis(args.keyring_poll_ms), events.clone());
+        keys::spawn_watcher(
+            keyring.clone(),
+            path.clone(),
+            Duration::from_millis(args.keyring_poll_ms),
+            events.clone(),
+        );
     }
     let app = App::new(&args, keyring, events, Arc::new(SystemClock)).await?;
     if let Some(store) = app.state.store.clone() {

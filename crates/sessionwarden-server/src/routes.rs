@@ -27,7 +27,10 @@ struct SetParams {
 }
 
 /// The blog's first example: store `user` (default `admin`).
-async fn set_session(session: Session, Query(p): Query<SetParams>) -> Result<&'static str, sessionwarden::Error> {
+async fn set_session(
+    session: Session,
+    Query(p): Query<SetParams>,
+) -> Result<&'static str, sessionwarden::Error> {
     session.insert("user", p.user.as_deref().unwrap_or("admin")).await?;
     Ok("Session set!")
 }

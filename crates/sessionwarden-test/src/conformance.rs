@@ -147,7 +147,10 @@ pub async fn expired_never_loads(store: Arc<impl SessionStore>) {
     r2.idle_deadline = Some(Timestamp::from_unix(NOW.unix() + 3600));
     r2.absolute_deadline = Some(Timestamp::from_unix(NOW.unix() + 10));
     store.create(&k2, &r2).await.unwrap();
-    assert!(store.load(&k2, Timestamp::from_unix(NOW.unix() + 11)).await.unwrap().is_none(), "absolute deadline passed");
+    assert!(
+        store.load(&k2, Timestamp::from_unix(NOW.unix() + 11)).await.unwrap().is_none(),
+        "absolute deadline passed"
+    );
 }
 
 pub async fn list_and_revoke_by_handle(store: Arc<impl SessionStore>) {

@@ -11,7 +11,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::Value;
 use sessionwarden::keyring::{KeyId, Keyring, KeyringFile};
-use sessionwarden::{Backend, CookieConfig, Error, Expiry, ManualClock, Session, SessionLayer, SessionStore, Timestamp};
+use sessionwarden::{
+    Backend, CookieConfig, Error, Expiry, ManualClock, Session, SessionLayer, SessionStore, Timestamp,
+};
 
 use crate::{Recorder, TestClient, wrappers::Instrumented};
 
@@ -50,7 +52,10 @@ async fn data(session: Session) -> Result<Json<Value>, Error> {
     Ok(Json(Value::Object(session.data().await?)))
 }
 
-async fn merge(session: Session, Json(body): Json<serde_json::Map<String, Value>>) -> Result<Json<Value>, Error> {
+async fn merge(
+    session: Session,
+    Json(body): Json<serde_json::Map<String, Value>>,
+) -> Result<Json<Value>, Error> {
     for (k, v) in body {
         if v.is_null() {
             session.remove::<Value>(&k).await?;
@@ -125,7 +130,16 @@ impl Harness {
             .route("/big", get(big))
             .route("/noop", get(noop))
             .layer(layer);
-        Self { client: TestClient::new(router.clone()), clock, rec, keyring, keyfile, store, cookie_name, router }
+        Self {
+            client: TestClient::new(router.clone()),
+            clock,
+            rec,
+            keyring,
+            keyfile,
+            store,
+            cookie_name,
+            router,
+        }
     }
 
     /// A second browser on the same server (its own cookie jar).

@@ -193,7 +193,11 @@ pub async fn bad_cookies_are_no_session(backend: Backend) {
     let cases: Vec<(&str, String, &str)> = vec![
         ("tampered payload", format!("{name}={}", with(3, flip(parts[3]))), "bad_mac"),
         ("tampered mac", format!("{name}={}", with(4, flip(parts[4]))), "bad_mac"),
-        ("tampered issue time", format!("{name}={}", with(2, (parts[2].parse::<i64>().unwrap() - 1).to_string())), "bad_mac"),
+        (
+            "tampered issue time",
+            format!("{name}={}", with(2, (parts[2].parse::<i64>().unwrap() - 1).to_string())),
+            "bad_mac",
+        ),
         ("unknown key id", format!("{name}={}", with(1, "999".into())), "unknown_key"),
         ("truncated", format!("{name}={}", &good[..good.len() - 10]), "malformed"),
         ("garbage base64", format!("{name}={}", with(3, "!!!***".into())), "malformed"),
@@ -298,7 +302,11 @@ pub async fn destroy_expires_cookie_and_record(backend: Backend) {
     if h.store.is_some() {
         assert_eq!(h.rec.count("session_destroyed"), 1);
         let name = h.cookie_name.clone();
-        assert_eq!(h.get_with_cookie("/get", &format!("{name}={before}")).await.body, "User: None", "replayed cookie after logout");
+        assert_eq!(
+            h.get_with_cookie("/get", &format!("{name}={before}")).await.body,
+            "User: None",
+            "replayed cookie after logout"
+        );
     }
 }
 

@@ -7,6 +7,9 @@
 //! sessionwarden_test::store_conformance!(memory, || async { sessionwarden::MemoryStore::default() });
 //! ```
 
+// A test-support crate: a failed unwrap is a failed test, which is what we want.
+#![allow(clippy::unwrap_used)]
+
 pub mod client;
 pub mod conformance;
 pub mod env;

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use async_trait::async_trait;
-use sessionwarden::{Record, SaveOutcome, SessionHandle, SessionInfo, SessionStore, StoreError, StoreKey, Timestamp};
+use sessionwarden::{
+    Record, SaveOutcome, SessionHandle, SessionInfo, SessionStore, StoreError, StoreKey, Timestamp,
+};
 
 /// Counts reads and writes, and fails every call while `down` is set.
 #[derive(Debug, Clone)]
@@ -18,12 +20,7 @@ pub struct Instrumented {
 
 impl Instrumented {
     pub fn new(inner: Arc<dyn SessionStore>) -> Self {
-        Self {
-            inner,
-            loads: Arc::default(),
-            writes: Arc::default(),
-            down: Arc::default(),
-        }
+        Self { inner, loads: Arc::default(), writes: Arc::default(), down: Arc::default() }
     }
 
     pub fn loads(&self) -> usize {

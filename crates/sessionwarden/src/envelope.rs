@@ -123,7 +123,13 @@ impl Envelope {
     /// # Errors
     /// [`Error::CookieTooLarge`] if `name=value` would exceed [`MAX_COOKIE_SIZE`];
     /// [`Error::Random`] if no nonce can be drawn.
-    pub fn seal(keys: &KeySet, name: &str, payload: &[u8], now: Timestamp, mode: Mode) -> Result<String, Error> {
+    pub fn seal(
+        keys: &KeySet,
+        name: &str,
+        payload: &[u8],
+        now: Timestamp,
+        mode: Mode,
+    ) -> Result<String, Error> {
         let key = keys.primary();
         let b64_len = payload.len().div_ceil(3) * 4;
         let mut out = String::with_capacity(32 + b64_len + 64);
@@ -207,9 +213,7 @@ impl Envelope {
                     return Err(Rejection::Malformed);
                 }
                 let mut tag = [0u8; MAC_LEN + 2];
-                let n = URL_SAFE_NO_PAD
-                    .decode_slice(mac_b64, &mut tag)
-                    .map_err(|_| Rejection::Malformed)?;
+                let n = URL_SAFE_NO_PAD.decode_slice(mac_b64, &mut tag).map_err(|_| Rejection::Malformed)?;
                 let signed_text = &value[..header_len + payload_b64.len()];
                 let mut mac = key.cookie_mac.clone();
                 mac.update(&name_prefix(name));
@@ -242,10 +246,8 @@ impl Envelope {
         if iat.unix() > now.unix().saturating_add(CLOCK_SKEW) {
             return Err(Rejection::IssuedInFuture);
         }
-        if let Some(max_age) = max_age {
-            if iat.add(max_age) <= now {
-                return Err(Rejection::Expired);
-            }
+        if max_age.is_some_and(|max_age| iat.plus(max_age) <= now) {
+            return Err(Rejection::Expired);
         }
         Ok(Opened { payload, kid, issued: iat, needs_reseal: kid != keys.primary().id() })
     }
@@ -273,7 +275,7 @@ fn parse_secs(s: &str) -> Option<Timestamp> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keyring::{KeyringFile};
+    use crate::keyring::KeyringFile;
 
     fn keys() -> KeySet {
         KeySet::generate(Timestamp::from_unix(0)).unwrap()
@@ -336,8 +338,11 @@ mod tests {
     fn time_is_bound() {
         let k = keys();
         let s = Envelope::seal(&k, "n", b"x", NOW, Mode::Signed).unwrap();
-        let later = NOW.add(Duration::from_secs(100));
-        assert_eq!(Envelope::open(&k, "n", &s, later, Some(Duration::from_secs(100))).unwrap_err(), Rejection::Expired);
+        let later = NOW.plus(Duration::from_secs(100));
+        assert_eq!(
+            Envelope::open(&k, "n", &s, later, Some(Duration::from_secs(100))).unwrap_err(),
+            Rejection::Expired
+        );
         assert!(Envelope::open(&k, "n", &s, later, Some(Duration::from_secs(101))).is_ok());
         let past = Timestamp::from_unix(NOW.unix() - 61);
         assert_eq!(Envelope::open(&k, "n", &s, past, None).unwrap_err(), Rejection::IssuedInFuture);

@@ -45,7 +45,9 @@ pub enum Error {
     ///
     /// Browsers silently drop such cookies. The change was not applied: keep less in a
     /// cookie-store session, or use a server-side store.
-    #[error("session cookie would be {size} bytes, over the browser limit of {limit}; store less or use a server-side store")]
+    #[error(
+        "session cookie would be {size} bytes, over the browser limit of {limit}; store less or use a server-side store"
+    )]
     CookieTooLarge {
         /// The sealed cookie's size (name, `=` and value).
         size: usize,

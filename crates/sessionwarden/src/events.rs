@@ -224,7 +224,9 @@ impl Events {
             | SecurityEvent::KeyringReloadFailed { .. } => {
                 tracing::warn!(target: TARGET, kind, reason = event.reason(), event = ?event, "security event");
             }
-            _ => tracing::info!(target: TARGET, kind, reason = event.reason(), event = ?event, "security event"),
+            _ => {
+                tracing::info!(target: TARGET, kind, reason = event.reason(), event = ?event, "security event")
+            }
         }
         *self.inner.counts.lock().entry(kind).or_insert(0) += 1;
         for sink in &self.inner.sinks {
@@ -260,7 +262,10 @@ mod tests {
     fn buffer_is_bounded_and_counts_survive() {
         let ev = Events::new(2);
         for _ in 0..5 {
-            ev.record(Timestamp::from_unix(1), SecurityEvent::CookieRejected { reason: CookieRejectReason::Duplicate });
+            ev.record(
+                Timestamp::from_unix(1),
+                SecurityEvent::CookieRejected { reason: CookieRejectReason::Duplicate },
+            );
         }
         assert_eq!(ev.recent().len(), 2);
         assert_eq!(ev.counts()["cookie_rejected"], 5);

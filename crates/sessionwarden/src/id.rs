@@ -175,8 +175,7 @@ impl SessionHandle {
     /// Parses a handle given by an operator; `None` if it is not of the handle's shape.
     #[must_use]
     pub fn parse(s: &str) -> Option<Self> {
-        let ok = s.len() == 22
-            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        let ok = s.len() == 22 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         ok.then(|| Self(s.to_owned()))
     }
 

@@ -29,6 +29,9 @@
 //! `SameSite=Lax`, `Path=/`; a 30-minute idle and 12-hour absolute timeout. Anything weaker
 //! is opt-in through a method named `insecure_*`. See `ARCHITECTURE.md` for the invariants.
 
+// Unit tests unwrap: a failed unwrap there is a failed test.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 pub mod config;
 pub mod envelope;
 mod error;

@@ -57,8 +57,8 @@ impl Record {
             data: Data::new(),
             created: now,
             last_seen: now,
-            idle_deadline: expiry.idle_timeout().map(|d| now.add(d)),
-            absolute_deadline: expiry.absolute_timeout().map(|d| now.add(d)),
+            idle_deadline: expiry.idle_timeout().map(|d| now.plus(d)),
+            absolute_deadline: expiry.absolute_timeout().map(|d| now.plus(d)),
             user: None,
             version: 0,
             persistent: expiry.is_persistent(),
@@ -90,7 +90,7 @@ impl Record {
     /// Moves the idle deadline: the session was used at `now`.
     pub fn touch(&mut self, now: Timestamp, expiry: &crate::Expiry) {
         self.last_seen = now;
-        self.idle_deadline = expiry.idle_timeout().map(|d| now.add(d));
+        self.idle_deadline = expiry.idle_timeout().map(|d| now.plus(d));
     }
 
     /// The versioned byte encoding stores keep (JSON, format version 1).

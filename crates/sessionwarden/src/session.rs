@@ -184,8 +184,8 @@ impl Session {
     /// cookie store if the session would no longer fit in a cookie (the change is not
     /// applied); [`Error::Store`] if the store cannot be reached.
     pub async fn insert<T: Serialize>(&self, key: &str, value: T) -> Result<(), Error> {
-        let value = serde_json::to_value(value)
-            .map_err(|source| Error::Serialize { key: key.to_owned(), source })?;
+        let value =
+            serde_json::to_value(value).map_err(|source| Error::Serialize { key: key.to_owned(), source })?;
         let mut st = self.loaded().await?;
         let shared = &self.inner.shared;
         let record = st.record_or_new(shared);
@@ -514,7 +514,13 @@ impl State {
                 record.version += 1;
                 let payload = serde_json::to_vec(record)
                     .map_err(|_| Error::Store(StoreError::Corrupt { reason: "record does not serialise" }))?;
-                let sealed = Envelope::seal(&shared.keyring.current(), shared.cookie.name(), &payload, now, store.mode())?;
+                let sealed = Envelope::seal(
+                    &shared.keyring.current(),
+                    shared.cookie.name(),
+                    &payload,
+                    now,
+                    store.mode(),
+                )?;
                 if self.stored_version.is_none() {
                     shared.event(SecurityEvent::SessionCreated { session: cookie_handle(&sealed) });
                 }

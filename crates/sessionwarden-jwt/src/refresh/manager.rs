@@ -80,14 +80,10 @@ impl RefreshConfig {
     /// [`JwtError::Config`] if the grace window exceeds 60 s or a lifetime is 0.
     pub fn validate(&self) -> Result<(), JwtError> {
         if self.grace > MAX_GRACE {
-            return Err(JwtError::Config {
-                what: "refresh grace window above 60 s",
-            });
+            return Err(JwtError::Config { what: "refresh grace window above 60 s" });
         }
         if self.idle_ttl == 0 || self.family_ttl == 0 {
-            return Err(JwtError::Config {
-                what: "refresh-token lifetime of 0 s",
-            });
+            return Err(JwtError::Config { what: "refresh-token lifetime of 0 s" });
         }
         Ok(())
     }
@@ -201,11 +197,7 @@ impl RefreshManager {
     /// # Errors
     /// [`JwtError::Store`] if the store fails; [`JwtError::Random`] if the OS RNG fails; as
     /// [`Jwt::issue_at`] for the access token.
-    pub async fn issue_at(
-        &self,
-        request: &AccessTokenRequest,
-        now: u64,
-    ) -> Result<TokenPair, JwtError> {
+    pub async fn issue_at(&self, request: &AccessTokenRequest, now: u64) -> Result<TokenPair, JwtError> {
         let mut raw = Zeroizing::new([0u8; 32]);
         getrandom::getrandom(raw.as_mut()).map_err(|_| JwtError::Random)?;
         let family = FamilyRecord {
@@ -225,11 +217,7 @@ impl RefreshManager {
         let access = self.jwt.issue_at(request, now)?;
         let id = family.id.clone();
         self.store.create_family(family, first).await?;
-        Ok(TokenPair {
-            access,
-            refresh: encode(&raw),
-            family: id,
-        })
+        Ok(TokenPair { access, refresh: encode(&raw), family: id })
     }
 
     /// Rotates at the clock's current time.
@@ -254,11 +242,7 @@ impl RefreshManager {
     pub async fn rotate_at(&self, refresh: &str, now: u64) -> Result<TokenPair, JwtError> {
         let raw = decode(refresh).ok_or(JwtError::RefreshUnknown)?;
         let hash = TokenHash::of(raw.as_ref());
-        let (token, family) = self
-            .store
-            .lookup(&hash)
-            .await?
-            .ok_or(JwtError::RefreshUnknown)?;
+        let (token, family) = self.store.lookup(&hash).await?.ok_or(JwtError::RefreshUnknown)?;
         check_family(&family, now)?;
 
         let (successor, at) = match token.state {
@@ -278,20 +262,13 @@ impl RefreshManager {
                 }
                 // Lost a race with a concurrent rotation (or the family was revoked between
                 // lookup and rotate): judge by what the store holds now.
-                let (token, family) = self
-                    .store
-                    .lookup(&hash)
-                    .await?
-                    .ok_or(JwtError::RefreshUnknown)?;
+                let (token, family) = self.store.lookup(&hash).await?.ok_or(JwtError::RefreshUnknown)?;
                 check_family(&family, now)?;
                 match token.state {
                     TokenState::Rotated { successor, at } => (successor, at),
                     // Still active yet `rotate` refused: the store is inconsistent; fail closed.
                     TokenState::Active => {
-                        return Err(JwtError::store(
-                            "rotate",
-                            "store refused to rotate an active token",
-                        ));
+                        return Err(JwtError::store("rotate", "store refused to rotate an active token"));
                     }
                 }
             }
@@ -385,11 +362,7 @@ impl RefreshManager {
         let mut request = AccessTokenRequest::new(family.sub.clone());
         request.sid.clone_from(&family.sid);
         let access = self.jwt.issue_with_jti(&request, at, jti)?;
-        Ok(TokenPair {
-            access,
-            refresh: encode(next_raw),
-            family: family.id.clone(),
-        })
+        Ok(TokenPair { access, refresh: encode(next_raw), family: family.id.clone() })
     }
 
     fn derive(&self, label: &[u8], raw: &[u8; 32]) -> Zeroizing<[u8; 32]> {

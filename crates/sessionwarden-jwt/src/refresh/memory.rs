@@ -72,29 +72,19 @@ impl fmt::Debug for MemoryRefreshStore {
 
 #[async_trait]
 impl RefreshStore for MemoryRefreshStore {
-    async fn create_family(
-        &self,
-        family: FamilyRecord,
-        first: TokenRecord,
-    ) -> Result<(), JwtError> {
+    async fn create_family(&self, family: FamilyRecord, first: TokenRecord) -> Result<(), JwtError> {
         let mut inner = self.inner.lock();
         inner.families.insert(family.id.clone(), family);
         inner.tokens.insert(first.hash, first);
         Ok(())
     }
 
-    async fn lookup(
-        &self,
-        hash: &TokenHash,
-    ) -> Result<Option<(TokenRecord, FamilyRecord)>, JwtError> {
+    async fn lookup(&self, hash: &TokenHash) -> Result<Option<(TokenRecord, FamilyRecord)>, JwtError> {
         let inner = self.inner.lock();
         let Some(token) = inner.tokens.get(hash) else {
             return Ok(None);
         };
-        Ok(inner
-            .families
-            .get(&token.family)
-            .map(|family| (token.clone(), family.clone())))
+        Ok(inner.families.get(&token.family).map(|family| (token.clone(), family.clone())))
     }
 
     async fn rotate(&self, old: &TokenHash, new: TokenRecord, at: u64) -> Result<bool, JwtError> {
@@ -107,10 +97,7 @@ impl RefreshStore for MemoryRefreshStore {
         if !live || token.state != TokenState::Active || token.family != new.family {
             return Ok(false);
         }
-        token.state = TokenState::Rotated {
-            successor: new.hash,
-            at,
-        };
+        token.state = TokenState::Rotated { successor: new.hash, at };
         tokens.insert(new.hash, new);
         Ok(true)
     }

@@ -137,17 +137,13 @@ pub trait RefreshStore: Send + Sync {
     ///
     /// # Errors
     /// [`JwtError::Store`] if the store fails.
-    async fn create_family(&self, family: FamilyRecord, first: TokenRecord)
-    -> Result<(), JwtError>;
+    async fn create_family(&self, family: FamilyRecord, first: TokenRecord) -> Result<(), JwtError>;
 
     /// Finds a token and its family.
     ///
     /// # Errors
     /// [`JwtError::Store`] if the store fails.
-    async fn lookup(
-        &self,
-        hash: &TokenHash,
-    ) -> Result<Option<(TokenRecord, FamilyRecord)>, JwtError>;
+    async fn lookup(&self, hash: &TokenHash) -> Result<Option<(TokenRecord, FamilyRecord)>, JwtError>;
 
     /// Atomically: if `old` exists, is [`TokenState::Active`] and its family is not revoked,
     /// mark it `Rotated { successor: new.hash, at }` and insert `new`; return `true`.

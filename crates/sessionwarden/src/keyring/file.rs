@@ -96,7 +96,12 @@ impl KeyringFile {
     pub fn generate(now: Timestamp) -> Result<Self, KeyringError> {
         Ok(Self {
             format: FORMAT.into(),
-            keys: vec![KeyEntry { kid: 1, state: KeyState::Primary, created: now, secret: Some(random_secret()?) }],
+            keys: vec![KeyEntry {
+                kid: 1,
+                state: KeyState::Primary,
+                created: now,
+                secret: Some(random_secret()?),
+            }],
         })
     }
 
@@ -109,8 +114,9 @@ impl KeyringFile {
     pub fn load(path: &Path) -> Result<Self, KeyringError> {
         check_permissions(path)?;
         let text = Zeroizing::new(fs::read_to_string(path).map_err(io_err(path))?);
-        let file: Self = serde_json::from_str(&text)
-            .map_err(|e| invalid(path, format!("not keyring JSON (line {}, column {})", e.line(), e.column())))?;
+        let file: Self = serde_json::from_str(&text).map_err(|e| {
+            invalid(path, format!("not keyring JSON (line {}, column {})", e.line(), e.column()))
+        })?;
         if file.format != FORMAT {
             return Err(invalid(path, format!("format {:?}, expected {FORMAT:?}", file.format)));
         }
@@ -145,9 +151,7 @@ impl KeyringFile {
             fs::create_dir_all(dir).map_err(io_err(dir))?;
         }
         let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-        let json = Zeroizing::new(
-            serde_json::to_vec_pretty(self).map_err(|e| invalid(path, e.to_string()))?,
-        );
+        let json = Zeroizing::new(serde_json::to_vec_pretty(self).map_err(|e| invalid(path, e.to_string()))?);
         let mut opts = fs::OpenOptions::new();
         opts.write(true).create_new(true);
         #[cfg(unix)]
@@ -175,7 +179,12 @@ impl KeyringFile {
                 k.state = KeyState::Verify;
             }
         }
-        self.keys.push(KeyEntry { kid: next, state: KeyState::Primary, created: now, secret: Some(random_secret()?) });
+        self.keys.push(KeyEntry {
+            kid: next,
+            state: KeyState::Primary,
+            created: now,
+            secret: Some(random_secret()?),
+        });
         Ok(KeyId::new(next))
     }
 
@@ -247,7 +256,11 @@ fn check_permissions(path: &Path) -> Result<(), KeyringError> {
     if mode & 0o077 != 0 {
         return Err(invalid(
             path,
-            format!("mode {:o} lets other users read the keys; run `chmod 600 {}`", mode & 0o777, path.display()),
+            format!(
+                "mode {:o} lets other users read the keys; run `chmod 600 {}`",
+                mode & 0o777,
+                path.display()
+            ),
         ));
     }
     Ok(())

@@ -152,12 +152,7 @@ impl Key {
     ///
     /// # Errors
     /// Returns [`KeyringError::TooShort`] if `secret` is shorter than [`MIN_KEY_LEN`].
-    pub fn new(
-        id: KeyId,
-        state: KeyState,
-        created: Timestamp,
-        secret: &[u8],
-    ) -> Result<Self, KeyringError> {
+    pub fn new(id: KeyId, state: KeyState, created: Timestamp, secret: &[u8]) -> Result<Self, KeyringError> {
         if secret.len() < MIN_KEY_LEN {
             return Err(KeyringError::TooShort { kid: id.to_string(), len: secret.len() });
         }
@@ -177,10 +172,8 @@ impl Key {
             secret: Zeroizing::new(secret.to_vec()),
             cookie_mac: <Hmac<Sha256> as KeyInit>::new_from_slice(mac_key.as_ref())
                 .expect("HMAC takes keys of any length"),
-            cookie_enc: <chacha20poly1305::XChaCha20Poly1305 as KeyInit>::new_from_slice(
-                enc_key.as_ref(),
-            )
-            .expect("32-byte XChaCha20 key"),
+            cookie_enc: <chacha20poly1305::XChaCha20Poly1305 as KeyInit>::new_from_slice(enc_key.as_ref())
+                .expect("32-byte XChaCha20 key"),
             csrf: Subkey(derive(Purpose::Csrf)),
         })
     }
@@ -189,10 +182,7 @@ impl Key {
     /// bytes of SHA-256 over a label and the secret. Every server with the same secret agrees.
     #[must_use]
     pub fn id_for_secret(secret: &[u8]) -> KeyId {
-        let digest = Sha256::new()
-            .chain_update(b"sessionwarden/v1/key-id\0")
-            .chain_update(secret)
-            .finalize();
+        let digest = Sha256::new().chain_update(b"sessionwarden/v1/key-id\0").chain_update(secret).finalize();
         let mut four = [0u8; 4];
         four.copy_from_slice(&digest[..4]);
         // Keep ids positive and distinct from small file-assigned ids.
@@ -258,8 +248,7 @@ mod tests {
 
     #[test]
     fn short_secrets_are_refused() {
-        let err = Key::new(KeyId(1), KeyState::Primary, Timestamp::from_unix(0), &[1u8; 31])
-            .unwrap_err();
+        let err = Key::new(KeyId(1), KeyState::Primary, Timestamp::from_unix(0), &[1u8; 31]).unwrap_err();
         assert!(err.to_string().contains("at least 32 bytes"), "{err}");
     }
 

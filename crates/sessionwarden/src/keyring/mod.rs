@@ -116,12 +116,8 @@ impl KeySet {
     /// # Errors
     /// Returns [`KeyringError::NoPrimary`] unless exactly one key is primary.
     pub fn new(keys: Vec<Key>, retired: Vec<KeyId>) -> Result<Self, KeyringError> {
-        let primaries: Vec<usize> = keys
-            .iter()
-            .enumerate()
-            .filter(|(_, k)| k.state() == KeyState::Primary)
-            .map(|(i, _)| i)
-            .collect();
+        let primaries: Vec<usize> =
+            keys.iter().enumerate().filter(|(_, k)| k.state() == KeyState::Primary).map(|(i, _)| i).collect();
         let [primary] = primaries[..] else {
             return Err(KeyringError::NoPrimary);
         };
@@ -155,7 +151,12 @@ impl KeySet {
         };
         check("SECRET_KEY", primary)?;
         let at = Timestamp::from_unix(0);
-        keys.push(Key::new(Key::id_for_secret(primary.as_bytes()), KeyState::Primary, at, primary.as_bytes())?);
+        keys.push(Key::new(
+            Key::id_for_secret(primary.as_bytes()),
+            KeyState::Primary,
+            at,
+            primary.as_bytes(),
+        )?);
         for (i, fb) in fallbacks.iter().enumerate() {
             check(&format!("SECRET_KEY_FALLBACKS[{i}]"), fb)?;
             if fb == primary {
@@ -207,11 +208,7 @@ impl KeySet {
     /// Every key that may verify, primary first.
     pub fn verifying(&self) -> impl Iterator<Item = &Key> {
         std::iter::once(self.primary()).chain(
-            self.keys
-                .iter()
-                .enumerate()
-                .filter(move |(i, _)| *i != self.primary)
-                .map(|(_, k)| k.as_ref()),
+            self.keys.iter().enumerate().filter(move |(i, _)| *i != self.primary).map(|(_, k)| k.as_ref()),
         )
     }
 
@@ -224,10 +221,7 @@ impl KeySet {
 
 impl fmt::Debug for KeySet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("KeySet")
-            .field("keys", &self.keys)
-            .field("retired", &self.retired)
-            .finish()
+        f.debug_struct("KeySet").field("keys", &self.keys).field("retired", &self.retired).finish()
     }
 }
 
@@ -273,7 +267,7 @@ mod tests {
         assert!(short.to_string().contains("SECRET_KEY"), "{short}");
         let a = "a".repeat(32);
         let b = "b".repeat(40);
-        let set = KeySet::from_secrets(&a, &[b.clone()]).unwrap();
+        let set = KeySet::from_secrets(&a, std::slice::from_ref(&b)).unwrap();
         assert_eq!(set.primary().id(), Key::id_for_secret(a.as_bytes()));
         let fb = set.find(Key::id_for_secret(b.as_bytes())).unwrap();
         assert_eq!(fb.state(), KeyState::Verify);

@@ -92,12 +92,12 @@ impl Inner {
     fn remove(&mut self, key: &StoreKey) -> Option<Record> {
         let record = self.records.remove(key)?;
         self.by_deadline.remove(&(record.expires_at().unwrap_or(NEVER), *key));
-        if let Some(user) = &record.user {
-            if let Some(set) = self.by_user.get_mut(user) {
-                set.remove(key);
-                if set.is_empty() {
-                    self.by_user.remove(user);
-                }
+        if let Some(user) = &record.user
+            && let Some(set) = self.by_user.get_mut(user)
+        {
+            set.remove(key);
+            if set.is_empty() {
+                self.by_user.remove(user);
             }
         }
         Some(record)

@@ -88,8 +88,12 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
 
     /// Replaces the record under `key` if its version is still `expected_version`.
     /// `record.version` is the new version.
-    async fn save(&self, key: &StoreKey, record: &Record, expected_version: u64)
-    -> Result<SaveOutcome, StoreError>;
+    async fn save(
+        &self,
+        key: &StoreKey,
+        record: &Record,
+        expected_version: u64,
+    ) -> Result<SaveOutcome, StoreError>;
 
     /// Deletes the record under `key` (no error if there is none).
     async fn delete(&self, key: &StoreKey) -> Result<(), StoreError>;

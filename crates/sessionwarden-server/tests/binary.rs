@@ -1,0 +1,221 @@
+//! The real binary, end to end: the README's transcript, cookie flags, the keys CLI and
+//! reloads without restart, JSON logs, graceful shutdown.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+mod support;
+
+use std::time::Duration;
+
+use support::{Server, TempDir, cli, cookie_pair, get};
+
+#[tokio::test]
+async fn set_then_get_over_real_http() {
+    let dir = TempDir::new();
+    let server = Server::start(dir.path(), &["--insecure-cookies", "--store", "memory"], &[]);
+    let (status, body, _) = get(&server.url("/get-session"), None).await;
+    assert_eq!((status, body.as_str()), (200, "User: None"));
+    let r = support::client().get(server.url("/set-session")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let cookie = cookie_pair(&r);
+    let sc = &support::set_cookies(&r)[0];
+    assert!(sc.starts_with("session=s1."), "{sc}");
+    assert!(!sc.contains("Secure"), "--insecure-cookies drops Secure: {sc}");
+    assert_eq!(r.text().await.unwrap(), "Session set!");
+    let (_, body, _) = get(&server.url("/get-session"), Some(&cookie)).await;
+    assert_eq!(body, "User: admin");
+    let (_, body, _) = get(&server.url("/set-session?user=bob"), Some(&cookie)).await;
+    assert_eq!(body, "Session set!");
+    assert_eq!(get(&server.url("/get-session"), Some(&cookie)).await.1, "User: bob");
+    // The keyring was created on first run, readable by its owner only.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(dir.path().join("keyring.json")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    // Health.
+    assert_eq!(get(&server.url("/healthz"), None).await.0, 200);
+    assert_eq!(get(&server.url("/readyz"), None).await.0, 200);
+}
+
+#[tokio::test]
+async fn secure_defaults_on_the_binary() {
+    let dir = TempDir::new();
+    for store in ["memory", "cookie"] {
+        let server = Server::start(dir.path(), &["--store", store], &[]);
+        let r = support::client().get(server.url("/set-session")).send().await.unwrap();
+        let sc = support::set_cookies(&r)[0].clone();
+        assert!(sc.starts_with("__Host-session=s1."), "{store}: {sc}");
+        for attr in ["Secure", "HttpOnly", "SameSite=Lax", "Path=/"] {
+            assert!(sc.split("; ").any(|a| a == attr), "{store}: {attr} missing in {sc}");
+        }
+        assert!(!sc.contains("Domain"), "{sc}");
+        assert_eq!(r.headers()["vary"], "Cookie");
+        assert_eq!(r.headers()["cache-control"], "private");
+    }
+}
+
+#[tokio::test]
+async fn bad_cookies_never_cause_an_error_status() {
+    let dir = TempDir::new();
+    let server = Server::start(dir.path(), &["--insecure-cookies"], &[]);
+    let r = support::client().get(server.url("/set-session")).send().await.unwrap();
+    let cookie = cookie_pair(&r);
+    let value = cookie.split_once('=').unwrap().1.to_owned();
+    let cases = [
+        format!("session={}", &value[..value.len() - 3]),
+        format!("session={}x", value),
+        "session=%00%ff".to_owned(),
+        format!("session={}", "A".repeat(5000)),
+        format!("session={value}; session={value}"),
+        "session=s1.4294967295.99999999999.AAAA.AAAA".to_owned(),
+        "session=e1.1.1.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".to_owned(),
+    ];
+    for c in &cases {
+        let (status, body, _) = get(&server.url("/get-session"), Some(c)).await;
+        assert_eq!((status, body.as_str()), (200, "User: None"), "cookie {:.60}", c);
+    }
+    // Events were logged, without the cookie value.
+    let log = server.stderr();
+    assert!(log.contains("cookie_rejected"), "{log}");
+    assert!(!log.contains(&value), "a cookie value reached the log");
+}
+
+#[tokio::test]
+async fn keys_cli_rotation_and_retirement_reach_the_running_server() {
+    let dir = TempDir::new();
+    let keyring = dir.path().join("keyring.json");
+    let keyring_s = keyring.to_str().unwrap();
+    let server = Server::start(dir.path(), &["--insecure-cookies", "--keyring", keyring_s], &[]);
+    let r = support::client().get(server.url("/set-session?user=alice")).send().await.unwrap();
+    let old = cookie_pair(&r);
+    assert!(old.starts_with("session=s1.1."), "{old}");
+
+    let (ok, out, err) = cli(&["keys", "rotate", "--keyring", keyring_s]);
+    assert!(ok, "{err}");
+    assert!(out.contains("new primary key 2"), "{out}");
+    let (ok, out, _) = cli(&["keys", "list", "--json", "--keyring", keyring_s]);
+    assert!(ok);
+    let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(rows[0]["kid"], 1);
+    assert_eq!(rows[0]["state"], "verify");
+    assert_eq!(rows[1]["state"], "primary");
+    assert!(rows[0].get("secret").is_none());
+    let secret_file = std::fs::read_to_string(&keyring).unwrap();
+    let file: serde_json::Value = serde_json::from_str(&secret_file).unwrap();
+    let secret = file["keys"][1]["secret"].as_str().unwrap().to_owned();
+    assert!(!out.contains(&secret), "keys list printed key material");
+    let (_, table, _) = cli(&["keys", "list", "--keyring", keyring_s]);
+    assert!(table.contains("primary") && !table.contains(&secret));
+
+    // Within 5 s, without restart: the old cookie still loads and is re-sealed under key 2.
+    let resealed = support::eventually(Duration::from_secs(5), || {
+        let url = server.url("/get-session");
+        let old = old.clone();
+        async move {
+            let (_, body, sc) = get(&url, Some(&old)).await;
+            body == "User: alice" && sc.first().is_some_and(|c| c.starts_with("session=s1.2."))
+        }
+    })
+    .await;
+    assert!(resealed, "the server did not pick up the rotated keyring within 5 s");
+    let r = support::client().get(server.url("/set-session?user=new")).send().await.unwrap();
+    assert!(cookie_pair(&r).starts_with("session=s1.2."));
+
+    let (ok, _, err) = cli(&["keys", "retire", "2", "--keyring", keyring_s]);
+    assert!(!ok && err.contains("primary"), "retiring the primary must be refused: {err}");
+    let (ok, _, err) = cli(&["keys", "retire", "1", "--keyring", keyring_s]);
+    assert!(ok, "{err}");
+    let rejected = support::eventually(Duration::from_secs(5), || {
+        let url = server.url("/get-session");
+        let old = old.clone();
+        async move { get(&url, Some(&old)).await.1 == "User: None" }
+    })
+    .await;
+    assert!(rejected, "a retired key must stop verifying within 5 s");
+}
+
+#[tokio::test]
+async fn sighup_reloads_at_once() {
+    let dir = TempDir::new();
+    let keyring = dir.path().join("keyring.json");
+    let keyring_s = keyring.to_str().unwrap();
+    // Poll only every 10 minutes: only SIGHUP can explain a quick reload.
+    let server = Server::start(dir.path(), &["--insecure-cookies", "--keyring-poll-ms", "600000"], &[]);
+    let r = support::client().get(server.url("/set-session")).send().await.unwrap();
+    let old = cookie_pair(&r);
+    assert!(cli(&["keys", "rotate", "--keyring", keyring_s]).0);
+    assert!(cli(&["keys", "retire", "1", "--keyring", keyring_s]).0);
+    server.signal("HUP");
+    let reloaded = support::eventually(Duration::from_secs(2), || {
+        let url = server.url("/get-session");
+        let old = old.clone();
+        async move { get(&url, Some(&old)).await.1 == "User: None" }
+    })
+    .await;
+    assert!(reloaded, "SIGHUP did not reload the keyring");
+}
+
+#[tokio::test]
+async fn env_secret_key_replaces_the_file() {
+    let dir = TempDir::new();
+    let short = Server::try_start_fails(dir.path(), &[("SECRET_KEY", "too-short")]);
+    assert!(short.contains("at least 32 bytes"), "{short}");
+    let secret = "s".repeat(40);
+    let a =
+        Server::start(dir.path(), &["--insecure-cookies", "--store", "cookie"], &[("SECRET_KEY", &secret)]);
+    let r = support::client().get(a.url("/set-session?user=shared")).send().await.unwrap();
+    let cookie = cookie_pair(&r);
+    assert!(!dir.path().join("keyring.json").exists(), "no keyring file when SECRET_KEY is set");
+    // A second server with the same secret (a fleet) reads the cookie.
+    let b =
+        Server::start(dir.path(), &["--insecure-cookies", "--store", "cookie"], &[("SECRET_KEY", &secret)]);
+    assert_eq!(get(&b.url("/get-session"), Some(&cookie)).await.1, "User: shared");
+    // After a rotation with the old secret as a fallback, it still does.
+    let new = "n".repeat(40);
+    let c = Server::start(
+        dir.path(),
+        &["--insecure-cookies", "--store", "cookie"],
+        &[("SECRET_KEY", &new), ("SECRET_KEY_FALLBACKS", &secret)],
+    );
+    assert_eq!(get(&c.url("/get-session"), Some(&cookie)).await.1, "User: shared");
+}
+
+#[tokio::test]
+async fn json_logs_and_graceful_shutdown() {
+    let dir = TempDir::new();
+    let mut server = Server::start(dir.path(), &["--insecure-cookies", "--log-format", "json"], &[]);
+    let r = support::client().get(server.url("/set-session")).send().await.unwrap();
+    let cookie = cookie_pair(&r);
+    get(&server.url("/get-session"), Some("session=forged")).await;
+    server.signal("TERM");
+    let status = server.wait_exit(Duration::from_secs(10)).expect("SIGTERM must stop the server");
+    assert!(status.success(), "{status:?}");
+    let log = server.stderr();
+    let mut kinds = Vec::new();
+    for line in log.lines().filter(|l| !l.trim().is_empty()) {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        if let Some(k) = v["fields"]["kind"].as_str() {
+            kinds.push(k.to_owned());
+        }
+    }
+    assert!(kinds.contains(&"session_created".to_owned()), "{kinds:?}");
+    assert!(kinds.contains(&"cookie_rejected".to_owned()), "{kinds:?}");
+    assert!(log.contains("shutting down"));
+    assert!(!log.contains(cookie.split_once('=').unwrap().1), "a cookie value reached the log");
+}
+
+impl Server {
+    /// Starts a server expected to fail; its stderr.
+    fn try_start_fails(dir: &std::path::Path, envs: &[(&str, &str)]) -> String {
+        let out = std::process::Command::new(support::BIN)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir)
+            .envs(envs.iter().copied())
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+}

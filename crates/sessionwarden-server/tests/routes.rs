@@ -1,0 +1,47 @@
+//! The reference routes through the router, in process.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use serde_json::json;
+use sessionwarden::keyring::{KeySet, Keyring};
+use sessionwarden::{Events, SystemClock, Timestamp};
+use sessionwarden_server::App;
+use sessionwarden_server::cli::{ServeArgs, StoreKind};
+use sessionwarden_test::TestClient;
+
+async fn client(store: StoreKind) -> TestClient {
+    let args = ServeArgs { store, insecure_cookies: true, ..ServeArgs::default() };
+    let keyring = Keyring::new(KeySet::generate(Timestamp::from_unix(0)).unwrap());
+    let app = App::new(&args, keyring, Events::default(), Arc::new(SystemClock)).await.unwrap();
+    TestClient::new(app.router())
+}
+
+#[tokio::test]
+async fn session_data_merges_and_removes() {
+    for store in [StoreKind::Memory, StoreKind::Cookie] {
+        let mut c = client(store).await;
+        assert_eq!(c.get("/session/data").await.json(), json!({}));
+        let r = c.post_json("/session/data", &json!({"a": 1, "b": [1, 2], "user": "zoe"})).await;
+        assert_eq!(r.json(), json!({"a": 1, "b": [1, 2], "user": "zoe"}));
+        assert_eq!(c.get("/get-session").await.body, "User: zoe");
+        let r = c.post_json("/session/data", &json!({"a": null, "c": {"d": true}})).await;
+        assert_eq!(r.json(), json!({"b": [1, 2], "c": {"d": true}, "user": "zoe"}));
+        assert_eq!(c.get("/session/data").await.json(), r.json());
+    }
+}
+
+#[tokio::test]
+async fn session_data_rejects_what_is_not_a_json_object() {
+    let mut c = client(StoreKind::Memory).await;
+    let r = c.post_json("/session/data", &json!([1, 2])).await;
+    assert_eq!(r.status, 400);
+    let req = axum::http::Request::post("/session/data").header("content-type", "text/plain");
+    let r = c.send(req, Body::from("{\"a\":1}")).await;
+    assert_eq!(r.status, 415, "JSON endpoints refuse text/plain");
+    let req = axum::http::Request::post("/session/data").header("content-type", "application/json");
+    let r = c.send(req, Body::from("{not json")).await;
+    assert_eq!(r.status, 400);
+    assert!(c.jar.is_empty(), "a rejected request creates no session");
+}
