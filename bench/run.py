@@ -80,7 +80,7 @@ class Server:
 
 SW = ("{sw}", "serve", "--listen", "127.0.0.1:0", "--data-dir", "{data}", "--insecure-cookies")
 GUNICORN = ("{venv}/bin/gunicorn", "--workers", "2", "--worker-class", "sync", "--bind", "127.0.0.1:0",
-            "--chdir", str(BENCH / "peers" / "flask"), "--log-level", "info", "app:app")
+            "--no-control-socket", "--chdir", str(BENCH / "peers" / "flask"), "--log-level", "info", "app:app")
 
 SERVERS: tuple[Server, ...] = (
     Server("sessionwarden cookie", SW + ("--store", "cookie"), ("store:cookie",), server_side=False,
