@@ -20,6 +20,10 @@ use crate::conn::Conn;
 use crate::scripts::SCRIPTS;
 
 /// The default key prefix, Flask-Session's.
+///
+/// ```
+/// assert_eq!(sessionwarden_redis::DEFAULT_PREFIX, "session:");
+/// ```
 pub const DEFAULT_PREFIX: &str = "session:";
 
 /// How many buckets the key space is split into (one hash tag each): the first byte of the
@@ -62,6 +66,11 @@ pub struct RedisStore {
 
 /// A key prefix [`RedisStore::try_with_prefix`] refused: it contains `{` or `}`, which
 /// would change the hash tags the layout relies on.
+///
+/// ```
+/// let e = sessionwarden_redis::InvalidPrefix;
+/// assert!(e.to_string().contains("without braces"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvalidPrefix;
 
