@@ -19,7 +19,9 @@ pub async fn single(prefix: &str) -> Option<RedisStore> {
     match RedisStore::connect(&url).await {
         Ok(store) => Some(store.with_prefix(prefix)),
         Err(e) => {
-            sessionwarden_test::env::service_missing("redis", &format!("{url}: {e}"));
+            let why = format!("{url}: {e}");
+            sessionwarden_test::env::service_missing("redis", &why);
+            remember_skip("redis", why);
             None
         }
     }
@@ -31,10 +33,9 @@ pub async fn cluster(prefix: &str) -> Option<RedisStore> {
     match RedisStore::connect_cluster(&urls).await {
         Ok(store) => Some(store.with_prefix(prefix)),
         Err(e) => {
-            sessionwarden_test::env::service_missing(
-                "redis cluster",
-                &format!("{}: {e} (start it with scripts/redis-cluster.sh start)", urls.join(",")),
-            );
+            let why = format!("{}: {e} (start it with scripts/redis-cluster.sh start)", urls.join(","));
+            sessionwarden_test::env::service_missing("redis cluster", &why);
+            remember_skip("redis cluster", why);
             None
         }
     }
@@ -45,6 +46,19 @@ pub async fn cluster(prefix: &str) -> Option<RedisStore> {
 pub fn or_exit(store: Option<RedisStore>) -> RedisStore {
     match store {
         Some(store) => store,
-        None => std::process::exit(0),
+        None => {
+            // libtest captures `eprintln!` of a test and would never show it before the
+            // exit: write the reason to the real stderr.
+            use std::io::Write as _;
+            let why = SKIP.get().map_or("service unavailable", String::as_str);
+            let _ = writeln!(std::io::stderr(), "SKIPPED: {why}; set CI=true to make this a failure");
+            std::process::exit(0)
+        }
     }
+}
+
+static SKIP: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+fn remember_skip(service: &str, why: String) {
+    let _ = SKIP.set(format!("{service} unavailable ({why})"));
 }
