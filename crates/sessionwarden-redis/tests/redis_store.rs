@@ -415,3 +415,45 @@ async fn cycle_during_a_revoke_all_counts_as_revoked() {
     assert!(store.cycle(&from, &to).await.unwrap());
     assert_eq!(store.list_user("dave", now).await.unwrap()[0].handle, to.handle());
 }
+
+/// On a cluster, every key a record's scripts touch hashes to one slot (the bucket's), and
+/// different buckets spread over different slots.
+#[tokio::test]
+async fn a_bucket_is_one_cluster_slot() {
+    let prefix = common::unique_prefix("slots");
+    let Some(store) = common::cluster(&prefix).await else { return };
+    let client = redis::cluster::ClusterClient::new(sessionwarden_test::env::redis_cluster_urls()).unwrap();
+    let mut conn = client.get_async_connection().await.unwrap();
+    let mut slots_seen = std::collections::HashSet::new();
+    for first in [0x00u8, 0x01, 0x7f, 0xab, 0xff] {
+        let mut bytes = [0x5a; 32];
+        bytes[0] = first;
+        let key = StoreKey::from_bytes(bytes);
+        let base = format!("{prefix}{{{first:02x}}}:");
+        let names = [
+            store.record_key(&key),
+            format!("{base}expiry"),
+            format!("{base}handles"),
+            format!("{base}owner"),
+            format!("{base}user:some{{odd}}user"),
+        ];
+        let mut slots = Vec::new();
+        for name in &names {
+            let slot: i64 =
+                redis::cmd("CLUSTER").arg("KEYSLOT").arg(name).query_async(&mut conn).await.unwrap();
+            slots.push(slot);
+        }
+        assert!(slots.iter().all(|s| *s == slots[0]), "bucket {first:02x} spans slots {slots:?}");
+        slots_seen.insert(slots[0]);
+    }
+    assert_eq!(slots_seen.len(), 5, "buckets share slots: {slots_seen:?}");
+    // And a user name with braces still works end to end.
+    let k = SessionId::generate().store_key();
+    let now = Timestamp::from_unix(real_now());
+    store
+        .create(&k, &record_with_deadline(now, Some(real_now() + 600), Some("some{odd}user")))
+        .await
+        .unwrap();
+    assert_eq!(store.list_user("some{odd}user", now).await.unwrap().len(), 1);
+    assert_eq!(store.revoke_user("some{odd}user").await.unwrap(), 1);
+}
