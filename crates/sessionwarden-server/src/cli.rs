@@ -118,6 +118,26 @@ pub struct ServeArgs {
     /// How often the keyring file is checked for changes, in milliseconds.
     #[arg(long, env = "SESSIONWARDEN_KEYRING_POLL_MS", default_value_t = 1000)]
     pub keyring_poll_ms: u64,
+
+    /// The site's own origin for CSRF checks, exactly, e.g. `https://app.example`
+    /// [default: the request's Host with https, or http under --insecure-cookies].
+    #[arg(long, env = "SESSIONWARDEN_PUBLIC_ORIGIN", value_parser = sessionwarden::csrf::Origin::parse)]
+    pub public_origin: Option<sessionwarden::csrf::Origin>,
+
+    /// Another origin allowed to send state-changing requests (repeatable; exact match, no
+    /// patterns).
+    #[arg(long, value_parser = sessionwarden::csrf::Origin::parse)]
+    pub trusted_origin: Vec<sessionwarden::csrf::Origin>,
+
+    /// A demo user for `POST /login`, NAME:PASSWORD (repeatable). The password is hashed
+    /// with argon2 as it is parsed and never kept.
+    #[arg(long, value_parser = crate::auth::DemoUser::parse)]
+    pub demo_user: Vec<crate::auth::DemoUser>,
+
+    /// Refuse state-changing requests that carry neither `Sec-Fetch-Site` nor `Origin`
+    /// (non-browser clients).
+    #[arg(long, env = "SESSIONWARDEN_CSRF_STRICT")]
+    pub csrf_strict: bool,
 }
 
 impl Default for ServeArgs {

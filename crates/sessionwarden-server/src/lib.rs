@@ -1,6 +1,7 @@
 //! The sessionwarden reference server: every capability of the library, end to end, behind
 //! the routes of the contract in `ARCHITECTURE.md`. Thin over the library crates.
 
+pub mod auth;
 pub mod cli;
 pub mod keys;
 mod routes;
@@ -30,6 +31,8 @@ pub struct AppState {
     pub events: Events,
     /// The clock.
     pub clock: Arc<dyn Clock>,
+    /// The demo users `POST /login` accepts.
+    pub users: Arc<auth::Users>,
 }
 
 /// Everything [`router`] needs, built from the command line.
@@ -43,6 +46,8 @@ pub struct App {
     pub expiry: Expiry,
     /// The backend.
     pub backend: Backend,
+    /// CSRF protection (origin check and tokens), inside the session layer.
+    pub csrf: sessionwarden::CsrfLayer,
 }
 
 impl App {
@@ -76,7 +81,9 @@ impl App {
             .with_idle_timeout(secs(args.idle_timeout))
             .with_absolute_timeout(secs(args.absolute_timeout))
             .persistent(args.permanent);
-        Ok(Self { state: AppState { store, keyring, events, clock }, cookie, expiry, backend })
+        let users = Arc::new(auth::Users::new(&args.demo_user)?);
+        let csrf = auth::csrf_layer(args);
+        Ok(Self { state: AppState { store, keyring, events, clock, users }, cookie, expiry, backend, csrf })
     }
 
     /// The session layer this application uses.
@@ -91,7 +98,8 @@ impl App {
 
     /// The full router.
     pub fn router(&self) -> Router {
-        routes::router(self.state.clone()).layer(self.session_layer())
+        // CSRF inside sessions: the token check reads the session's secret.
+        routes::router(self.state.clone()).layer(self.csrf.clone()).layer(self.session_layer())
     }
 }
 

@@ -18,7 +18,8 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/session/data", get(get_data).post(post_data))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .with_state(state)
+        .with_state(state.clone())
+        .merge(crate::auth::router(state))
 }
 
 #[derive(Deserialize)]
@@ -46,7 +47,9 @@ async fn get_session(session: Session) -> Result<String, sessionwarden::Error> {
 }
 
 async fn get_data(session: Session) -> Result<Json<Value>, sessionwarden::Error> {
-    Ok(Json(Value::Object(session.data().await?)))
+    let mut data = session.data().await?;
+    data.retain(|k, _| !crate::auth::is_reserved(k));
+    Ok(Json(Value::Object(data)))
 }
 
 /// Merges a JSON object into the session; `null` removes a key.
@@ -55,13 +58,19 @@ async fn post_data(session: Session, body: Json<Value>) -> Result<Response, sess
         return Ok((StatusCode::BAD_REQUEST, "expected a JSON object").into_response());
     };
     for (k, v) in changes {
+        if crate::auth::is_reserved(&k) {
+            // The CSRF secret is the server's, not the client's.
+            continue;
+        }
         if v.is_null() {
             session.remove::<Value>(&k).await?;
         } else {
             session.insert(&k, v).await?;
         }
     }
-    Ok(Json(Value::Object(session.data().await?)).into_response())
+    let mut data = session.data().await?;
+    data.retain(|k, _| !crate::auth::is_reserved(k));
+    Ok(Json(Value::Object(data)).into_response())
 }
 
 async fn healthz() -> &'static str {

@@ -18,15 +18,24 @@ async fn client(store: StoreKind) -> TestClient {
     TestClient::new(app.router())
 }
 
+/// `POST /session/data` with the session's CSRF token, as a page of the site would send it.
+async fn post_data(c: &mut TestClient, body: &serde_json::Value) -> sessionwarden_test::client::TestResponse {
+    let token = c.get("/csrf-token").await.json()["csrf_token"].as_str().unwrap().to_owned();
+    let req = axum::http::Request::post("/session/data")
+        .header("content-type", "application/json")
+        .header("x-csrf-token", token);
+    c.send(req, Body::from(body.to_string())).await
+}
+
 #[tokio::test]
 async fn session_data_merges_and_removes() {
     for store in [StoreKind::Memory, StoreKind::Cookie] {
         let mut c = client(store).await;
         assert_eq!(c.get("/session/data").await.json(), json!({}));
-        let r = c.post_json("/session/data", &json!({"a": 1, "b": [1, 2], "user": "zoe"})).await;
+        let r = post_data(&mut c, &json!({"a": 1, "b": [1, 2], "user": "zoe"})).await;
         assert_eq!(r.json(), json!({"a": 1, "b": [1, 2], "user": "zoe"}));
         assert_eq!(c.get("/get-session").await.body, "User: zoe");
-        let r = c.post_json("/session/data", &json!({"a": null, "c": {"d": true}})).await;
+        let r = post_data(&mut c, &json!({"a": null, "c": {"d": true}, "_csrf": "mine"})).await;
         assert_eq!(r.json(), json!({"b": [1, 2], "c": {"d": true}, "user": "zoe"}));
         assert_eq!(c.get("/session/data").await.json(), r.json());
     }

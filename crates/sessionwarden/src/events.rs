@@ -12,6 +12,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use serde::Serialize;
 
+pub use crate::csrf::CsrfRejectReason;
 use crate::envelope::Rejection;
 use crate::id::SessionHandle;
 use crate::time::Timestamp;
@@ -117,6 +118,11 @@ pub enum SecurityEvent {
         /// What went wrong (never key material).
         reason: String,
     },
+    /// A state-changing request failed the CSRF checks and was answered 403.
+    CsrfRejected {
+        /// Which check failed (never a token value).
+        reason: CsrfRejectReason,
+    },
 }
 
 impl SecurityEvent {
@@ -135,6 +141,7 @@ impl SecurityEvent {
             Self::CookieResealed { .. } => "cookie_resealed",
             Self::KeyringReloaded { .. } => "keyring_reloaded",
             Self::KeyringReloadFailed { .. } => "keyring_reload_failed",
+            Self::CsrfRejected { .. } => "csrf_rejected",
         }
     }
 
@@ -145,6 +152,7 @@ impl SecurityEvent {
             Self::CookieRejected { reason } => Some(reason.as_str()),
             Self::StoreUnavailable { operation } => Some(operation),
             Self::KeyringReloadFailed { reason } => Some(reason),
+            Self::CsrfRejected { reason } => Some(reason.as_str()),
             Self::SessionExpired { deadline: ExpiryKind::Idle } => Some("idle"),
             Self::SessionExpired { deadline: ExpiryKind::Absolute } => Some("absolute"),
             _ => None,
@@ -221,7 +229,8 @@ impl Events {
             SecurityEvent::CookieRejected { .. }
             | SecurityEvent::CorruptRecord { .. }
             | SecurityEvent::StoreUnavailable { .. }
-            | SecurityEvent::KeyringReloadFailed { .. } => {
+            | SecurityEvent::KeyringReloadFailed { .. }
+            | SecurityEvent::CsrfRejected { .. } => {
                 tracing::warn!(target: TARGET, kind, reason = event.reason(), event = ?event, "security event");
             }
             _ => {

@@ -33,6 +33,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod config;
+pub mod csrf;
 pub mod envelope;
 mod error;
 pub mod events;
@@ -45,6 +46,7 @@ pub mod store;
 mod time;
 
 pub use self::config::{CacheControl, CookieConfig, Expiry, SameSite};
+pub use self::csrf::{CsrfLayer, CsrfToken};
 pub use self::error::{BoxError, Error, StoreError};
 pub use self::events::{Events, SecurityEvent};
 pub use self::id::{SESSION_ID_LEN, SessionHandle, SessionId, StoreKey};

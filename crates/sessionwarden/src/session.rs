@@ -154,6 +154,11 @@ impl Session {
         }
     }
 
+    /// What the session layer shares with this request (keyring, clock, events, cookie).
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.inner.shared
+    }
+
     /// Reads `key` as `T`. `Ok(None)` if the key (or the session) does not exist.
     ///
     /// # Errors

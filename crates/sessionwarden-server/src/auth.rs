@@ -1,0 +1,242 @@
+//! Login, logout and the CSRF-protected demo routes: `POST /login`, `POST /logout`,
+//! `GET /csrf-token`, `GET /me`, `GET`/`POST /notes`.
+//!
+//! Demo users come from `--demo-user NAME:PASSWORD`; each password is hashed with argon2
+//! (default parameters) while the command line is parsed, so the plaintext is never kept in
+//! [`crate::cli::ServeArgs`] and never logged.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use argon2::Argon2;
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+use axum::extract::{FromRequest, Request, State};
+use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Form, Json, Router};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use sessionwarden::csrf::{self, CsrfLayer, CsrfToken, CsrfVerified};
+use sessionwarden::{Error, Session};
+
+use crate::AppState;
+use crate::cli::ServeArgs;
+
+/// The session key the demo notes live under.
+const NOTES_KEY: &str = "notes";
+
+/// One `--demo-user`: a name and the argon2 hash of its password.
+#[derive(Clone)]
+pub struct DemoUser {
+    name: String,
+    hash: String,
+}
+
+impl DemoUser {
+    /// Parses `NAME:PASSWORD` and hashes the password (argon2id, default parameters).
+    ///
+    /// # Errors
+    /// Without a `:`, with an empty name or password, or if hashing fails.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let Some((name, password)) = s.split_once(':') else {
+            return Err("expected NAME:PASSWORD".to_owned());
+        };
+        if name.is_empty() || password.is_empty() {
+            return Err("expected NAME:PASSWORD with a non-empty name and password".to_owned());
+        }
+        Ok(Self { name: name.to_owned(), hash: hash(password.as_bytes())? })
+    }
+
+    /// The user's name.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl fmt::Debug for DemoUser {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The hash is left out: it is offline-crackable material.
+        f.debug_struct("DemoUser").field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
+fn hash(password: &[u8]) -> Result<String, String> {
+    let hash: PasswordHash =
+        Argon2::default().hash_password(password).map_err(|e| format!("argon2 hashing failed: {e}"))?;
+    Ok(hash.to_string())
+}
+
+/// The demo users, and a dummy hash so an unknown name costs as much as a known one.
+pub struct Users {
+    by_name: HashMap<String, String>,
+    dummy: String,
+}
+
+impl fmt::Debug for Users {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Users")
+            .field("names", &self.by_name.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Users {
+    /// The users of `--demo-user`; the last of two with one name wins.
+    ///
+    /// # Errors
+    /// If the dummy hash cannot be made (the OS random number generator failed).
+    pub fn new(users: &[DemoUser]) -> anyhow::Result<Self> {
+        // A random password nobody knows: no name logs in against the dummy.
+        let random = argon2::password_hash::try_generate_salt()
+            .map_err(|_| anyhow::anyhow!("the OS random number generator failed"))?;
+        let dummy = hash(&random).map_err(anyhow::Error::msg)?;
+        let by_name = users.iter().map(|u| (u.name.clone(), u.hash.clone())).collect();
+        Ok(Self { by_name, dummy })
+    }
+
+    /// Whether `password` is `name`'s. Runs one argon2 verification whether or not the user
+    /// exists (against the dummy hash when not), so timing tells nothing about names.
+    fn verify(&self, name: &str, password: &str) -> bool {
+        let (known, hash) = match self.by_name.get(name) {
+            Some(h) => (true, h.as_str()),
+            None => (false, self.dummy.as_str()),
+        };
+        let ok = PasswordHash::new(hash)
+            .is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok());
+        known && ok
+    }
+}
+
+/// The CSRF layer for `args`: the site's origin from `--public-origin` (else the request's
+/// host, with `http` under `--insecure-cookies`), `--trusted-origin`s, `--csrf-strict`, and
+/// a token required on `POST /login` even before there is a session.
+pub(crate) fn csrf_layer(args: &ServeArgs) -> CsrfLayer {
+    let mut layer = CsrfLayer::new().with_strict(args.csrf_strict).with_token_required_path("/login");
+    match &args.public_origin {
+        Some(origin) => layer = layer.with_public_origin(origin.clone()),
+        None if args.insecure_cookies => layer = layer.insecure_http_origin(),
+        None => {}
+    }
+    for origin in &args.trusted_origin {
+        layer = layer.with_trusted_origin(origin.clone());
+    }
+    layer
+}
+
+pub(crate) fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/login", post(login))
+        .route("/logout", post(logout))
+        .route("/csrf-token", get(csrf_token))
+        .route("/me", get(me))
+        .route("/notes", get(notes).post(add_note))
+        .with_state(state)
+}
+
+/// A body that is JSON (`application/json`) or a urlencoded form; anything else is 415.
+struct JsonOrForm<T>(T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send + 'static> FromRequest<S> for JsonOrForm<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let mime = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|m| m.trim().to_ascii_lowercase());
+        match mime.as_deref() {
+            Some("application/json") => Json::<T>::from_request(req, state)
+                .await
+                .map(|Json(t)| Self(t))
+                .map_err(IntoResponse::into_response),
+            Some("application/x-www-form-urlencoded") => Form::<T>::from_request(req, state)
+                .await
+                .map(|Form(t)| Self(t))
+                .map_err(IntoResponse::into_response),
+            _ => {
+                Err((StatusCode::UNSUPPORTED_MEDIA_TYPE, "expected application/json or a form")
+                    .into_response())
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Credentials {
+    username: String,
+    password: String,
+}
+
+fn invalid_credentials() -> Response {
+    (StatusCode::UNAUTHORIZED, Json(json!({"error": "invalid username or password"}))).into_response()
+}
+
+/// Logs in: CSRF-checked even without a session (login CSRF), then a new session id
+/// (fixation), the user on the session, and a new CSRF secret (pre-login tokens die).
+async fn login(
+    State(state): State<AppState>,
+    session: Session,
+    _checked: CsrfVerified,
+    JsonOrForm(creds): JsonOrForm<Credentials>,
+) -> Result<Response, Error> {
+    let users = state.users.clone();
+    let Credentials { username, password } = creds;
+    let name = username.clone();
+    // argon2 is deliberately slow: keep it off the async workers.
+    let ok = tokio::task::spawn_blocking(move || users.verify(&name, &password)).await.unwrap_or(false);
+    if !ok {
+        return Ok(invalid_credentials());
+    }
+    session.cycle_id().await?;
+    session.set_user(Some(&username)).await?;
+    csrf::rotate(&session).await?;
+    let token = csrf::token(&session).await?;
+    Ok(Json(json!({"user": username, "csrf_token": token})).into_response())
+}
+
+/// Ends the session: deleted from the store, cookie expired.
+async fn logout(session: Session) -> Result<Json<Value>, Error> {
+    session.destroy().await?;
+    Ok(Json(json!({"user": null})))
+}
+
+async fn csrf_token(token: CsrfToken) -> Json<Value> {
+    Json(json!({"csrf_token": token}))
+}
+
+async fn me(session: Session) -> Result<Response, Error> {
+    Ok(match session.user().await? {
+        Some(user) => Json(json!({"user": user})).into_response(),
+        None => (StatusCode::UNAUTHORIZED, Json(json!({"error": "not logged in"}))).into_response(),
+    })
+}
+
+#[derive(Deserialize)]
+struct NewNote {
+    note: String,
+}
+
+async fn notes(session: Session) -> Result<Json<Value>, Error> {
+    let notes: Vec<String> = session.get(NOTES_KEY).await?.unwrap_or_default();
+    Ok(Json(json!({"notes": notes})))
+}
+
+/// The protected demo route: appends a note to the session's list.
+async fn add_note(session: Session, JsonOrForm(new): JsonOrForm<NewNote>) -> Result<Json<Value>, Error> {
+    let mut notes: Vec<String> = session.get(NOTES_KEY).await?.unwrap_or_default();
+    notes.push(new.note);
+    session.insert(NOTES_KEY, &notes).await?;
+    Ok(Json(json!({"notes": notes})))
+}
+
+/// Whether clients may read or write `key` through `/session/data`: not the CSRF secret.
+pub(crate) fn is_reserved(key: &str) -> bool {
+    key == csrf::SESSION_KEY
+}
