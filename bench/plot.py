@@ -13,8 +13,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-ROUTES = (("none", "/healthz (no session)"), ("read", "/get-session (read)"), ("write", "/set-session (write)"))
-COLORS = {"none": "#9e9e9e", "read": "#1f77b4", "write": "#ff7f0e"}
+ROUTES = (("none", "/healthz (no session)"), ("read", "/get-session (read)"), ("write", "/set-session (write)"),
+          ("write64", "/set-session (write, 64 sessions)"))
+COLORS = {"none": "#9e9e9e", "read": "#1f77b4", "write": "#ff7f0e", "write64": "#ffbb78"}
 
 
 def servers(rows):
@@ -29,10 +30,10 @@ def rps_by_store(res, out):
     rows = res["rows"]
     names = servers(rows)
     by = {(r["server"], r["route"]): r for r in rows}
-    fig, ax = plt.subplots(figsize=(9, 0.55 * len(names) + 1.5), dpi=80)
-    h = 0.27
+    fig, ax = plt.subplots(figsize=(9, 0.7 * len(names) + 1.5), dpi=80)
+    h = 0.2
     for i, (key, label) in enumerate(ROUTES):
-        ys = [n + (i - 1) * h for n in range(len(names))]
+        ys = [n + (i - 1.5) * h for n in range(len(names))]
         vals = [by[(s, key)]["rps"] if (s, key) in by else 0 for s in names]
         errs = [[v - by[(s, key)]["rps_min"] if (s, key) in by else 0 for s, v in zip(names, vals)],
                 [by[(s, key)]["rps_max"] - v if (s, key) in by else 0 for s, v in zip(names, vals)]]

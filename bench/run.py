@@ -96,10 +96,10 @@ SERVERS: tuple[Server, ...] = (
     Server("sessionwarden postgres", SW + ("--store", "postgres", "--database-url", "{pg_url}"),
            ("store:postgres", "postgres"), backend="postgres", scale="rows"),
     Server("axum + tower-sessions memory", ("{peer:peer-axum-tower-sessions}", "--listen", "127.0.0.1:0"),
-           ("peers",), peer=True, sweep=True),
+           ("peers",), peer=True, sweep=True, scale="memory"),
     Server("axum + tower-sessions redis",
            ("{peer:peer-axum-tower-sessions-redis}", "--listen", "127.0.0.1:0", "--redis-url", "{redis_url}"),
-           ("peers", "redis"), peer=True, backend="redis"),
+           ("peers", "redis"), peer=True, backend="redis", scale="redis"),
     Server("axum + signed cookie jar", ("{peer:peer-axum-signed-cookie}", "--listen", "127.0.0.1:0"),
            ("peers",), peer=True, server_side=False),
     Server("flask cookie (gunicorn)", GUNICORN, ("peers", "venv"), env=(("BENCH_FLASK_MODE", "cookie"),),
@@ -122,12 +122,22 @@ class Route:
     cookie: bool
     changing: bool
     label: str
+    # Spread over this many sessions (one cookie each, in turn) instead of the one session.
+    sessions: int = 1
+
+    @property
+    def shown(self) -> str:
+        return self.path if self.sessions == 1 else f"{self.path} ({self.sessions} sessions)"
 
 
 ROUTES = (
     Route("none", "/healthz", cookie=False, changing=False, label="GET /healthz (no session)"),
     Route("read", "/get-session", cookie=True, changing=False, label="GET /get-session (read)"),
     Route("write", "/set-session", cookie=True, changing=True, label="GET /set-session (write)"),
+    # Not a target: shows what the one-session write costs in contention (32 writers on one
+    # session are a worst case for stores with versioned, compare-and-set saves).
+    Route("write64", "/set-session", cookie=True, changing=True, label="GET /set-session, 64 sessions",
+          sessions=64),
 )
 
 # Targets from the issue: (label, numerator (server, route), denominator (server, route), goal).
@@ -282,6 +292,18 @@ def http_get(addr: str, path: str, cookie: str | None = None) -> tuple[int, str,
         c.close()
 
 
+def new_session(addr: str, user: str) -> str:
+    """One GET /set-session; returns the Cookie header value, checked by one read."""
+    status, body, set_cookies = http_get(addr, f"/set-session?user={user}")
+    cookie = "; ".join(c.split(";", 1)[0] for c in set_cookies)
+    if status != 200 or not cookie:
+        raise RuntimeError(f"GET /set-session: status {status}, {len(set_cookies)} Set-Cookie, {body!r}")
+    status, body, _ = http_get(addr, "/get-session", cookie)
+    if status != 200 or body.strip() != f"User: {user}":
+        raise RuntimeError(f"GET /get-session with the cookie: status {status}, body {body!r}")
+    return cookie
+
+
 # --------------------------------------------------------------------------------------------
 # The load generator.
 # --------------------------------------------------------------------------------------------
@@ -298,9 +320,11 @@ def ensure_wrk() -> None:
         sys.exit("error: wrk not found; install it with `apt-get update && apt-get install -y wrk`")
 
 
-def run_wrk(addr: str, route: Route, cookie: str | None, seconds: int, conns: int, threads: int) -> dict:
+def run_wrk(addr: str, route: Route, cookie: str | None, seconds: int, conns: int, threads: int,
+            cookies: list[str] | None = None) -> dict:
     env = dict(os.environ, BENCH_COOKIE=(cookie or "") if route.cookie else "",
-               BENCH_CHANGING="1" if route.changing else "0")
+               BENCH_CHANGING="1" if route.changing else "0",
+               BENCH_COOKIES="\n".join(cookies) if route.sessions > 1 and cookies else "")
     cmd = ["wrk", f"-t{min(threads, conns)}", f"-c{conns}", f"-d{seconds}s", "--timeout", "5s",
            "-s", str(LUA), f"http://{addr}{route.path}"]
     r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=seconds + 60)
@@ -315,6 +339,7 @@ class Running:
     server: Server
     proc: Proc
     cookie: str | None = None
+    cookies: list[str] = field(default_factory=list)
     samples: dict[str, list[dict]] = field(default_factory=dict)
 
 
@@ -457,13 +482,9 @@ class Harness:
         run = Running(s, proc)
         # One GET /set-session gives the session cookie used by every read and write run.
         try:
-            status, body, set_cookies = http_get(proc.addr, "/set-session?user=bench")
-            cookie = "; ".join(c.split(";", 1)[0] for c in set_cookies)
-            if status != 200 or not cookie:
-                raise RuntimeError(f"GET /set-session: status {status}, {len(set_cookies)} Set-Cookie, {body!r}")
-            status, body, _ = http_get(proc.addr, "/get-session", cookie)
-            if status != 200 or body.strip() != "User: bench":
-                raise RuntimeError(f"GET /get-session with the cookie: status {status}, body {body!r}")
+            cookie = new_session(proc.addr, "bench")
+            n = max(r.sessions for r in ROUTES)
+            run.cookies = [new_session(proc.addr, f"bench{i}") for i in range(n)] if n > 1 else []
         except (OSError, RuntimeError, http.client.HTTPException) as e:
             self.fail(s.name, f"session setup: {e}")
             proc.stop()
@@ -490,7 +511,7 @@ class Harness:
         pids = process_tree(run.proc.pid)
         bpids = self.backend_pids(run.server)
         cpu0, bcpu0 = cpu_seconds(pids), cpu_seconds(bpids)
-        w = run_wrk(run.proc.addr, route, run.cookie, seconds, conns or a.connections, a.threads)
+        w = run_wrk(run.proc.addr, route, run.cookie, seconds, conns or a.connections, a.threads, run.cookies)
         pids = process_tree(run.proc.pid)
         cpu1, bcpu1 = cpu_seconds(pids), cpu_seconds(bpids)
         n = max(w["requests"], 1)
@@ -531,19 +552,19 @@ class Harness:
                     try:
                         m = self.measure(run, route, a.duration)
                     except (RuntimeError, subprocess.SubprocessError) as e:
-                        self.fail(f"{run.server.name} {route.path}", str(e))
+                        self.fail(f"{run.server.name} {route.shown}", str(e))
                         continue
                     run.samples.setdefault(route.key, []).append(m)
-                    log(f"  round {r + 1}/{a.rounds} {run.server.name:40} {route.path:13} "
+                    log(f"  round {r + 1}/{a.rounds} {run.server.name:40} {route.shown:28} "
                         f"{m['rps']:9.0f} req/s  p99 {m['p99_ms']:6.2f} ms  "
                         f"cpu {m['cpu_s_per_10k']:.3f} s/10k  errors {m['errors']}")
-                    if route.changing:
+                    if route.changing and route.sessions == 1:
                         self.check_write_visible(run)
         for run in runs:
             for route in ROUTES:
                 samples = run.samples.get(route.key, [])
                 bad = [s for s in samples if s["errors"] or not s["requests"]]
-                what = f"{run.server.name} {route.path}"
+                what = f"{run.server.name} {route.shown}"
                 if not samples:
                     self.fail(what, "no measurement")
                 elif bad:
@@ -590,9 +611,9 @@ class Harness:
         hit = re.search(r"used_memory:(\d+)", out)
         return int(hit.group(1)) if hit else 0
 
-    def scale(self, n: int) -> dict:
+    def scale(self, n: int, chosen: list[Server]) -> dict:
         out: dict[str, dict] = {}
-        for s in SERVERS:
+        for s in chosen:
             if not s.scale:
                 continue
             why = self.unmet(s)
@@ -620,7 +641,7 @@ class Harness:
                     used1 = self.redis_used_memory()
                     res["bytes_per_session"] = (used1 - used0) / made
                     res["redis_used_mb"] = used1 / 2**20
-                for route in ROUTES[1:]:
+                for route in ROUTES[1:3]:
                     m = self.measure(run, route, self.args.duration)
                     res[f"{route.key}_rps"] = m["rps"]
                     res[f"{route.key}_p99_ms"] = m["p99_ms"]
@@ -679,7 +700,7 @@ def summarise(runs: list[Running]) -> list[dict]:
             med = lambda k: statistics.median(s[k] for s in ss)  # noqa: E731
             b = [s["backend_cpu_s_per_10k"] for s in ss if s["backend_cpu_s_per_10k"] is not None]
             rows.append({
-                "server": run.server.name, "peer": run.server.peer, "route": route.key, "path": route.path,
+                "server": run.server.name, "peer": run.server.peer, "route": route.key, "path": route.shown,
                 "rounds": len(ss), "rps": med("rps"), "rps_min": min(s["rps"] for s in ss),
                 "rps_max": max(s["rps"] for s in ss), "p50_ms": med("p50_ms"), "p90_ms": med("p90_ms"),
                 "p99_ms": med("p99_ms"), "cpu": med("cpu_s_per_10k"),
@@ -822,7 +843,7 @@ def main() -> int:
         rss = {r.server.name: status_kb(process_tree(r.proc.pid), "VmHWM") / 1024 for r in runs}
         for run in runs:
             run.proc.stop()
-        scale = h.scale(a.scale) if a.scale else {}
+        scale = h.scale(a.scale, chosen) if a.scale else {}
         micro = [] if a.no_micro else h.micro()
     finally:
         h.close()

@@ -2,6 +2,8 @@
 --
 -- Environment (set by bench/run.py):
 --   BENCH_COOKIE    Cookie header value to send; empty or unset sends no cookie
+--   BENCH_COOKIES   newline-separated Cookie header values; when set, requests take them in
+--                   turn (many sessions instead of one; only with BENCH_CHANGING)
 --   BENCH_CHANGING  "1": append ?user=<changing value> to the path on every request, so that a
 --                   write route really writes (stores that skip unchanged values still save)
 -- The path comes from the URL given to wrk.
@@ -21,10 +23,18 @@ function setup(thread)
   thread:set("tid", #threads)
 end
 
+local many = {}
+for c in string.gmatch(os.getenv("BENCH_COOKIES") or "", "[^\n]+") do
+  table.insert(many, c)
+end
+
 if changing then
   local counter = 0
   function request()
     counter = counter + 1
+    if #many > 0 then
+      wrk.headers["Cookie"] = many[counter % #many + 1]
+    end
     return wrk.format(nil, wrk.path .. "?user=u" .. tostring(tid) .. "x" .. tostring(counter))
   end
 end
