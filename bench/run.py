@@ -593,7 +593,8 @@ class Harness:
         """Creates about n new sessions: /set-session without a cookie, a new session each."""
         made = 0
         route = Route("fill", "/set-session", cookie=False, changing=True, label="fill")
-        while made < n:
+        deadline = time.monotonic() + self.args.scale_time
+        while made < n and time.monotonic() < deadline:
             left = n - made
             secs = 10 if left > 100_000 else 3
             w = run_wrk(run.proc.addr, route, None, secs, 64, self.args.threads)
@@ -795,6 +796,8 @@ def main() -> int:
     ap.add_argument("--sweep-max", type=int, default=256)
     ap.add_argument("--sweep-duration", type=int, default=2)
     ap.add_argument("--scale", type=int, default=1_000_000, help="sessions for the scale figures (0: skip)")
+    ap.add_argument("--scale-time", type=int, default=180,
+                    help="stop filling a store after this many seconds (the table says how many it got)")
     ap.add_argument("--no-micro", action="store_true", help="skip the criterion benches")
     ap.add_argument("--no-build", action="store_true", help="use the binaries already built")
     ap.add_argument("--results", type=Path, default=None,
