@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// sessionwarden: secure sessions, a reference server and its admin CLI.
 #[derive(Debug, Parser)]
-#[command(name = "sessionwarden", version, about)]
+#[command(name = "sessionwarden", version, about, args_conflicts_with_subcommands = true)]
 pub struct Cli {
     /// Directory for the keyring and the embedded store.
     #[arg(long, global = true, env = "SESSIONWARDEN_DATA_DIR", default_value = "./data")]
@@ -24,6 +24,10 @@ pub struct Cli {
     /// What to do; `serve` when omitted.
     #[command(subcommand)]
     pub command: Option<Command>,
+
+    /// `serve` options, accepted without the subcommand too (`sessionwarden --insecure-cookies`).
+    #[command(flatten)]
+    pub serve: ServeArgs,
 }
 
 impl Cli {
@@ -51,6 +55,39 @@ pub enum Command {
     /// Manage the keyring file.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// List and revoke sessions in the configured store.
+    Sessions {
+        /// What to do.
+        #[command(subcommand)]
+        command: SessionsCommand,
+        /// The store to act on: the same options (and environment) as `serve`.
+        #[command(flatten)]
+        store: Box<ServeArgs>,
+    },
+}
+
+/// Session administration commands.
+#[derive(Debug, Subcommand)]
+pub enum SessionsCommand {
+    /// List live sessions (handle, user, created, last seen, expiry; never ids or data).
+    List {
+        /// Only this user's sessions.
+        #[arg(long)]
+        user: Option<String>,
+        /// Print a JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke one session by its handle.
+    Revoke {
+        /// The handle, as `list` prints it.
+        handle: String,
+    },
+    /// Revoke every session of a user ("log out everywhere").
+    RevokeUser {
+        /// The user.
+        user: String,
+    },
 }
 
 /// Keyring commands.
@@ -74,10 +111,16 @@ pub enum KeysCommand {
 /// Where sessions are kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum StoreKind {
+    /// An SQLite file in the data directory (the embedded default; durable, no service).
+    Sqlite,
     /// In this process's memory (lost on restart).
     Memory,
     /// Sealed into the cookie itself.
     Cookie,
+    /// PostgreSQL at `--database-url`.
+    Postgres,
+    /// Redis or Redis Cluster at `--redis-url`.
+    Redis,
 }
 
 /// `serve` options.
@@ -88,8 +131,26 @@ pub struct ServeArgs {
     pub listen: SocketAddr,
 
     /// Session store.
-    #[arg(long, env = "SESSIONWARDEN_STORE", value_enum, default_value_t = StoreKind::Memory)]
+    #[arg(long, env = "SESSIONWARDEN_STORE", value_enum, default_value_t = StoreKind::Sqlite)]
     pub store: StoreKind,
+
+    /// PostgreSQL URL for `--store postgres` (SQLite: a file path or `sqlite:` URL, default
+    /// `<data-dir>/sessions.db`).
+    #[arg(long, env = "SESSIONWARDEN_DATABASE_URL")]
+    pub database_url: Option<String>,
+
+    /// Redis URL for `--store redis`; several comma-separated URLs, or `redis+cluster://`,
+    /// connect to a Redis Cluster.
+    #[arg(long, env = "SESSIONWARDEN_REDIS_URL", default_value = "redis://127.0.0.1:6379/")]
+    pub redis_url: String,
+
+    /// Key prefix in Redis (Flask-Session's default).
+    #[arg(long, env = "SESSION_KEY_PREFIX", default_value = "session:")]
+    pub redis_prefix: String,
+
+    /// The data directory (set from the global `--data-dir`).
+    #[arg(skip)]
+    pub data_dir: std::path::PathBuf,
 
     /// Plain-http development: cookies without `Secure` and without the `__Host-` prefix.
     #[arg(long, env = "SESSIONWARDEN_INSECURE_COOKIES")]
@@ -143,10 +204,6 @@ pub struct ServeArgs {
 impl Default for ServeArgs {
     fn default() -> Self {
         // invariant: the empty argument list is valid (every option has a default)
-        let cli = Cli::parse_from(["sessionwarden", "serve"]);
-        match cli.command {
-            Some(Command::Serve(args)) => args,
-            _ => unreachable!("parsed `serve`"),
-        }
+        Cli::parse_from(["sessionwarden"]).serve
     }
 }

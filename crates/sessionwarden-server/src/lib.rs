@@ -5,6 +5,7 @@ pub mod auth;
 pub mod cli;
 pub mod keys;
 mod routes;
+pub mod stores;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,12 +14,9 @@ use std::time::Duration;
 use anyhow::{Context as _, Result};
 use axum::Router;
 use sessionwarden::keyring::Keyring;
-use sessionwarden::{
-    Backend, Clock, CookieConfig, CookieStore, Events, Expiry, MemoryStore, SessionLayer, SessionStore,
-    SystemClock,
-};
+use sessionwarden::{Backend, Clock, CookieConfig, Events, Expiry, SessionLayer, SessionStore, SystemClock};
 
-use crate::cli::{ServeArgs, StoreKind};
+use crate::cli::ServeArgs;
 
 /// What the routes share.
 #[derive(Clone, Debug)]
@@ -61,17 +59,7 @@ impl App {
         events: Events,
         clock: Arc<dyn Clock>,
     ) -> Result<Self> {
-        let (backend, store): (Backend, Option<Arc<dyn SessionStore>>) = match args.store {
-            StoreKind::Cookie => {
-                let store =
-                    if args.encrypt_cookies { CookieStore::encrypted() } else { CookieStore::signed() };
-                (store.into(), None)
-            }
-            StoreKind::Memory => {
-                let store: Arc<dyn SessionStore> = Arc::new(MemoryStore::with_capacity(args.memory_capacity));
-                (Backend::Server(store.clone()), Some(store))
-            }
-        };
+        let (backend, store) = stores::open(args).await?;
         let mut cookie = CookieConfig::default();
         if args.insecure_cookies {
             cookie = cookie.insecure_allow_http();

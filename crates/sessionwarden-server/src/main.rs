@@ -1,4 +1,4 @@
-//! The `sessionwarden` binary: `serve` (the default) and `keys`.
+//! The `sessionwarden` binary: `serve` (the default), `keys` and `sessions`.
 
 use std::process::ExitCode;
 
@@ -15,10 +15,22 @@ fn main() -> ExitCode {
         LogFormat::Text => subscriber.init(),
     }
     let keyring = cli.keyring_path();
+    let data_dir = cli.data_dir.clone();
+    let with_dir = |mut args: ServeArgs| {
+        args.data_dir.clone_from(&data_dir);
+        args
+    };
     let result = match cli.command {
         Some(Command::Keys(cmd)) => sessionwarden_server::keys::run(&cmd, &keyring, &mut std::io::stdout()),
-        Some(Command::Serve(args)) => run_server(args, keyring),
-        None => run_server(ServeArgs::default(), keyring),
+        Some(Command::Sessions { command, store }) => runtime().and_then(|rt| {
+            rt.block_on(sessionwarden_server::stores::run(
+                &command,
+                &with_dir(*store),
+                &mut std::io::stdout(),
+            ))
+        }),
+        Some(Command::Serve(args)) => run_server(with_dir(args), keyring),
+        None => run_server(with_dir(cli.serve), keyring),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -29,9 +41,10 @@ fn main() -> ExitCode {
     }
 }
 
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
 fn run_server(args: ServeArgs, keyring: std::path::PathBuf) -> anyhow::Result<()> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?
-        .block_on(sessionwarden_server::serve(args, keyring))
+    runtime()?.block_on(sessionwarden_server::serve(args, keyring))
 }

@@ -68,9 +68,10 @@ fn layer(c: &mut Criterion) {
     let keyring = Keyring::new(KeySet::generate(Timestamp::from_unix(0)).unwrap());
     let cookie_cfg = CookieConfig::default().insecure_allow_http();
     let with = |backend: sessionwarden::Backend| {
-        Router::new().route("/get-session", get(get_user)).route("/set-session", get(set_user)).layer(
-            SessionLayer::new(backend, keyring.clone()).with_cookie(cookie_cfg.clone()),
-        )
+        Router::new()
+            .route("/get-session", get(get_user))
+            .route("/set-session", get(set_user))
+            .layer(SessionLayer::new(backend, keyring.clone()).with_cookie(cookie_cfg.clone()))
     };
     let bare = Router::new().route("/get-session", get(plain));
     let cookie_router = with(CookieStore::signed().into());

@@ -17,8 +17,22 @@ use crate::layer::Shared;
 use crate::record::{ClientSummary, Data, Record};
 use crate::store::{Backend, SaveOutcome};
 
-/// How many times a save merges onto a newer record and retries before giving up.
+/// How many times creating or cycling a session draws a new id before giving up (a taken
+/// id has probability 2^-256: more than one retry means something else is wrong).
 const MAX_SAVE_ATTEMPTS: u32 = 8;
+
+/// How long a save keeps merging onto newer records and retrying before it gives up with
+/// [`Error::Contention`]. With randomised backoff this carries a hundred concurrent writers
+/// on one session, even on a remote store.
+const SAVE_RETRY_BUDGET: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Sleeps a random time that grows with `attempt` (up to ~13 ms), so writers that keep
+/// colliding spread out instead of retrying in lockstep.
+async fn backoff(attempt: u32) {
+    let cap_us = 100u64 << attempt.min(7);
+    let jitter = getrandom::u64().unwrap_or(cap_us / 2) % cap_us;
+    tokio::time::sleep(std::time::Duration::from_micros(jitter)).await;
+}
 
 /// The current request's session. Cheap to clone; clones share one state.
 ///
@@ -390,7 +404,10 @@ impl Session {
         }
         match st.persist(&self.inner.shared).await {
             Ok(cookie) => Finish::Touched(cookie),
-            Err(Error::Store(StoreError::Unavailable { .. })) => Finish::Unavailable,
+            // Contention is transient overload: 503 with Retry-After, like an outage.
+            Err(Error::Store(StoreError::Unavailable { .. }) | Error::Contention { .. }) => {
+                Finish::Unavailable
+            }
             Err(e) => Finish::Failed(e),
         }
     }
@@ -574,7 +591,9 @@ impl State {
             Some(mut expected) if write => {
                 // invariant: a stored record always has an id
                 let key = self.id.as_ref().expect("stored session has an id").store_key();
+                let _serialised = shared.save_lock(&key).lock().await;
                 let mut attempts = 0;
+                let started = std::time::Instant::now();
                 loop {
                     record.version = expected + 1;
                     match store.save(&key, &record, expected).await.map_err(|e| self.fail(shared, e))? {
@@ -590,6 +609,7 @@ impl State {
                             self.changes.apply(&mut merged);
                             merged.touch(now, &shared.expiry);
                             record = merged;
+                            backoff(attempts).await;
                         }
                         SaveOutcome::Missing => {
                             // Destroyed or revoked meanwhile: never resurrect it.
@@ -599,7 +619,7 @@ impl State {
                         }
                     }
                     attempts += 1;
-                    if attempts >= MAX_SAVE_ATTEMPTS {
+                    if started.elapsed() > SAVE_RETRY_BUDGET {
                         return Err(Error::Contention { attempts });
                     }
                 }

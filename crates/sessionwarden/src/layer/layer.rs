@@ -36,9 +36,20 @@ pub(crate) struct Shared {
     pub(crate) expiry: Expiry,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) events: Events,
+    /// Striped locks that serialise this process's saves of one session, so concurrent
+    /// requests on a session queue here instead of racing the store's compare-and-set (which
+    /// still settles races between processes).
+    pub(crate) save_locks: Arc<[tokio::sync::Mutex<()>]>,
 }
 
+const SAVE_LOCK_STRIPES: usize = 256;
+
 impl Shared {
+    /// The save lock for the session stored under `key`.
+    pub(crate) fn save_lock(&self, key: &crate::StoreKey) -> &tokio::sync::Mutex<()> {
+        &self.save_locks[usize::from(key.as_bytes()[0]) % self.save_locks.len()]
+    }
+
     pub(crate) fn now(&self) -> Timestamp {
         self.clock.now()
     }
@@ -72,6 +83,7 @@ impl SessionLayer {
                 expiry: Expiry::default(),
                 clock: Arc::new(SystemClock),
                 events: Events::default(),
+                save_locks: (0..SAVE_LOCK_STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
             }),
         }
     }
@@ -84,6 +96,7 @@ impl SessionLayer {
             expiry: arc.expiry.clone(),
             clock: arc.clock.clone(),
             events: arc.events.clone(),
+            save_locks: arc.save_locks.clone(),
         });
         f(&mut shared);
         Self { shared: Arc::new(shared) }

@@ -1,0 +1,111 @@
+//! Opening the configured store, and the `sessions` admin commands that act on it.
+
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result, bail};
+use sessionwarden::{
+    Backend, Clock as _, CookieStore, MemoryStore, SessionHandle, SessionStore, SystemClock,
+};
+use sessionwarden_redis::RedisStore;
+use sessionwarden_sql::{PostgresStore, SqliteStore};
+
+use crate::cli::{ServeArgs, SessionsCommand, StoreKind};
+
+/// The session backend for `args`, and the server-side store behind it (none for cookies).
+///
+/// # Errors
+/// When the store cannot be opened or reached.
+pub async fn open(args: &ServeArgs) -> Result<(Backend, Option<Arc<dyn SessionStore>>)> {
+    let store: Arc<dyn SessionStore> = match args.store {
+        StoreKind::Cookie => {
+            let store = if args.encrypt_cookies { CookieStore::encrypted() } else { CookieStore::signed() };
+            return Ok((store.into(), None));
+        }
+        StoreKind::Memory => Arc::new(MemoryStore::with_capacity(args.memory_capacity)),
+        StoreKind::Sqlite => {
+            let path = match args.database_url.as_deref() {
+                Some(url) => {
+                    url.strip_prefix("sqlite://").or(url.strip_prefix("sqlite:")).unwrap_or(url).into()
+                }
+                None => args.data_dir.join("sessions.db"),
+            };
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            }
+            Arc::new(
+                SqliteStore::open(&path).await.with_context(|| format!("SQLite store {}", path.display()))?,
+            )
+        }
+        StoreKind::Postgres => {
+            let Some(url) = args.database_url.as_deref() else {
+                bail!("--store postgres needs --database-url (or SESSIONWARDEN_DATABASE_URL)");
+            };
+            Arc::new(PostgresStore::connect(url).await.context("PostgreSQL store")?)
+        }
+        StoreKind::Redis => {
+            let store = RedisStore::connect_any(&args.redis_url).await.context("Redis store")?;
+            let store =
+                store.try_with_prefix(args.redis_prefix.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
+            Arc::new(store)
+        }
+    };
+    Ok((Backend::Server(store.clone()), Some(store)))
+}
+
+/// Runs a `sessions` subcommand against the store `args` configure, writing to `out`.
+///
+/// # Errors
+/// When the store cannot be reached, the handle is malformed, or nothing matched.
+pub async fn run(cmd: &SessionsCommand, args: &ServeArgs, out: &mut impl std::io::Write) -> Result<()> {
+    let (_, store) = open(args).await?;
+    let Some(store) = store else {
+        bail!(
+            "the cookie store keeps nothing on the server: there is nothing to list or revoke (rotate and retire keys instead)"
+        );
+    };
+    let now = SystemClock.now();
+    match cmd {
+        SessionsCommand::List { user, json } => {
+            let sessions = match user {
+                Some(u) => store.list_user(u, now).await?,
+                None => store.list(now, 10_000).await?,
+            };
+            if *json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&sessions)?)?;
+            } else {
+                writeln!(
+                    out,
+                    "{:<24} {:<20} {:<12} {:<12} EXPIRES",
+                    "HANDLE", "USER", "CREATED", "LAST_SEEN"
+                )?;
+                for s in &sessions {
+                    writeln!(
+                        out,
+                        "{:<24} {:<20} {:<12} {:<12} {}",
+                        s.handle,
+                        s.user.as_deref().unwrap_or("-"),
+                        s.created,
+                        s.last_seen,
+                        s.expires_at.map_or_else(|| "never".to_owned(), |t| t.to_string()),
+                    )?;
+                }
+            }
+        }
+        SessionsCommand::Revoke { handle } => {
+            let Some(h) = SessionHandle::parse(handle) else {
+                bail!(
+                    "{handle:?} is not a session handle (22 characters of base64url, as `sessions list` prints)"
+                );
+            };
+            if !store.revoke(&h).await? {
+                bail!("no live session has handle {h}");
+            }
+            writeln!(out, "revoked session {h}")?;
+        }
+        SessionsCommand::RevokeUser { user } => {
+            let n = store.revoke_user(user).await?;
+            writeln!(out, "revoked {n} session(s) of {user}")?;
+        }
+    }
+    Ok(())
+}
