@@ -32,6 +32,7 @@
 // Unit tests unwrap: a failed unwrap there is a failed test.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod codec;
 pub mod config;
 pub mod csrf;
 pub mod envelope;
@@ -54,6 +55,7 @@ pub use self::layer::{SessionLayer, SessionService};
 pub use self::record::{ClientSummary, Data, Record};
 pub use self::session::Session;
 pub use self::store::{Backend, CookieStore, MemoryStore, SaveOutcome, SessionInfo, SessionStore};
+pub use self::store::{CachedStore, Invalidator};
 pub use self::time::{Clock, ManualClock, SystemClock, Timestamp};
 
 #[doc(hidden)]

@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio::sync::Mutex;
 
-use crate::envelope::{Envelope, MAX_COOKIE_SIZE};
+use crate::envelope::MAX_COOKIE_SIZE;
 use crate::error::{Error, StoreError};
 use crate::events::{CookieRejectReason, ExpiryKind, SecurityEvent};
 use crate::id::{SessionHandle, SessionId};
@@ -301,7 +301,11 @@ impl Session {
     /// [`Error::Store`] if the store cannot be reached.
     pub async fn handle(&self) -> Result<Option<SessionHandle>, Error> {
         let st = self.loaded().await?;
-        Ok(st.id.as_ref().filter(|_| st.stored_version.is_some()).map(|id| id.store_key().handle()))
+        Ok(st
+            .id
+            .as_ref()
+            .filter(|_| st.stored_version.is_some())
+            .map(|id| self.inner.shared.ids.store_key(id).handle()))
     }
 
     /// Replaces the session id, keeping its data. Call this on login and privilege change.
@@ -333,10 +337,10 @@ impl Session {
             st.id = Some(SessionId::try_generate()?);
             return Ok(());
         }
-        let from = old.store_key();
+        let from = shared.ids.store_key(&old);
         for _ in 0..MAX_SAVE_ATTEMPTS {
             let new = SessionId::try_generate()?;
-            let to = new.store_key();
+            let to = shared.ids.store_key(&new);
             match store.cycle(&from, &to).await {
                 Ok(true) => {
                     shared.event(SecurityEvent::SessionRotated { from: from.handle(), to: to.handle() });
@@ -367,7 +371,7 @@ impl Session {
         let shared = self.inner.shared.clone();
         if let (Backend::Server(store), Some(id)) = (&shared.backend, &st.id) {
             if st.stored_version.is_some() {
-                let key = id.store_key();
+                let key = shared.ids.store_key(id);
                 store.delete(&key).await.map_err(|e| st.fail(&shared, e))?;
                 shared.event(SecurityEvent::SessionDestroyed { session: key.handle() });
             }
@@ -447,36 +451,37 @@ impl State {
             return Ok(());
         };
         let now = shared.now();
-        let opened = {
-            let keys = shared.keyring.current();
-            Envelope::open(&keys, shared.cookie.name(), &value, now, shared.expiry.absolute_timeout())
-        };
-        let opened = match opened {
-            Ok(o) => o,
-            Err(r) => {
-                self.reject(shared, CookieRejectReason::Envelope(r));
-                return Ok(());
-            }
-        };
-        match &shared.backend {
-            Backend::Cookie(_) => {
-                let Ok(record) = serde_json::from_slice::<Record>(&opened.payload) else {
-                    self.reject(shared, CookieRejectReason::BadPayload);
-                    return Ok(());
+        let name = shared.cookie.name();
+        let resealed_from = match &shared.backend {
+            Backend::Cookie(store) => {
+                let opened = store.codec().open(&shared.keyring.current(), name, &value, now, &shared.expiry);
+                let opened = match opened {
+                    Ok(o) => o,
+                    Err(r) => {
+                        self.reject(shared, r);
+                        return Ok(());
+                    }
                 };
+                let record = opened.value;
                 if record.is_expired(now) {
                     self.expired(shared, &record, now);
                     return Ok(());
                 }
                 self.stored_version = Some(record.version);
                 self.record = Some(record);
+                opened.resealed_from
             }
             Backend::Server(store) => {
-                let Some(id) = SessionId::from_bytes(&opened.payload) else {
-                    self.reject(shared, CookieRejectReason::BadPayload);
-                    return Ok(());
+                let opened = shared.ids.open(&shared.keyring.current(), name, &value, now, &shared.expiry);
+                let opened = match opened {
+                    Ok(o) => o,
+                    Err(r) => {
+                        self.reject(shared, r);
+                        return Ok(());
+                    }
                 };
-                let key = id.store_key();
+                let id = opened.value;
+                let key = shared.ids.store_key(&id);
                 match store.load(&key, now).await {
                     Ok(Some(record)) => {
                         self.stored_version = Some(record.version);
@@ -494,11 +499,12 @@ impl State {
                     }
                     Err(e) => return Err(self.fail(shared, e)),
                 }
+                opened.resealed_from
             }
-        }
-        if opened.needs_reseal && self.record.is_some() {
+        };
+        if let Some(from_kid) = resealed_from.filter(|_| self.record.is_some()) {
             self.reissue = true;
-            shared.event(SecurityEvent::CookieResealed { from_kid: opened.kid.get() });
+            shared.event(SecurityEvent::CookieResealed { from_kid });
         }
         Ok(())
     }
@@ -534,15 +540,8 @@ impl State {
         match &shared.backend {
             Backend::Cookie(store) => {
                 record.version += 1;
-                let payload = serde_json::to_vec(record)
-                    .map_err(|_| Error::Store(StoreError::Corrupt { reason: "record does not serialise" }))?;
-                let sealed = Envelope::seal(
-                    &shared.keyring.current(),
-                    shared.cookie.name(),
-                    &payload,
-                    now,
-                    store.mode(),
-                )?;
+                let sealed =
+                    store.codec().seal(&shared.keyring.current(), shared.cookie.name(), record, now)?;
                 if self.stored_version.is_none() {
                     shared.event(SecurityEvent::SessionCreated { session: cookie_handle(&sealed) });
                 }
@@ -574,7 +573,7 @@ impl State {
                         Some(id) => id,
                         None => SessionId::try_generate()?,
                     };
-                    let key = id.store_key();
+                    let key = shared.ids.store_key(&id);
                     if store.create(&key, &record).await.map_err(|e| self.fail(shared, e))? {
                         shared.event(SecurityEvent::SessionCreated { session: key.handle() });
                         self.id = Some(id);
@@ -590,7 +589,7 @@ impl State {
             }
             Some(mut expected) if write => {
                 // invariant: a stored record always has an id
-                let key = self.id.as_ref().expect("stored session has an id").store_key();
+                let key = shared.ids.store_key(self.id.as_ref().expect("stored session has an id"));
                 let _serialised = shared.save_lock(&key).lock().await;
                 let mut attempts = 0;
                 let started = std::time::Instant::now();
@@ -632,13 +631,7 @@ impl State {
             return Ok(None);
         }
         let id = self.id.as_ref().expect("persisted session has an id");
-        let sealed = Envelope::seal(
-            &shared.keyring.current(),
-            shared.cookie.name(),
-            id.expose_bytes(),
-            now,
-            crate::envelope::Mode::Signed,
-        )?;
+        let sealed = shared.ids.seal(&shared.keyring.current(), shared.cookie.name(), id, now)?;
         // invariant: set just above
         let record = self.record.as_ref().expect("record present");
         Ok(Some(shared.cookie.build(sealed, shared.max_age(record, now))))
@@ -655,13 +648,11 @@ fn cookie_handle(sealed: &str) -> SessionHandle {
 impl crate::layer::Shared {
     /// Refuses records that would not fit in a cookie (cookie store only).
     pub(crate) fn check_cookie_size(&self, record: &Record) -> Result<(), Error> {
-        if !matches!(self.backend, Backend::Cookie(_)) {
+        let Backend::Cookie(store) = &self.backend else {
             return Ok(());
-        }
+        };
         let Ok(json) = serde_json::to_vec(record) else { return Ok(()) };
-        // Envelope overhead: "s1.", kid (≤10), iat (≤12), dots, a 43-byte MAC, or for
-        // encrypted cookies a 24-byte nonce and 16-byte tag; 120 bytes covers both.
-        let sealed = (json.len() + 40).div_ceil(3) * 4 + 120;
+        let Some(sealed) = store.codec().sealed_size(json.len()) else { return Ok(()) };
         let size = self.cookie.name().len() + 1 + sealed;
         if size > MAX_COOKIE_SIZE {
             return Err(Error::CookieTooLarge { size, limit: MAX_COOKIE_SIZE });

@@ -36,6 +36,8 @@ pub(crate) struct Shared {
     pub(crate) expiry: Expiry,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) events: Events,
+    /// How session ids travel in cookies and map to store keys (server-side stores).
+    pub(crate) ids: Arc<dyn crate::codec::IdCodec>,
     /// Striped locks that serialise this process's saves of one session, so concurrent
     /// requests on a session queue here instead of racing the store's compare-and-set (which
     /// still settles races between processes).
@@ -83,6 +85,7 @@ impl SessionLayer {
                 expiry: Expiry::default(),
                 clock: Arc::new(SystemClock),
                 events: Events::default(),
+                ids: Arc::new(crate::codec::SealedIds),
                 save_locks: (0..SAVE_LOCK_STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
             }),
         }
@@ -96,6 +99,7 @@ impl SessionLayer {
             expiry: arc.expiry.clone(),
             clock: arc.clock.clone(),
             events: arc.events.clone(),
+            ids: arc.ids.clone(),
             save_locks: arc.save_locks.clone(),
         });
         f(&mut shared);
@@ -124,6 +128,13 @@ impl SessionLayer {
     #[must_use]
     pub fn with_events(self, events: Events) -> Self {
         self.map(|s| s.events = events)
+    }
+
+    /// Sets how session ids travel in cookies (default [`crate::codec::SealedIds`]); for
+    /// formats shared with other frameworks, such as Flask-Session's sids.
+    #[must_use]
+    pub fn with_id_codec(self, ids: Arc<dyn crate::codec::IdCodec>) -> Self {
+        self.map(|s| s.ids = ids)
     }
 
     /// The event hub.

@@ -1,5 +1,8 @@
 //! The client-side store: the whole record, sealed into the cookie (Flask's default).
 
+use std::sync::Arc;
+
+use crate::codec::{RecordCodec, SealedRecords};
 use crate::envelope::Mode;
 
 /// Keeps the whole session in the cookie, sealed by the keyring: signed by default,
@@ -17,9 +20,9 @@ use crate::envelope::Mode;
 /// let sealed = CookieStore::encrypted();    // neither readable nor forgeable
 /// # let _ = (signed, sealed);
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct CookieStore {
-    mode: Mode,
+    codec: Arc<dyn RecordCodec>,
 }
 
 impl Default for CookieStore {
@@ -32,18 +35,24 @@ impl CookieStore {
     /// Signed cookies (HMAC-SHA256): the client can read but not change its session.
     #[must_use]
     pub fn signed() -> Self {
-        Self { mode: Mode::Signed }
+        Self { codec: Arc::new(SealedRecords(Mode::Signed)) }
     }
 
     /// Encrypted cookies (XChaCha20-Poly1305): the client can neither read nor change it.
     #[must_use]
     pub fn encrypted() -> Self {
-        Self { mode: Mode::Encrypted }
+        Self { codec: Arc::new(SealedRecords(Mode::Encrypted)) }
     }
 
-    /// The envelope mode.
+    /// Sessions in another cookie format, such as Flask's (`sessionwarden-flask`).
     #[must_use]
-    pub fn mode(&self) -> Mode {
-        self.mode
+    pub fn with_codec(codec: Arc<dyn RecordCodec>) -> Self {
+        Self { codec }
+    }
+
+    /// The codec.
+    #[must_use]
+    pub fn codec(&self) -> &Arc<dyn RecordCodec> {
+        &self.codec
     }
 }
