@@ -9,6 +9,7 @@
 //! list or revoke sessions, and pretending otherwise through the trait would break the
 //! trait's promises. The session layer accepts either through [`Backend`].
 
+mod cached;
 mod cookie;
 mod memory;
 
@@ -17,6 +18,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+pub use self::cached::{
+    CacheConfig, CacheStats, CachedStore, Invalidation, InvalidationSink, Invalidator, LocalInvalidator,
+};
 pub use self::cookie::CookieStore;
 pub use self::memory::MemoryStore;
 use crate::error::StoreError;
