@@ -73,7 +73,9 @@ def write(result: dict, path: Path) -> None:
             L += [f"![{name}](results/{name})", ""]
     L += ["## Targets", "",
           "Ratios of req/s (and, in brackets, of CPU per request) in this run. A target whose "
-          "server is not in this run is listed as not measured.", "",
+          "server is not in this run is listed as not measured. Why targets are missed, from "
+          "profiles: [ANALYSIS.md](ANALYSIS.md) (hand-written; rerun `bench/profile.sh` to check it "
+          "still holds).", "",
           harness.targets_table(result["targets"]), ""]
     if result.get("sweep"):
         conns = sorted({int(c) for pts in result["sweep"].values() for c in pts})
