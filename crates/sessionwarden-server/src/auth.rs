@@ -202,6 +202,12 @@ async fn login(
 }
 
 /// Ends the session: deleted from the store, cookie expired.
+///
+/// On a server-side store (memory, SQLite, PostgreSQL, Redis) the record is gone, so a copy
+/// of the old cookie never loads again. The pure cookie store (`--store cookie`) has no
+/// record to delete: logout expires the cookie in this browser, but a copy taken earlier
+/// stays valid until its idle or absolute deadline. What closes that gap: a server-side
+/// store, short timeouts, or rotating and then retiring the key (which logs everyone out).
 async fn logout(session: Session) -> Result<Json<Value>, Error> {
     session.destroy().await?;
     Ok(Json(json!({"user": null})))

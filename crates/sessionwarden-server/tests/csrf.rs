@@ -555,3 +555,28 @@ async fn wrong_password_and_unknown_user_look_the_same() {
     let (a, b) = (answers[0].2.as_secs_f64(), answers[1].2.as_secs_f64());
     assert!(a < 3.0 * b && b < 3.0 * a, "known {a:.3}s vs unknown {b:.3}s");
 }
+
+/// The documented limit of the pure cookie store: logout expires the cookie in the browser,
+/// but a copy taken before stays valid until its deadline (no server-side record to delete).
+/// Server-side stores close this (see the `replay after logout` case).
+#[tokio::test]
+async fn cookie_store_logout_limit_is_what_the_docs_say() {
+    let args = ServeArgs { store: StoreKind::Cookie, demo_user: vec![alice()], ..ServeArgs::default() };
+    let keyfile = KeyringFile::generate(START).unwrap();
+    let keyring = Keyring::new(keyfile.key_set().unwrap());
+    let clock = ManualClock::new(START);
+    let app = App::new(&args, keyring, sessionwarden::Events::default(), Arc::new(clock)).await.unwrap();
+    let mut browser = TestClient::new(app.router());
+    let t = token(&mut browser).await;
+    let t = login(&mut browser, &t).await.json()["csrf_token"].as_str().unwrap().to_owned();
+    let copy = browser.jar.clone();
+    let req = axum::http::Request::post("/logout")
+        .header("host", HOST)
+        .header("sec-fetch-site", "same-origin")
+        .header("x-csrf-token", &t);
+    assert_eq!(browser.send(req, Body::empty()).await.status, 200);
+    assert!(browser.jar.is_empty());
+    let mut thief = TestClient::new(app.router());
+    thief.jar = copy;
+    assert_eq!(thief.send(get("/me"), Body::empty()).await.status, 200, "cookie store: the copy still works");
+}

@@ -7,7 +7,7 @@ use std::time::Duration;
 use axum_core::extract::FromRequestParts;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, KeyInit, Mac as _};
+use hmac::{Hmac, Mac as _};
 use http::request::Parts;
 use serde::Serialize;
 use serde_json::Value;
@@ -181,10 +181,8 @@ fn mac(
     secret: &[u8; SECRET_LEN],
     iat: i64,
 ) -> Result<Hmac<Sha256>, KeyLookupError> {
-    let key = keys.find(kid)?;
-    // invariant: HMAC accepts keys of any length
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key.csrf_subkey().expose())
-        .expect("HMAC takes keys of any length");
+    // The key's pre-keyed state (same as keying with `csrf_subkey()`, two compressions less).
+    let mut mac = keys.find(kid)?.csrf_mac.clone();
     mac.update(MAC_LABEL);
     mac.update(&kid.get().to_be_bytes());
     mac.update(&iat.to_be_bytes());
@@ -323,6 +321,7 @@ impl<S: Send + Sync> FromRequestParts<S> for CsrfToken {
 mod tests {
     use super::*;
     use crate::keyring::{Key, KeyState};
+    use hmac::KeyInit;
 
     fn keys(ids: &[(u32, KeyState)]) -> KeySet {
         let keys = ids

@@ -145,6 +145,8 @@ pub struct Key {
     pub(crate) cookie_mac: Hmac<Sha256>,
     pub(crate) cookie_enc: chacha20poly1305::XChaCha20Poly1305,
     csrf: Subkey,
+    // Pre-keyed like cookie_mac: a CSRF check then costs one HMAC's two final compressions.
+    pub(crate) csrf_mac: Hmac<Sha256>,
 }
 
 impl Key {
@@ -174,6 +176,8 @@ impl Key {
                 .expect("HMAC takes keys of any length"),
             cookie_enc: <chacha20poly1305::XChaCha20Poly1305 as KeyInit>::new_from_slice(enc_key.as_ref())
                 .expect("32-byte XChaCha20 key"),
+            csrf_mac: <Hmac<Sha256> as KeyInit>::new_from_slice(derive(Purpose::Csrf).as_ref())
+                .expect("HMAC takes keys of any length"),
             csrf: Subkey(derive(Purpose::Csrf)),
         })
     }
