@@ -1,0 +1,297 @@
+//! The server-side stores through the real binary: outages answered 503 and healed within
+//! 2 s, no acknowledged write lost to `kill -9`, and the `sessions` CLI.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+mod support;
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use support::{Server, TempDir, cookie_pair, get};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A `redis-server` of our own, so stopping it disturbs nobody else.
+struct OwnRedis {
+    child: Child,
+    port: u16,
+}
+
+impl OwnRedis {
+    fn start(port: u16) -> Self {
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                sessionwarden_test::env::service_missing("redis-server binary", &e.to_string());
+                panic!("redis-server: {e}")
+            });
+        let t = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(t.elapsed() < Duration::from_secs(5), "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Self { child, port }
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+#[tokio::test]
+async fn redis_outage_answers_503_then_heals_within_2s() {
+    let dir = TempDir::new();
+    let mut redis = OwnRedis::start(free_port());
+    let url = format!("redis://127.0.0.1:{}/", redis.port);
+    let server =
+        Server::start(dir.path(), &["--insecure-cookies", "--store", "redis", "--redis-url", &url], &[]);
+    let r = support::client().get(server.url("/set-session?user=alice")).send().await.unwrap();
+    let cookie = cookie_pair(&r);
+    assert_eq!(get(&server.url("/get-session"), Some(&cookie)).await.1, "User: alice");
+
+    redis.kill();
+    // Traffic during the outage: every answer is a 503 — never a 200 with an empty session,
+    // never a 500.
+    let t = Instant::now();
+    let mut n = 0;
+    while t.elapsed() < Duration::from_millis(1500) {
+        for path in ["/get-session", "/set-session?user=mallory"] {
+            let (status, body, set_cookies) = get(&server.url(path), Some(&cookie)).await;
+            assert_eq!(status, 503, "{path} during the outage answered {status}: {body}");
+            assert!(set_cookies.is_empty(), "no cookie may be issued during an outage");
+            n += 1;
+        }
+    }
+    assert!(n > 4);
+    assert_eq!(get(&server.url("/readyz"), None).await.0, 503);
+    assert_eq!(get(&server.url("/healthz"), None).await.0, 200);
+
+    let restarted = Instant::now();
+    let _redis = OwnRedis::start(redis.port);
+    let healed = support::eventually(Duration::from_secs(2), || {
+        let url = server.url("/get-session");
+        let cookie = cookie.clone();
+        async move { get(&url, Some(&cookie)).await.0 == 200 }
+    })
+    .await;
+    assert!(healed, "service did not return within 2 s of Redis coming back");
+    assert!(restarted.elapsed() < Duration::from_secs(3));
+    assert_eq!(get(&server.url("/readyz"), None).await.0, 200);
+    assert!(server.stderr().contains("store_unavailable"), "the outage must be recorded as an event");
+}
+
+fn psql(sql: &str) -> String {
+    let out = Command::new("psql")
+        .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-Atc", sql])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn postgres_or_skip() -> Option<String> {
+    let url = sessionwarden_test::env::postgres_url();
+    let ok = Command::new("pg_isready")
+        .args(["-h", "127.0.0.1", "-p", "5432"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        sessionwarden_test::env::service_missing("PostgreSQL", "pg_isready failed");
+        return None;
+    }
+    Some(url)
+}
+
+#[tokio::test]
+async fn postgres_connections_terminated_never_log_anyone_out() {
+    let Some(url) = postgres_or_skip() else { return };
+    let dir = TempDir::new();
+    let server = Server::start(
+        dir.path(),
+        &["--insecure-cookies", "--store", "postgres", "--database-url", &url],
+        &[],
+    );
+    let r = support::client().get(server.url("/set-session?user=alice")).send().await.unwrap();
+    let cookie = cookie_pair(&r);
+    for round in 0..3 {
+        psql(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'sessionwarden'",
+        );
+        let t = Instant::now();
+        let mut healed = None;
+        while t.elapsed() < Duration::from_secs(3) {
+            let (status, body, _) = get(&server.url("/get-session"), Some(&cookie)).await;
+            match status {
+                200 => {
+                    assert_eq!(
+                        body, "User: alice",
+                        "round {round}: a broken connection must never look like no session"
+                    );
+                    healed.get_or_insert(t.elapsed());
+                    break;
+                }
+                503 => {}
+                other => panic!("round {round}: answered {other}: {body}"),
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let healed = healed.unwrap_or_else(|| panic!("round {round}: not healed within 3 s"));
+        assert!(healed < Duration::from_secs(2), "round {round}: healed after {healed:?}");
+    }
+}
+
+/// Writers hammer the server with new sessions; it is killed with SIGKILL mid-way; after a
+/// restart every session whose write was answered 2xx is there.
+async fn kill_9_loses_no_acknowledged_session(args: &[&str]) {
+    let dir = TempDir::new();
+    let server = Server::start(dir.path(), args, &[]);
+    let acked = Arc::new(parking_lot_free::Acks::default());
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut writers = Vec::new();
+    for w in 0..8 {
+        let url = server.url("/set-session");
+        let acked = acked.clone();
+        let stop = stop.clone();
+        writers.push(tokio::spawn(async move {
+            let client = support::client();
+            let mut i = 0;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let user = format!("w{w}-{i}");
+                i += 1;
+                match client.get(format!("{url}?user={user}")).send().await {
+                    Ok(r) if r.status().is_success() => {
+                        let cookie = cookie_pair(&r);
+                        acked.push(cookie, user);
+                    }
+                    _ => break,
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    server.signal("KILL");
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    for w in writers {
+        w.await.unwrap();
+    }
+    let acked = acked.take();
+    assert!(acked.len() > 20, "too few writes acknowledged ({}) to mean anything", acked.len());
+    drop(server);
+    let server = Server::start(dir.path(), args, &[]);
+    for (cookie, user) in &acked {
+        let (status, body, _) = get(&server.url("/get-session"), Some(cookie)).await;
+        assert_eq!(
+            (status, body.as_str()),
+            (200, format!("User: {user}").as_str()),
+            "acknowledged write lost"
+        );
+    }
+}
+
+mod parking_lot_free {
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    pub(crate) struct Acks(Mutex<Vec<(String, String)>>);
+
+    impl Acks {
+        pub(crate) fn push(&self, cookie: String, user: String) {
+            self.0.lock().unwrap().push((cookie, user));
+        }
+        pub(crate) fn take(&self) -> Vec<(String, String)> {
+            std::mem::take(&mut *self.0.lock().unwrap())
+        }
+    }
+}
+
+#[tokio::test]
+async fn kill_9_sqlite() {
+    kill_9_loses_no_acknowledged_session(&["--insecure-cookies", "--store", "sqlite"]).await;
+}
+
+#[tokio::test]
+async fn kill_9_postgres() {
+    let Some(url) = postgres_or_skip() else { return };
+    kill_9_loses_no_acknowledged_session(&[
+        "--insecure-cookies",
+        "--store",
+        "postgres",
+        "--database-url",
+        &url,
+    ])
+    .await;
+}
+
+#[tokio::test]
+async fn sessions_cli_lists_and_revokes() {
+    let dir = TempDir::new();
+    let d = dir.path().to_str().unwrap().to_owned();
+    let server =
+        Server::start(dir.path(), &["--insecure-cookies", "--demo-user", "alice:wonderland-42"], &[]);
+    let client = support::client();
+    let login = |cookie: Option<String>| {
+        let client = client.clone();
+        let base = server.url("");
+        async move {
+            let mut req = client.get(format!("{base}/csrf-token"));
+            if let Some(c) = &cookie {
+                req = req.header("cookie", c);
+            }
+            let r = req.send().await.unwrap();
+            let cookie = support::set_cookies(&r)
+                .first()
+                .map(|c| c.split(';').next().unwrap().to_owned())
+                .or(cookie)
+                .unwrap();
+            let token =
+                r.json::<serde_json::Value>().await.unwrap()["csrf_token"].as_str().unwrap().to_owned();
+            let r = client
+                .post(format!("{base}/login"))
+                .header("cookie", &cookie)
+                .header("x-csrf-token", token)
+                .json(&serde_json::json!({"username": "alice", "password": "wonderland-42"}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            cookie_pair(&r)
+        }
+    };
+    let a = login(None).await;
+    let b = login(None).await;
+    let me = |cookie: String| {
+        let url = server.url("/me");
+        async move { get(&url, Some(&cookie)).await.0 }
+    };
+    assert_eq!(me(a.clone()).await, 200);
+    let (ok, out, err) = support::cli(&["sessions", "list", "--user", "alice", "--json", "--data-dir", &d]);
+    assert!(ok, "{err}");
+    let list: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 2, "{out}");
+    assert!(!out.contains(a.split_once('=').unwrap().1), "listing must not show cookie values");
+    let handle = list[0]["handle"].as_str().unwrap().to_owned();
+    let (ok, table, _) = support::cli(&["sessions", "list", "--data-dir", &d]);
+    assert!(ok && table.contains("alice") && table.contains(&handle));
+    let (ok, _, err) = support::cli(&["sessions", "revoke", &handle, "--data-dir", &d]);
+    assert!(ok, "{err}");
+    let (ok, _, err) = support::cli(&["sessions", "revoke", "not-a-handle", "--data-dir", &d]);
+    assert!(!ok && err.contains("not a session handle"), "{err}");
+    let statuses = [me(a.clone()).await, me(b.clone()).await];
+    assert_eq!(statuses.iter().filter(|s| **s == 401).count(), 1, "exactly the revoked session is gone");
+    let (ok, out, _) = support::cli(&["sessions", "revoke-user", "alice", "--data-dir", &d]);
+    assert!(ok && out.contains("revoked 1 session"), "{out}");
+    assert_eq!(me(a).await, 401);
+    assert_eq!(me(b).await, 401);
+}
