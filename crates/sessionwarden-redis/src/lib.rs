@@ -118,7 +118,9 @@
 //! - Listings skip records they cannot decode; `load` of the same key reports them.
 
 mod conn;
+mod invalidation;
 mod scripts;
 mod store;
 
+pub use self::invalidation::RedisInvalidator;
 pub use self::store::{DEFAULT_PREFIX, InvalidPrefix, RedisStore};

@@ -58,7 +58,10 @@ const MAX_CYCLE_ATTEMPTS: usize = 5;
 /// ```
 #[derive(Clone)]
 pub struct RedisStore {
-    conn: Conn,
+    pub(crate) conn: Conn,
+    // One client per configured node, for connections of another kind (pub/sub). Never in
+    // `Debug`: their connection info may hold a password.
+    pub(crate) clients: Arc<[redis::Client]>,
     prefix: Arc<str>,
     // `host:port` of each configured node: no user name, no password.
     nodes: Arc<[String]>,
@@ -112,6 +115,7 @@ impl RedisStore {
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let client = redis::Client::open(url).map_err(|e| StoreError::unavailable("connect", e))?;
         let nodes: Arc<[String]> = Arc::new([client.get_connection_info().addr().to_string()]);
+        let clients: Arc<[redis::Client]> = Arc::new([client.clone()]);
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(CONNECT_TIMEOUT))
             .set_response_timeout(Some(RESPONSE_TIMEOUT))
@@ -121,7 +125,7 @@ impl RedisStore {
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(Duration::from_millis(250));
         let manager = step("connect", ConnectionManager::new_with_config(client, config)).await?;
-        Ok(Self { conn: Conn::Single(manager), prefix: DEFAULT_PREFIX.into(), nodes })
+        Ok(Self { conn: Conn::Single(manager), clients, prefix: DEFAULT_PREFIX.into(), nodes })
     }
 
     /// Connects to a Redis Cluster through any of its nodes (`redis://host:port` each).
@@ -138,7 +142,9 @@ impl RedisStore {
     /// ```
     pub async fn connect_cluster(urls: &[String]) -> Result<Self, StoreError> {
         let mut nodes = Vec::with_capacity(urls.len());
+        let mut clients = Vec::with_capacity(urls.len());
         for url in urls {
+            clients.push(redis::Client::open(url.as_str()).map_err(|e| StoreError::unavailable("connect", e))?);
             let info =
                 url.as_str().into_connection_info().map_err(|e| StoreError::unavailable("connect", e))?;
             nodes.push(info.addr().to_string());
@@ -152,7 +158,12 @@ impl RedisStore {
             .build()
             .map_err(|e| StoreError::unavailable("connect", e))?;
         let conn = step("connect", client.get_async_connection()).await?;
-        Ok(Self { conn: Conn::Cluster(conn), prefix: DEFAULT_PREFIX.into(), nodes: nodes.into() })
+        Ok(Self {
+            conn: Conn::Cluster(conn),
+            clients: clients.into(),
+            prefix: DEFAULT_PREFIX.into(),
+            nodes: nodes.into(),
+        })
     }
 
     /// Connects to whatever `url` names: a cluster for a comma-separated list of URLs or a
@@ -442,7 +453,7 @@ fn push_record(inv: &mut redis::ScriptInvocation<'_>, record: &Record, bytes: Ve
 
 /// Runs one step of an operation, bounded by [`STEP_TIMEOUT`]; every failure is
 /// [`StoreError::Unavailable`] (fail closed).
-async fn step<T>(
+pub(crate) async fn step<T>(
     operation: &'static str,
     fut: impl Future<Output = RedisResult<T>>,
 ) -> Result<T, StoreError> {
