@@ -148,6 +148,13 @@ pub struct ServeArgs {
     #[arg(long, env = "SESSION_KEY_PREFIX", default_value = "session:")]
     pub redis_prefix: String,
 
+    /// `--store redis`: cache up to N sessions in this process, invalidated across the fleet
+    /// over Redis pub/sub (`<prefix>invalidate`); 0 turns it off. Off by default: on Redis
+    /// Cluster a cached session can outlive its master's reachability for up to 5 s (see
+    /// `sessionwarden::store::CachedStore`).
+    #[arg(long, env = "SESSIONWARDEN_LOCAL_CACHE", default_value_t = 0)]
+    pub local_cache: u64,
+
     /// The data directory (set from the global `--data-dir`).
     #[arg(skip)]
     pub data_dir: std::path::PathBuf,

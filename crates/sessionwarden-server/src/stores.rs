@@ -46,7 +46,11 @@ pub async fn open(args: &ServeArgs) -> Result<(Backend, Option<Arc<dyn SessionSt
             let store = RedisStore::connect_any(&args.redis_url).await.context("Redis store")?;
             let store =
                 store.try_with_prefix(args.redis_prefix.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
-            Arc::new(store)
+            if args.local_cache > 0 {
+                Arc::new(store.with_local_cache(args.local_cache).await)
+            } else {
+                Arc::new(store)
+            }
         }
     };
     Ok((Backend::Server(store.clone()), Some(store)))
@@ -57,7 +61,13 @@ pub async fn open(args: &ServeArgs) -> Result<(Backend, Option<Arc<dyn SessionSt
 /// # Errors
 /// When the store cannot be reached, the handle is malformed, or nothing matched.
 pub async fn run(cmd: &SessionsCommand, args: &ServeArgs, out: &mut impl std::io::Write) -> Result<()> {
-    let (_, store) = open(args).await?;
+    // Through the cache on Redis, so a revocation from the CLI is published to the servers'
+    // local caches (if they run one) instead of waiting out their time to live.
+    let mut args = args.clone();
+    if matches!(args.store, StoreKind::Redis) && args.local_cache == 0 {
+        args.local_cache = 1;
+    }
+    let (_, store) = open(&args).await?;
     let Some(store) = store else {
         bail!(
             "the cookie store keeps nothing on the server: there is nothing to list or revoke (rotate and retire keys instead)"

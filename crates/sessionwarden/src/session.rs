@@ -113,8 +113,8 @@ impl Changes {
 pub(crate) struct State {
     /// The presented cookie value, until it is opened.
     cookie: Option<String>,
-    /// The client summary, recorded on new sessions.
-    client: Option<ClientSummary>,
+    /// The client's `User-Agent`, summarised only if a new session is recorded.
+    user_agent: Option<http::HeaderValue>,
     loaded: bool,
     /// The session's id (server-side stores). For cookie stores this stays `None`.
     id: Option<SessionId>,
@@ -146,13 +146,17 @@ pub(crate) enum Finish {
 }
 
 impl Session {
-    pub(crate) fn new(shared: Arc<Shared>, cookie: Option<String>, client: Option<ClientSummary>) -> Self {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        cookie: Option<String>,
+        user_agent: Option<http::HeaderValue>,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 shared,
                 state: Mutex::new(State {
                     cookie,
-                    client,
+                    user_agent,
                     loaded: false,
                     id: None,
                     record: None,
@@ -421,7 +425,7 @@ impl State {
     fn record_or_new(&mut self, shared: &Shared) -> &mut Record {
         if self.record.is_none() {
             let mut record = Record::new(shared.now(), &shared.expiry);
-            record.client = self.client.take();
+            record.client = self.user_agent.take().map(|ua| client_summary(&ua));
             self.record = Some(record);
             self.stored_version = None;
             self.destroyed = false;
@@ -608,7 +612,12 @@ impl State {
                             self.changes.apply(&mut merged);
                             merged.touch(now, &shared.expiry);
                             record = merged;
-                            backoff(attempts).await;
+                            // Under the in-process save lock the writers of this process
+                            // have finished, so a first conflict is settled by retrying at
+                            // once; only repeated conflicts (other processes) back off.
+                            if attempts > 0 {
+                                backoff(attempts - 1).await;
+                            }
                         }
                         SaveOutcome::Missing => {
                             // Destroyed or revoked meanwhile: never resurrect it.
@@ -636,6 +645,14 @@ impl State {
         let record = self.record.as_ref().expect("record present");
         Ok(Some(shared.cookie.build(sealed, shared.max_age(record, now))))
     }
+}
+
+/// A coarse summary of the client, made once per new session (not per request).
+fn client_summary(user_agent: &http::HeaderValue) -> ClientSummary {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(user_agent.as_bytes());
+    let hash: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    ClientSummary { ip_prefix: None, user_agent_hash: Some(hash) }
 }
 
 /// A handle for a cookie-store session: a hash of its first sealed value.

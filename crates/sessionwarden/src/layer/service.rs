@@ -10,7 +10,6 @@ use tower_service::Service;
 use super::Shared;
 use crate::config::CacheControl;
 use crate::events::{CookieRejectReason, SecurityEvent};
-use crate::record::ClientSummary;
 use crate::session::{Finish, Session};
 
 /// The service [`super::SessionLayer`] wraps around yours.
@@ -62,14 +61,6 @@ fn session_cookie(headers: &HeaderMap, name: &str, shared: &Shared) -> Option<St
     found.map(str::to_owned)
 }
 
-fn client_summary(headers: &HeaderMap) -> Option<ClientSummary> {
-    use sha2::Digest as _;
-    let ua = headers.get(USER_AGENT)?;
-    let digest = sha2::Sha256::digest(ua.as_bytes());
-    let hash: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-    Some(ClientSummary { ip_prefix: None, user_agent_hash: Some(hash) })
-}
-
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for SessionService<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
@@ -91,8 +82,8 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let shared = self.shared.clone();
         let cookie = session_cookie(req.headers(), shared.cookie.name(), &shared);
-        let client = client_summary(req.headers());
-        let session = Session::new(shared.clone(), cookie, client);
+        let user_agent = req.headers().get(USER_AGENT).cloned();
+        let session = Session::new(shared.clone(), cookie, user_agent);
         req.extensions_mut().insert(session.clone());
         Box::pin(async move {
             let mut res = inner.call(req).await?;
