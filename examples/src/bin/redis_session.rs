@@ -3,8 +3,8 @@
 //!
 //! Run:   cargo run -p examples --bin redis_session          (Redis on 127.0.0.1:6379,
 //!                                                            or set REDIS_URL)
-//! Then:  curl -c jar -b jar http://127.0.0.1:3002/set-session   → Session set!
-//!        curl -c jar -b jar http://127.0.0.1:3002/get-session   → User: admin
+//! Then:  curl -c jar -b jar http://127.0.0.1:3003/set-session   → Session set!
+//!        curl -c jar -b jar http://127.0.0.1:3003/get-session   → User: admin
 //!        redis-cli --scan --pattern 'session:*'                 → keys named by a hash of the
 //!                                                                 id, never the id itself
 //! Stop Redis and ask again: the answer is 503, not "User: None" — a store outage never
@@ -39,5 +39,5 @@ async fn main() {
         .route("/set-session", get(set_session))
         .route("/get-session", get(get_session))
         .layer(SessionLayer::new(Backend::Server(std::sync::Arc::new(store)), examples::keyring()));
-    examples::serve(app, 3002).await;
+    examples::serve(app, 3003).await;
 }
