@@ -802,7 +802,16 @@ def main() -> int:
     ap.add_argument("--no-build", action="store_true", help="use the binaries already built")
     ap.add_argument("--results", type=Path, default=None,
                     help="write RESULTS.md here (default: bench/RESULTS.md in a full run, none in smoke)")
+    ap.add_argument("--report-only", type=Path, metavar="JSON",
+                    help="measure nothing: rewrite RESULTS.md and the plots from a saved bench/out/results-*.json")
     a = ap.parse_args()
+    if a.report_only:
+        import report  # bench/report.py, stdlib only
+        result = json.loads(a.report_only.read_text())
+        path = a.results or BENCH / "RESULTS.md"
+        report.write(result, path, src=a.report_only)
+        print(f"wrote {path}")
+        return 0
     if a.smoke:
         a.rounds, a.duration, a.warmup, a.no_peers, a.no_sweep, a.scale, a.no_micro = 1, 2, 0, True, True, 0, True
     elif a.results is None:
@@ -842,6 +851,9 @@ def main() -> int:
         log(f"measuring {len(runs)} servers × {len(ROUTES)} routes × {a.rounds} rounds × {a.duration} s "
             f"(wrk -t{a.threads} -c{a.connections})")
         h.rounds(runs)
+        OUT.mkdir(exist_ok=True)
+        # Saved now too, so that a later phase failing or being stopped loses no round.
+        (OUT / "rounds-partial.json").write_text(json.dumps(summarise(runs), indent=1))
         sweep = {} if a.no_sweep else h.sweep(runs)
         rss = {r.server.name: status_kb(process_tree(r.proc.pid), "VmHWM") / 1024 for r in runs}
         for run in runs:
