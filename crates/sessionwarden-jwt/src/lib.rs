@@ -6,6 +6,8 @@
 //!   whole family when a rotated token comes back ([`refresh`] explains the grace window).
 //! - [`Revocations`] denylists tokens by `jti`, by session handle (`sid`), or per user before a
 //!   cutoff, answered in one lookup.
+//! - [`CachedRevocations`] puts a bounded local cache (at most 1 s) in front of a shared
+//!   revocation store, so a fleet refuses a revoked token within a second.
 //! - [`Jwt::jwks`] publishes the public keys (RFC 7517).
 //!
 //! # Verification policy
@@ -53,6 +55,7 @@
 //! # Ok::<(), sessionwarden_jwt::JwtError>(())
 //! ```
 
+mod cached;
 mod claims;
 mod config;
 mod error;
@@ -61,6 +64,7 @@ mod key;
 pub mod refresh;
 mod revocation;
 
+pub use self::cached::{CachedRevocations, MAX_REVOCATION_CACHE_TTL};
 pub use self::claims::{AccessClaims, AccessTokenRequest, Confirmation, IssuedAccessToken};
 pub use self::config::{Clock, JwtConfig, MAX_LEEWAY, MAX_TOKEN_LEN, SystemClock};
 pub use self::error::{BoxError, JwtError};

@@ -133,7 +133,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/login", post(login))
         .route("/logout", post(logout))
         .route("/csrf-token", get(csrf_token))
-        .route("/me", get(me))
+        .route("/me", get(crate::tokens::me))
         .route("/notes", get(notes).post(add_note))
         .with_state(state)
 }
@@ -208,20 +208,17 @@ async fn login(
 /// record to delete: logout expires the cookie in this browser, but a copy taken earlier
 /// stays valid until its idle or absolute deadline. What closes that gap: a server-side
 /// store, short timeouts, or rotating and then retiring the key (which logs everyone out).
-async fn logout(session: Session) -> Result<Json<Value>, Error> {
+///
+/// The access and refresh tokens issued for the session (`GET /token`) are revoked first, so
+/// a failing token store leaves the session in place for a retry.
+async fn logout(State(state): State<AppState>, session: Session) -> Result<Json<Value>, Error> {
+    crate::tokens::revoke_session_tokens(&state, &session).await?;
     session.destroy().await?;
     Ok(Json(json!({"user": null})))
 }
 
 async fn csrf_token(token: CsrfToken) -> Json<Value> {
     Json(json!({"csrf_token": token}))
-}
-
-async fn me(session: Session) -> Result<Response, Error> {
-    Ok(match session.user().await? {
-        Some(user) => Json(json!({"user": user})).into_response(),
-        None => (StatusCode::UNAUTHORIZED, Json(json!({"error": "not logged in"}))).into_response(),
-    })
 }
 
 #[derive(Deserialize)]
@@ -242,7 +239,9 @@ async fn add_note(session: Session, JsonOrForm(new): JsonOrForm<NewNote>) -> Res
     Ok(Json(json!({"notes": notes})))
 }
 
-/// Whether clients may read or write `key` through `/session/data`: not the CSRF secret.
+/// Whether clients may read or write `key` through `/session/data`: not the CSRF secret, not
+/// the token session id.
 pub(crate) fn is_reserved(key: &str) -> bool {
     key == csrf::SESSION_KEY
+        || key == crate::tokens::SID_KEY
 }

@@ -208,6 +208,44 @@ pub struct ServeArgs {
     /// (non-browser clients).
     #[arg(long, env = "SESSIONWARDEN_CSRF_STRICT")]
     pub csrf_strict: bool,
+
+    /// JWT signing algorithm: HS256 with the keyring's JWT subkey, or EdDSA / ES256 with keys
+    /// derived from the keyring and published at `/.well-known/jwks.json`.
+    #[arg(long, env = "SESSIONWARDEN_JWT_ALG", value_enum, default_value_t = crate::tokens::JwtAlg::Hs256)]
+    pub jwt_alg: crate::tokens::JwtAlg,
+
+    /// The `iss` of issued tokens, required of verified ones.
+    #[arg(long, env = "SESSIONWARDEN_JWT_ISSUER", default_value = "sessionwarden")]
+    pub jwt_issuer: String,
+
+    /// The `aud` of issued tokens, required of verified ones.
+    #[arg(long, env = "SESSIONWARDEN_JWT_AUDIENCE", default_value = "sessionwarden")]
+    pub jwt_audience: String,
+
+    /// Clock-skew leeway for `exp`, `nbf` and `iat`, in seconds (at most 60).
+    #[arg(long, env = "SESSIONWARDEN_JWT_LEEWAY", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(0..=60))]
+    pub jwt_leeway: u64,
+
+    /// Access-token lifetime in seconds.
+    #[arg(long, env = "SESSIONWARDEN_JWT_ACCESS_TTL", default_value_t = 3600,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub jwt_access_ttl: u64,
+
+    /// Seconds in which a retried refresh gets the same successor instead of counting as reuse
+    /// (0 = strict; at most 60).
+    #[arg(long, env = "SESSIONWARDEN_JWT_REFRESH_GRACE", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(0..=60))]
+    pub jwt_refresh_grace: u64,
+
+    /// Key id of tokens signed with `JWT_SECRET_KEY`; tokens with any other id are refused.
+    #[arg(long, env = "JWT_SECRET_KEY_ID", default_value = "static")]
+    pub jwt_secret_key_id: String,
+
+    /// `JWT_SECRET_KEY` (environment only, never a flag: `ps` shows flags): an explicit HS256
+    /// secret, shared with other verifiers, instead of the keyring's derived one.
+    #[arg(skip = crate::tokens::JwtSecret::from_env())]
+    pub jwt_secret_key: Option<crate::tokens::JwtSecret>,
 }
 
 impl Default for ServeArgs {

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod keys;
 mod routes;
 pub mod stores;
+pub mod tokens;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -31,6 +32,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// The demo users `POST /login` accepts.
     pub users: Arc<auth::Users>,
+    /// JWT access and refresh tokens.
+    pub tokens: Arc<tokens::Tokens>,
 }
 
 /// Everything [`router`] needs, built from the command line.
@@ -71,7 +74,15 @@ impl App {
             .persistent(args.permanent);
         let users = Arc::new(auth::Users::new(&args.demo_user)?);
         let csrf = auth::csrf_layer(args);
-        Ok(Self { state: AppState { store, keyring, events, clock, users }, cookie, expiry, backend, csrf })
+        let token_stores = tokens::TokenStores::open(args).await?;
+        let tokens = Arc::new(tokens::Tokens::new(
+            args,
+            keyring.clone(),
+            clock.clone(),
+            events.clone(),
+            token_stores,
+        )?);
+        Ok(Self { state: AppState { store, keyring, events, clock, users, tokens }, cookie, expiry, backend, csrf })
     }
 
     /// The session layer this application uses.

@@ -19,7 +19,8 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .with_state(state.clone())
-        .merge(crate::auth::router(state))
+        .merge(crate::auth::router(state.clone()))
+        .merge(crate::tokens::router(state))
 }
 
 #[derive(Deserialize)]

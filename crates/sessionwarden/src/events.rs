@@ -123,6 +123,18 @@ pub enum SecurityEvent {
         /// Which check failed (never a token value).
         reason: CsrfRejectReason,
     },
+    /// A bearer token or refresh token was refused; the request was answered 401.
+    JwtRejected {
+        /// `sessionwarden_jwt::JwtError::reason()`: `alg_none`, `expired`, `revoked`, …
+        /// (never token bytes or claim values).
+        reason: &'static str,
+    },
+    /// An already-rotated refresh token came back outside the grace window: its whole family
+    /// was revoked (stolen token, or a client replaying old tokens).
+    RefreshTokenReuse {
+        /// The family's id (not a secret: it cannot refresh anything).
+        family: String,
+    },
 }
 
 impl SecurityEvent {
@@ -142,6 +154,8 @@ impl SecurityEvent {
             Self::KeyringReloaded { .. } => "keyring_reloaded",
             Self::KeyringReloadFailed { .. } => "keyring_reload_failed",
             Self::CsrfRejected { .. } => "csrf_rejected",
+            Self::JwtRejected { .. } => "jwt_rejected",
+            Self::RefreshTokenReuse { .. } => "refresh_token_reuse",
         }
     }
 
@@ -153,6 +167,8 @@ impl SecurityEvent {
             Self::StoreUnavailable { operation } => Some(operation),
             Self::KeyringReloadFailed { reason } => Some(reason),
             Self::CsrfRejected { reason } => Some(reason.as_str()),
+            Self::JwtRejected { reason } => Some(reason),
+            Self::RefreshTokenReuse { .. } => Some("refresh_reuse"),
             Self::SessionExpired { deadline: ExpiryKind::Idle } => Some("idle"),
             Self::SessionExpired { deadline: ExpiryKind::Absolute } => Some("absolute"),
             _ => None,
@@ -230,7 +246,9 @@ impl Events {
             | SecurityEvent::CorruptRecord { .. }
             | SecurityEvent::StoreUnavailable { .. }
             | SecurityEvent::KeyringReloadFailed { .. }
-            | SecurityEvent::CsrfRejected { .. } => {
+            | SecurityEvent::CsrfRejected { .. }
+            | SecurityEvent::JwtRejected { .. }
+            | SecurityEvent::RefreshTokenReuse { .. } => {
                 tracing::warn!(target: TARGET, kind, reason = event.reason(), event = ?event, "security event");
             }
             _ => {

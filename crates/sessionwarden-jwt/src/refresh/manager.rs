@@ -300,6 +300,33 @@ impl RefreshManager {
         }
     }
 
+    /// The family a presented refresh token belongs to, if the store knows the token. For
+    /// naming the family in a `RefreshTokenReuse` security event after
+    /// [`JwtError::RefreshReuse`]; the id is not a secret.
+    ///
+    /// # Errors
+    /// [`JwtError::Store`] if the store fails.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// use sessionwarden_jwt::{AccessTokenRequest, Jwt, JwtConfig, JwtKey, JwtKeySet,
+    ///     MemoryRefreshStore, RefreshManager};
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let jwt = Arc::new(Jwt::new(JwtKeySet::single(JwtKey::hs256("1", &[7u8; 32])?),
+    ///     JwtConfig::default())?);
+    /// let refresh = RefreshManager::new(jwt, Arc::new(MemoryRefreshStore::new()), [9u8; 32]);
+    /// let pair = refresh.issue_at(&AccessTokenRequest::new("alice"), 1_000).await?;
+    /// assert_eq!(refresh.family_of(pair.refresh.as_str()).await?, Some(pair.family));
+    /// assert_eq!(refresh.family_of("not-a-token").await?, None);
+    /// # Ok::<(), sessionwarden_jwt::JwtError>(()) }).unwrap();
+    /// ```
+    pub async fn family_of(&self, refresh: &str) -> Result<Option<FamilyId>, JwtError> {
+        let Some(raw) = decode(refresh) else {
+            return Ok(None);
+        };
+        Ok(self.store.lookup(&TokenHash::of(raw.as_ref())).await?.map(|(_, family)| family.id))
+    }
+
     /// Revokes every refresh-token family of session handle `sid` (logout). Pair it with
     /// [`Revocations::revoke_sid`](crate::Revocations::revoke_sid) for the access tokens.
     /// Returns how many families were revoked.

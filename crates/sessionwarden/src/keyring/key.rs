@@ -94,6 +94,8 @@ pub enum Purpose {
     JwtEd25519,
     /// Seed of the ES256 (P-256) JWT signing key.
     JwtEs256,
+    /// HMAC key that derives refresh-token successors (`sessionwarden-jwt`'s rotation key).
+    JwtRefresh,
 }
 
 impl Purpose {
@@ -107,6 +109,7 @@ impl Purpose {
             Self::JwtHs256 => "sessionwarden/v1/jwt-hs256",
             Self::JwtEd25519 => "sessionwarden/v1/jwt-ed25519",
             Self::JwtEs256 => "sessionwarden/v1/jwt-es256",
+            Self::JwtRefresh => "sessionwarden/v1/jwt-refresh",
         }
     }
 }
@@ -266,6 +269,7 @@ mod tests {
             Purpose::JwtHs256,
             Purpose::JwtEd25519,
             Purpose::JwtEs256,
+            Purpose::JwtRefresh,
         ];
         for (i, a) in all.iter().enumerate() {
             for b in &all[i + 1..] {
