@@ -109,12 +109,32 @@ impl FlaskCookieCodec {
     /// [`Error::Base64`], [`Error::Zlib`], [`Error::TooLarge`], [`Error::Utf8`],
     /// [`Error::Json`], [`Error::NotAnObject`] or [`Error::BadTag`].
     pub fn decode(&self, cookie: &str, now: u64) -> Result<FlaskMap, Error> {
+        self.decode_verified(cookie, now).map(|d| d.session)
+    }
+
+    /// As [`FlaskCookieCodec::decode`], also telling when the cookie was signed and by which
+    /// key (to re-sign cookies still under a fallback, as Flask does on its next write).
+    ///
+    /// # Errors
+    /// As [`FlaskCookieCodec::decode`].
+    ///
+    /// ```
+    /// # use sessionwarden_flask::{FlaskCookieCodec, SecretKey};
+    /// let old = FlaskCookieCodec::new(SecretKey::from("old"));
+    /// let cookie = old.encode(&Default::default(), 100)?;
+    /// let rotated = FlaskCookieCodec::new(SecretKey::from("new")).with_fallbacks([SecretKey::from("old")]);
+    /// let d = rotated.decode_verified(&cookie, 160)?;
+    /// assert_eq!((d.signed_at, d.fallback), (100, true));
+    /// # Ok::<(), sessionwarden_flask::Error>(())
+    /// ```
+    pub fn decode_verified(&self, cookie: &str, now: u64) -> Result<DecodedCookie, Error> {
         itsdangerous::check_len(cookie)?;
-        let value = itsdangerous::unsign(&self.keys, cookie)?;
-        let payload = itsdangerous::check_timestamp(value, now, Some(self.max_age))?;
+        let (value, key_index) = itsdangerous::unsign_with_index(&self.keys, cookie)?;
+        let (payload, signed_at) = itsdangerous::check_timestamp_at(value, now, Some(self.max_age))?;
         let json = itsdangerous::load_payload(payload)?;
         let text = std::str::from_utf8(&json).map_err(|_| Error::Utf8)?;
-        tagged::loads(text)
+        let session = tagged::loads(text)?;
+        Ok(DecodedCookie { session, signed_at, fallback: key_index > 0 })
     }
 
     /// Signs `session` with `SECRET_KEY` at time `now`, producing the cookie value Flask
@@ -133,6 +153,29 @@ impl FlaskCookieCodec {
         out.push('.');
         out.push_str(&sig);
         Ok(out)
+    }
+}
+
+/// A verified Flask cookie: what [`FlaskCookieCodec::decode_verified`] returns.
+#[derive(Clone, PartialEq)]
+#[non_exhaustive]
+pub struct DecodedCookie {
+    /// The session dict.
+    pub session: FlaskMap,
+    /// When the cookie was signed (Unix seconds): Flask's sliding expiry starts here.
+    pub signed_at: u64,
+    /// Whether a `SECRET_KEY_FALLBACKS` key verified it rather than `SECRET_KEY`.
+    pub fallback: bool,
+}
+
+impl fmt::Debug for DecodedCookie {
+    /// Shows the session's keys, not its values (they may be secrets, like `csrf_token`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DecodedCookie")
+            .field("keys", &self.session.keys().collect::<Vec<_>>())
+            .field("signed_at", &self.signed_at)
+            .field("fallback", &self.fallback)
+            .finish()
     }
 }
 

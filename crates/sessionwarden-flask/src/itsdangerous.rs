@@ -66,12 +66,20 @@ fn hmac_sha1(key: &[u8]) -> HmacSha1 {
 
 /// `Signer.unsign`: splits at the last `.`, tries each key in order, returns the signed part.
 pub(crate) fn unsign<'a>(keys: &[SigningKey], signed: &'a str) -> Result<&'a str, Error> {
+    unsign_with_index(keys, signed).map(|(value, _)| value)
+}
+
+/// [`unsign`], also returning the index in `keys` of the key that verified.
+pub(crate) fn unsign_with_index<'a>(keys: &[SigningKey], signed: &'a str) -> Result<(&'a str, usize), Error> {
     let (value, sig) = signed.rsplit_once('.').ok_or(Error::Malformed { what: "no '.' separator" })?;
     if sig.len() != SIG_B64_LEN {
         return Err(Error::BadSignature);
     }
     let sig = URL_SAFE_NO_PAD.decode(sig).map_err(|_| Error::BadSignature)?;
-    if keys.iter().any(|k| k.verify(value.as_bytes(), &sig)) { Ok(value) } else { Err(Error::BadSignature) }
+    match keys.iter().position(|k| k.verify(value.as_bytes(), &sig)) {
+        Some(index) => Ok((value, index)),
+        None => Err(Error::BadSignature),
+    }
 }
 
 /// `TimestampSigner.unsign` after the signature check: splits off and checks the timestamp.
@@ -79,6 +87,11 @@ pub(crate) fn unsign<'a>(keys: &[SigningKey], signed: &'a str) -> Result<&'a str
 /// `max_age = None` means no age limit (but a future timestamp is still refused only when a
 /// limit is set, as in itsdangerous).
 pub(crate) fn check_timestamp(value: &str, now: u64, max_age: Option<u64>) -> Result<&str, Error> {
+    check_timestamp_at(value, now, max_age).map(|(payload, _)| payload)
+}
+
+/// [`check_timestamp`], also returning the signing time.
+pub(crate) fn check_timestamp_at(value: &str, now: u64, max_age: Option<u64>) -> Result<(&str, u64), Error> {
     let (payload, ts) = value.rsplit_once('.').ok_or(Error::Malformed { what: "timestamp missing" })?;
     let raw = URL_SAFE_NO_PAD.decode(ts).map_err(|_| Error::Malformed { what: "timestamp is not base64" })?;
     // itsdangerous unpacks ">Q" after left-padding: up to 8 bytes, leading zeros allowed.
@@ -95,7 +108,7 @@ pub(crate) fn check_timestamp(value: &str, now: u64, max_age: Option<u64>) -> Re
             return Err(Error::Expired { age, max_age });
         }
     }
-    Ok(payload)
+    Ok((payload, signed_at))
 }
 
 /// b64url of the big-endian seconds with leading zero bytes removed (`int_to_bytes`).

@@ -1,8 +1,10 @@
 //! Flask interop codecs: read and write what a Flask app stores, so a Rust service can share
 //! sessions with it during a migration.
 //!
-//! This crate is pure: no I/O, no clock, no dependency on the rest of sessionwarden. Every
-//! function that looks at time takes `now` in Unix seconds. The formats are specified in
+//! The codecs are pure: no I/O, no clock, no dependency on the rest of sessionwarden. Every
+//! function that looks at time takes `now` in Unix seconds. The [`adapter`] module (feature
+//! `adapter`, on by default) plugs them into sessionwarden: a Flask cookie store, Flask-Session
+//! sids and Redis store, and Flask-WTF CSRF tokens; `docs/flask-migration.md` is the guide. The formats are specified in
 //! `shared/interop/FLASK-FORMATS.md` and pinned by the frozen vectors in
 //! `tests/data/flask-vectors.json` (Flask 3.1.3, itsdangerous 2.2.0, Flask-Session 0.8.0,
 //! Flask-WTF 1.3.0).
@@ -61,6 +63,8 @@
 //!   (padded or `+/` base64, odd tag values, lone surrogates); errors are also returned
 //!   where Flask would answer HTTP 500. Callers map every error to "no session".
 
+#[cfg(feature = "adapter")]
+pub mod adapter;
 mod cookie;
 mod csrf;
 mod datetime;
@@ -74,7 +78,7 @@ mod secret;
 mod tagged;
 mod value;
 
-pub use crate::cookie::{DEFAULT_MAX_AGE, FlaskCookieCodec};
+pub use crate::cookie::{DEFAULT_MAX_AGE, DecodedCookie, FlaskCookieCodec};
 pub use crate::csrf::{CSRF_SESSION_KEY, CsrfCodec, CsrfRawToken, DEFAULT_CSRF_TIME_LIMIT};
 pub use crate::datetime::FlaskDateTime;
 pub use crate::error::Error;

@@ -244,4 +244,6 @@ async fn add_note(session: Session, JsonOrForm(new): JsonOrForm<NewNote>) -> Res
 pub(crate) fn is_reserved(key: &str) -> bool {
     key == csrf::SESSION_KEY
         || key == crate::tokens::SID_KEY
+        // Flask-WTF's per-session secret, under the Flask stores' token scheme.
+        || key == sessionwarden_flask::CSRF_SESSION_KEY
 }

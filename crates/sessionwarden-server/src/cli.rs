@@ -123,6 +123,12 @@ pub enum StoreKind {
     Postgres,
     /// Redis or Redis Cluster at `--redis-url`.
     Redis,
+    /// Flask's own signed `session` cookie, shared with a Flask app (`SECRET_KEY`,
+    /// `SECRET_KEY_FALLBACKS`, `PERMANENT_SESSION_LIFETIME`, `SESSION_COOKIE_NAME`).
+    FlaskCookie,
+    /// Flask-Session 0.8's Redis records at `--redis-url`, shared with a Flask app
+    /// (`SESSION_KEY_PREFIX`, `SESSION_USE_SIGNER` and the settings of `flask-cookie`).
+    FlaskRedis,
 }
 
 /// `serve` options.
@@ -156,6 +162,27 @@ pub struct ServeArgs {
     /// `sessionwarden::store::CachedStore`).
     #[arg(long, env = "SESSIONWARDEN_LOCAL_CACHE", default_value_t = 0)]
     pub local_cache: u64,
+
+    /// Flask stores: Flask's `PERMANENT_SESSION_LIFETIME` in seconds (cookie max age, Redis
+    /// TTL, sliding on every write).
+    #[arg(long, env = "PERMANENT_SESSION_LIFETIME", default_value_t = 2_678_400,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub permanent_session_lifetime: u64,
+
+    /// Flask stores: the cookie's name, Flask's `SESSION_COOKIE_NAME` (both apps must use
+    /// the same one).
+    #[arg(long, env = "SESSION_COOKIE_NAME", default_value = "session")]
+    pub session_cookie_name: String,
+
+    /// `--store flask-redis`: Flask-Session's deprecated `SESSION_USE_SIGNER` (signed sids).
+    #[arg(long, env = "SESSION_USE_SIGNER")]
+    pub session_use_signer: bool,
+
+    /// Flask stores: `SECRET_KEY`, `SECRET_KEY_FALLBACKS` (comma-separated, Flask's list
+    /// order) and `WTF_CSRF_SECRET_KEY`, from the environment only (never flags: `ps` shows
+    /// flags).
+    #[arg(skip = crate::flask::FlaskSecrets::from_env())]
+    pub flask_secrets: crate::flask::FlaskSecrets,
 
     /// The data directory (set from the global `--data-dir`).
     #[arg(skip)]

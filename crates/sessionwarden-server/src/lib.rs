@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod cli;
+pub mod flask;
 pub mod keys;
 mod routes;
 pub mod stores;
@@ -34,6 +35,9 @@ pub struct AppState {
     pub users: Arc<auth::Users>,
     /// JWT access and refresh tokens.
     pub tokens: Arc<tokens::Tokens>,
+    /// Session values are Flask's typed JSON (a Flask store): `POST /session/data` checks the
+    /// `$bytes`/`$tuple`/… markers before storing them.
+    pub flask_values: bool,
 }
 
 /// Everything [`router`] needs, built from the command line.
@@ -49,6 +53,8 @@ pub struct App {
     pub backend: Backend,
     /// CSRF protection (origin check and tokens), inside the session layer.
     pub csrf: sessionwarden::CsrfLayer,
+    /// Flask interop (`--store flask-cookie` / `flask-redis`), if on.
+    pub flask: Option<flask::FlaskMode>,
 }
 
 impl App {
@@ -74,6 +80,12 @@ impl App {
             .persistent(args.permanent);
         let users = Arc::new(auth::Users::new(&args.demo_user)?);
         let csrf = auth::csrf_layer(args);
+        // A Flask store brings Flask's cookie name, expiry, sid format and CSRF tokens.
+        let flask = flask::FlaskMode::new(args)?;
+        let (cookie, expiry, csrf) = match &flask {
+            Some(f) => (f.cookie(cookie), f.expiry(), f.csrf(csrf)),
+            None => (cookie, expiry, csrf),
+        };
         let token_stores = tokens::TokenStores::open(args).await?;
         let tokens = Arc::new(tokens::Tokens::new(
             args,
@@ -82,17 +94,28 @@ impl App {
             events.clone(),
             token_stores,
         )?);
-        Ok(Self { state: AppState { store, keyring, events, clock, users, tokens }, cookie, expiry, backend, csrf })
+        Ok(Self {
+            state: AppState { store, keyring, events, clock, users, tokens, flask_values: flask.is_some() },
+            cookie,
+            expiry,
+            backend,
+            csrf,
+            flask,
+        })
     }
 
     /// The session layer this application uses.
     #[must_use]
     pub fn session_layer(&self) -> SessionLayer {
-        SessionLayer::new(self.backend.clone(), self.state.keyring.clone())
+        let layer = SessionLayer::new(self.backend.clone(), self.state.keyring.clone())
             .with_cookie(self.cookie.clone())
             .with_expiry(self.expiry.clone())
             .with_clock(self.state.clock.clone())
-            .with_events(self.state.events.clone())
+            .with_events(self.state.events.clone());
+        match self.flask.as_ref().and_then(flask::FlaskMode::ids) {
+            Some(ids) => layer.with_id_codec(ids),
+            None => layer,
+        }
     }
 
     /// The full router.

@@ -54,10 +54,18 @@ async fn get_data(session: Session) -> Result<Json<Value>, sessionwarden::Error>
 }
 
 /// Merges a JSON object into the session; `null` removes a key.
-async fn post_data(session: Session, body: Json<Value>) -> Result<Response, sessionwarden::Error> {
+async fn post_data(
+    State(state): State<AppState>,
+    session: Session,
+    body: Json<Value>,
+) -> Result<Response, sessionwarden::Error> {
     let Json(Value::Object(changes)) = body else {
         return Ok((StatusCode::BAD_REQUEST, "expected a JSON object").into_response());
     };
+    if state.flask_values && !crate::flask::values_are_storable(&changes) {
+        return Ok((StatusCode::BAD_REQUEST, "a $bytes/$tuple/$datetime/$uuid/$markup marker is malformed")
+            .into_response());
+    }
     for (k, v) in changes {
         if crate::auth::is_reserved(&k) {
             // The CSRF secret is the server's, not the client's.

@@ -52,6 +52,15 @@ pub async fn open(args: &ServeArgs) -> Result<(Backend, Option<Arc<dyn SessionSt
                 Arc::new(store)
             }
         }
+        StoreKind::FlaskCookie => return Ok((crate::flask::cookie_store(args)?.into(), None)),
+        StoreKind::FlaskRedis => {
+            let store = sessionwarden_flask::adapter::FlaskRedisStore::connect(&args.redis_url)
+                .await
+                .context("Flask-Session Redis store")?
+                .with_prefix(args.redis_prefix.clone())
+                .with_lifetime(args.permanent_session_lifetime);
+            Arc::new(store)
+        }
     };
     Ok((Backend::Server(store.clone()), Some(store)))
 }

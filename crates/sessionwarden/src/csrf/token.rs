@@ -77,6 +77,18 @@ impl CsrfToken {
     pub fn into_string(self) -> String {
         self.0
     }
+
+    /// Wraps a token another [`TokenScheme`] issued (for implementations outside this crate,
+    /// such as `sessionwarden-flask`'s Flask-WTF tokens).
+    ///
+    /// ```
+    /// let token = sessionwarden::csrf::CsrfToken::from_issued("abc".to_owned());
+    /// assert_eq!(token.as_str(), "abc");
+    /// ```
+    #[must_use]
+    pub fn from_issued(token: String) -> Self {
+        Self(token)
+    }
 }
 
 impl fmt::Debug for CsrfToken {
