@@ -144,7 +144,8 @@ impl RedisStore {
         let mut nodes = Vec::with_capacity(urls.len());
         let mut clients = Vec::with_capacity(urls.len());
         for url in urls {
-            clients.push(redis::Client::open(url.as_str()).map_err(|e| StoreError::unavailable("connect", e))?);
+            clients
+                .push(redis::Client::open(url.as_str()).map_err(|e| StoreError::unavailable("connect", e))?);
             let info =
                 url.as_str().into_connection_info().map_err(|e| StoreError::unavailable("connect", e))?;
             nodes.push(info.addr().to_string());
