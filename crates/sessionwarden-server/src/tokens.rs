@@ -52,6 +52,7 @@ use sessionwarden_jwt::{
     JwtKeySet, MemoryRefreshStore, MemoryRevocations, RefreshConfig, RefreshManager, RefreshStore,
     Revocations, TokenPair,
 };
+use sessionwarden_sql::{PostgresTokenStore, SqliteTokenStore};
 use zeroize::Zeroizing;
 
 use crate::AppState;
@@ -388,7 +389,38 @@ impl TokenStores {
     /// When the database or Redis cannot be reached.
     pub async fn open(args: &ServeArgs) -> Result<Self> {
         match args.store {
-            StoreKind::Sqlite | StoreKind::Postgres | StoreKind::Redis => Ok(Self::memory()),
+            StoreKind::Sqlite => {
+                // The sessions database: the same file `stores::open` uses.
+                let path: std::path::PathBuf = match args.database_url.as_deref() {
+                    Some(url) => {
+                        url.strip_prefix("sqlite://").or(url.strip_prefix("sqlite:")).unwrap_or(url).into()
+                    }
+                    None => args.data_dir.join("sessions.db"),
+                };
+                let store = Arc::new(
+                    SqliteTokenStore::open(&path)
+                        .await
+                        .with_context(|| format!("SQLite token store {}", path.display()))?,
+                );
+                Self::shared(store.clone(), store)
+            }
+            StoreKind::Postgres => {
+                let Some(url) = args.database_url.as_deref() else {
+                    bail!("--store postgres needs --database-url (or SESSIONWARDEN_DATABASE_URL)");
+                };
+                let store =
+                    Arc::new(PostgresTokenStore::connect(url).await.context("PostgreSQL token store")?);
+                Self::shared(store.clone(), store)
+            }
+            // Not yet in Redis: refresh tokens and revocations stay in this process, so they do
+            // not reach other nodes of a Redis fleet.
+            StoreKind::Redis => {
+                tracing::warn!(
+                    target: "sessionwarden::server",
+                    "--store redis: JWT refresh tokens and revocations are kept in process memory (not shared)"
+                );
+                Ok(Self::memory())
+            }
             // Stores without a shared server-side place of their own (memory, pure cookies):
             // one process, lost on restart.
             _ => Ok(Self::memory()),

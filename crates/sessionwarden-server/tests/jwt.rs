@@ -695,3 +695,59 @@ async fn explicit_jwt_secret_key() {
     assert!(App::new(&ed, keyring, Events::default(), Arc::new(sessionwarden::SystemClock)).await.is_err());
     assert!(!format!("{:?}", JwtSecret::new("sssssssssssssssss")).contains("sss"));
 }
+
+/// Two servers sharing one SQLite database: a token revoked on A is refused on B within a
+/// second, although B had just cached "not revoked"; refresh tokens rotate across servers.
+#[tokio::test]
+async fn fleet_revocation_reaches_the_other_server_within_a_second() {
+    let dir = std::env::temp_dir().join(format!("sw-jwt-fleet-{}", std::process::id()));
+    let mut a = args(JwtAlg::Hs256);
+    a.store = StoreKind::Sqlite;
+    a.data_dir = dir.clone();
+    let keyfile = KeyringFile::generate(START).unwrap();
+    let shared_keys = || Keyring::new(keyfile.key_set().unwrap());
+    let clock = Arc::new(sessionwarden::SystemClock);
+    let app_a = App::new(&a, shared_keys(), Events::default(), clock.clone()).await.unwrap();
+    let app_b = App::new(&a, shared_keys(), Events::default(), clock).await.unwrap();
+    let mut browser = TestClient::new(app_a.router());
+    let node_b = TestClient::new(app_b.router());
+
+    let t = browser.send(get("/csrf-token"), Body::empty()).await.json()["csrf_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let req = post("/login").header("content-type", "application/json").header("x-csrf-token", t);
+    let body = json!({"username": "alice", "password": "wonderland"}).to_string();
+    assert_eq!(browser.send(req, Body::from(body)).await.status, 200);
+    let j = browser.send(get("/token"), Body::empty()).await.json();
+    let token = j["token"].as_str().unwrap().to_owned();
+    let refresh = j["refresh_token"].as_str().unwrap().to_owned();
+
+    let me_b = |token: String| {
+        let mut c = node_b.clone();
+        async move {
+            c.send(get("/me").header("authorization", format!("Bearer {token}")), Body::empty()).await.status
+        }
+    };
+    assert_eq!(me_b(token.clone()).await, 200, "B verifies A's token (and caches: not revoked)");
+
+    // Refresh on B, with the token A issued.
+    let req = post("/token/refresh").header("content-type", "application/json");
+    let r = node_b.clone().send(req, Body::from(json!({"refresh_token": refresh}).to_string())).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    let mut c = TestClient::new(app_a.router());
+    let req = post("/token/revoke").header("authorization", format!("Bearer {token}"));
+    assert_eq!(c.send(req, Body::empty()).await.status, 200);
+    let revoked_at = std::time::Instant::now();
+    loop {
+        if me_b(token.clone()).await == 401 {
+            break;
+        }
+        assert!(revoked_at.elapsed() < Duration::from_secs(1), "B still accepts the token after 1 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let took = revoked_at.elapsed();
+    assert!(took < Duration::from_secs(1), "{took:?}");
+    let _ = std::fs::remove_dir_all(dir);
+}

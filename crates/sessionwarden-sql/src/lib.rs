@@ -66,7 +66,9 @@ mod columns;
 mod postgres;
 mod sqlite;
 mod sweeper;
+mod tokens;
 
 pub use self::postgres::{PostgresOptions, PostgresStore};
 pub use self::sqlite::SqliteStore;
 pub use self::sweeper::spawn_sweeper;
+pub use self::tokens::{PostgresTokenStore, SqliteTokenStore};
