@@ -32,6 +32,11 @@ HOW_TO_READ = """\
   only saves a modified session), and after each write run the harness checks that a
   server-side session reads back a written value. Cookie-based servers sign (and
   sessionwarden seals) a new cookie on every write.
+- **One session, then 64.** `/set-session` is measured twice: all 32 connections writing
+  the one session (the issue's "write to an existing session", the row the targets use),
+  and spread over 64 sessions, one cookie per request in turn (`(64 sessions)`), which
+  separates the cost of a write from contention on one session (sessionwarden's saves are
+  versioned compare-and-set; tower-sessions' and Flask's are last-write-wins).
 - **Reads don't write.** `GET /get-session` only reads; whatever a server does on a read
   (sessionwarden throttles idle-deadline renewal) is part of what is measured.
 - **Plain http everywhere:** `--insecure-cookies` on sessionwarden, `with_secure(false)` on

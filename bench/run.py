@@ -454,7 +454,8 @@ class Harness:
                 m = re.search(arg, self.help)
                 if not m:
                     return f"`sessionwarden serve --help` has no flag matching {arg} (yet)"
-                self.ctx["cache_flag"] = m.group(0)
+                # The flag takes the cache's capacity in sessions.
+                self.ctx["cache_flag"] = m.group(0) + "=100000"
             elif need not in self.have:
                 why = dict(self.skipped).get(need, "not enabled in this run")
                 return f"needs {need}: {why}"
@@ -523,7 +524,8 @@ class Harness:
             "p90_ms": w["p90_us"] / 1000,
             "p99_ms": w["p99_us"] / 1000,
             "cpu_s_per_10k": (cpu1 - cpu0) / n * 10_000,
-            "backend_cpu_s_per_10k": (bcpu1 - bcpu0) / n * 10_000 if bpids else None,
+            # None when a backend process ended meanwhile (PostgreSQL backends come and go).
+            "backend_cpu_s_per_10k": (bcpu1 - bcpu0) / n * 10_000 if bpids and bcpu1 >= bcpu0 else None,
             "peak_rss_mb": status_kb(pids, "VmHWM") / 1024,
             "errors": errors,
             "err_status": w["err_status"],
@@ -664,7 +666,7 @@ class Harness:
         started = time.time()
         for crate in dict.fromkeys(crates):
             log(f"  criterion: cargo bench -p {crate}")
-            r = subprocess.run(["cargo", "bench", "--quiet", "-p", crate, "--", "--warm-up-time", "1",
+            r = subprocess.run(["cargo", "bench", "--quiet", "-p", crate, "--benches", "--", "--warm-up-time", "1",
                                 "--measurement-time", "2", "--noplot"], cwd=ROOT, env=env,
                                capture_output=True, text=True)
             if r.returncode != 0:
@@ -804,7 +806,27 @@ def main() -> int:
                     help="write RESULTS.md here (default: bench/RESULTS.md in a full run, none in smoke)")
     ap.add_argument("--report-only", type=Path, metavar="JSON",
                     help="measure nothing: rewrite RESULTS.md and the plots from a saved bench/out/results-*.json")
+    ap.add_argument("--micro-only", action="store_true",
+                    help="run only the criterion benches and fold them into the saved full run's RESULTS.md")
     a = ap.parse_args()
+    if a.micro_only:
+        import report  # bench/report.py, stdlib only
+        src = OUT / "results-full.json"
+        result = json.loads(src.read_text())
+        h = Harness(a)
+        try:
+            h.start_redis()
+            h.check_postgres()
+            result["micro"] = h.micro()
+        finally:
+            h.close()
+        result["skipped"] = [s for s in result["skipped"] if not s[0].startswith("criterion")]
+        result["skipped"] += [s for s in h.skipped if s[0].startswith("criterion")]
+        src.write_text(json.dumps(result, indent=1))
+        path = a.results or BENCH / "RESULTS.md"
+        report.write(result, path, src=src)
+        print(f"wrote {path} ({len(result['micro'])} criterion benchmarks)")
+        return 0
     if a.report_only:
         import report  # bench/report.py, stdlib only
         result = json.loads(a.report_only.read_text())
