@@ -1,0 +1,3 @@
+//! sessionwarden's own cookie envelope.
+#![no_main]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| sessionwarden::__fuzzing::open_cookie(data));
