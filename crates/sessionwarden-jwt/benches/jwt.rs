@@ -7,7 +7,9 @@
 //!   (HS256, `iss` and `aud` set), for comparison;
 //! - `eddsa_verify_full_policy`, `es256_verify_full_policy`;
 //! - `revocation_check_memory`: one [`Revocations::check`] on [`MemoryRevocations`] holding
-//!   10,000 entries of each kind.
+//!   10,000 entries of each kind;
+//! - `revocation_check_cached_hit`: the same query answered by [`CachedRevocations`] (the
+//!   per-node cache in front of a shared SQL or Redis store), on a hit.
 //!
 //! Run: `CARGO_TARGET_DIR=/var/cache/sessionwarden/target-jwt cargo bench -p sessionwarden-jwt`
 //! and compare each line's time with the floor's.
@@ -22,9 +24,11 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use hmac::{Hmac, Mac as _};
 use sha2::Sha256;
 
+use std::time::Duration;
+
 use sessionwarden_jwt::{
-    AccessTokenRequest, Jwt, JwtAlgorithm, JwtConfig, JwtKey, JwtKeySet, MemoryRevocations, RevocationQuery,
-    Revocations, SystemClock,
+    AccessTokenRequest, CachedRevocations, Jwt, JwtAlgorithm, JwtConfig, JwtKey, JwtKeySet,
+    MemoryRevocations, RevocationQuery, Revocations, SystemClock,
 };
 
 /// Drives a future that never waits (the memory store's) to completion without a runtime, so
@@ -98,6 +102,13 @@ fn bench(c: &mut Criterion) {
         RevocationQuery { jti: "fresh-jti", sub: "alice", sid: Some("session-handle"), iat: now, now };
     c.bench_function("revocation_check_memory", |b| {
         b.iter(|| black_box(ready(revocations.check(black_box(&query))).unwrap()));
+    });
+
+    // The fleet path: a shared store behind the per-node verdict cache; this is a hit.
+    let cached = CachedRevocations::new(std::sync::Arc::new(revocations), Duration::from_secs(1)).unwrap();
+    ready(cached.check(&query)).unwrap();
+    c.bench_function("revocation_check_cached_hit", |b| {
+        b.iter(|| black_box(ready(cached.check(black_box(&query))).unwrap()));
     });
 }
 
