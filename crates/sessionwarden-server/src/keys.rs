@@ -21,11 +21,25 @@ pub enum KeySource {
 
 /// Loads the keyring: from `SECRET_KEY` if set, else from (or into) the keyring file.
 ///
+/// With a Flask store (`flask_mode`), `SECRET_KEY` is first of all Flask's key, which Flask
+/// lets be any length: if it is shorter than 32 bytes it keys only the Flask formats, and
+/// sessionwarden's own keys (JWT, its CSRF tokens) come from the keyring file instead.
+///
 /// # Errors
-/// When the keys are invalid (too short, bad file) or the file cannot be created.
-pub fn load(path: &Path) -> Result<(Keyring, KeySource)> {
-    if let Some(set) = KeySet::from_env().context("SECRET_KEY / SECRET_KEY_FALLBACKS")? {
-        return Ok((Keyring::new(set), KeySource::Env));
+/// When the keys are invalid (too short outside Flask mode, bad file) or the file cannot be
+/// created.
+pub fn load(path: &Path, flask_mode: bool) -> Result<(Keyring, KeySource)> {
+    match KeySet::from_env() {
+        Ok(Some(set)) => return Ok((Keyring::new(set), KeySource::Env)),
+        Ok(None) => {}
+        Err(sessionwarden::keyring::KeyringError::TooShort { .. }) if flask_mode => {
+            tracing::warn!(
+                target: "sessionwarden::server",
+                "SECRET_KEY is shorter than 32 bytes: it keys the Flask formats only; \
+                 sessionwarden's own keys come from the keyring file"
+            );
+        }
+        Err(e) => return Err(e).context("SECRET_KEY / SECRET_KEY_FALLBACKS"),
     }
     let file = KeyringFile::load_or_create(path, SystemClock.now())?;
     Ok((Keyring::new(file.key_set()?), KeySource::File(path.to_owned())))

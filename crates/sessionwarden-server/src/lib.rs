@@ -131,7 +131,8 @@ impl App {
 /// When the keyring or store cannot be opened, or the address cannot be bound.
 pub async fn serve(args: ServeArgs, keyring_path: std::path::PathBuf) -> Result<()> {
     let events = Events::default();
-    let (keyring, source) = keys::load(&keyring_path)?;
+    let flask_mode = matches!(args.store, cli::StoreKind::FlaskCookie | cli::StoreKind::FlaskRedis);
+    let (keyring, source) = keys::load(&keyring_path, flask_mode)?;
     if let keys::KeySource::File(path) = &source {
         keys::spawn_watcher(
             keyring.clone(),

@@ -219,3 +219,25 @@ impl Server {
         String::from_utf8_lossy(&out.stderr).into_owned()
     }
 }
+
+/// The blog's Flask app uses `app.secret_key = 'supersecretkey'` (14 bytes). Flask accepts
+/// any length; with a Flask store so do we, for the Flask formats only.
+#[tokio::test]
+async fn short_flask_secret_key_works_for_the_flask_cookie_store_only() {
+    let dir = TempDir::new();
+    let flask = Server::start(
+        dir.path(),
+        &["--insecure-cookies", "--store", "flask-cookie"],
+        &[("SECRET_KEY", "supersecretkey")],
+    );
+    let r = support::client().get(flask.url("/set-session")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let cookie = cookie_pair(&r);
+    assert!(cookie.starts_with("session=") && !cookie.contains("s1."), "a Flask cookie: {cookie}");
+    assert_eq!(get(&flask.url("/get-session"), Some(&cookie)).await.1, "User: admin");
+    assert!(dir.path().join("keyring.json").exists(), "sessionwarden's own keys come from the file");
+    assert!(flask.stderr().contains("keys the Flask formats only"));
+    // Outside Flask mode the same key is refused with a clear error.
+    let err = Server::try_start_fails(dir.path(), &[("SECRET_KEY", "supersecretkey")]);
+    assert!(err.contains("at least 32 bytes"), "{err}");
+}
