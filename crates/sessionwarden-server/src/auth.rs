@@ -184,6 +184,7 @@ async fn login(
     State(state): State<AppState>,
     session: Session,
     _checked: CsrfVerified,
+    tokens: csrf::CsrfTokens,
     JsonOrForm(creds): JsonOrForm<Credentials>,
 ) -> Result<Response, Error> {
     let users = state.users.clone();
@@ -196,8 +197,9 @@ async fn login(
     }
     session.cycle_id().await?;
     session.set_user(Some(&username)).await?;
-    csrf::rotate(&session).await?;
-    let token = csrf::token(&session).await?;
+    // The layer's scheme: sessionwarden's tokens, or Flask-WTF's under a Flask store.
+    tokens.rotate().await?;
+    let token = tokens.token().await?;
     Ok(Json(json!({"user": username, "csrf_token": token})).into_response())
 }
 

@@ -241,3 +241,52 @@ async fn short_flask_secret_key_works_for_the_flask_cookie_store_only() {
     let err = Server::try_start_fails(dir.path(), &[("SECRET_KEY", "supersecretkey")]);
     assert!(err.contains("at least 32 bytes"), "{err}");
 }
+
+/// Under a Flask store, the token `POST /login` answers is Flask-WTF's, like `GET /csrf-token`,
+/// and the pre-login token stops working (the Flask-WTF secret was rotated).
+#[tokio::test]
+async fn login_under_a_flask_store_answers_a_flask_wtf_token() {
+    let dir = TempDir::new();
+    let server = Server::start(
+        dir.path(),
+        &["--insecure-cookies", "--store", "flask-cookie", "--demo-user", "alice:wonderland-42"],
+        &[("SECRET_KEY", "a-flask-secret-key")],
+    );
+    let client = support::client();
+    let r = client.get(server.url("/csrf-token")).send().await.unwrap();
+    let cookie = cookie_pair(&r);
+    let before = r.json::<serde_json::Value>().await.unwrap()["csrf_token"].as_str().unwrap().to_owned();
+    // Flask-WTF's token: itsdangerous `payload.timestamp.signature` over a JSON string.
+    assert!(before.starts_with('I') && before.matches('.').count() == 2, "{before}");
+    let r = client
+        .post(server.url("/login"))
+        .header("cookie", &cookie)
+        .header("x-csrftoken", &before)
+        .json(&serde_json::json!({"username": "alice", "password": "wonderland-42"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let cookie = cookie_pair(&r);
+    let after = r.json::<serde_json::Value>().await.unwrap()["csrf_token"].as_str().unwrap().to_owned();
+    assert!(after.starts_with('I') && after.matches('.').count() == 2, "{after}");
+    let note = |token: String| {
+        let client = client.clone();
+        let url = server.url("/notes");
+        let cookie = cookie.clone();
+        async move {
+            client
+                .post(url)
+                .header("cookie", cookie)
+                .header("x-csrf-token", token)
+                .json(&serde_json::json!({"note": "hi"}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(note(before).await, 403, "a pre-login token must not survive login");
+    assert_eq!(note(after).await, 200);
+}

@@ -124,5 +124,6 @@ pub use self::origin::{Origin, OriginError};
 pub use self::rejection::{CsrfRejectReason, CsrfRejection, CsrfVerified, REJECTION_BODY};
 pub use self::service::Csrf;
 pub use self::token::{
-    CsrfToken, DEFAULT_MAX_AGE, MaskedHmacTokens, SESSION_KEY, TOKEN_LEN, TokenScheme, rotate, token,
+    CsrfToken, CsrfTokens, DEFAULT_MAX_AGE, MaskedHmacTokens, SESSION_KEY, TOKEN_LEN, TokenScheme, rotate,
+    token,
 };

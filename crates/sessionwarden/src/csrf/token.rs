@@ -317,6 +317,60 @@ pub async fn rotate(session: &Session) -> Result<(), Error> {
     session.remove::<Value>(SESSION_KEY).await.map(drop)
 }
 
+/// Issues and rotates tokens the way the [`super::CsrfLayer`] in front of the handler checks
+/// them (its [`TokenScheme`]), for handlers such as login that must do both.
+///
+/// ```
+/// use sessionwarden::csrf::CsrfTokens;
+/// async fn login(tokens: CsrfTokens, session: sessionwarden::Session) -> Result<String, sessionwarden::Error> {
+///     session.cycle_id().await?;
+///     tokens.rotate().await?;
+///     Ok(tokens.token().await?.into_string())
+/// }
+/// ```
+#[derive(Clone)]
+pub struct CsrfTokens {
+    session: Session,
+    scheme: Arc<dyn TokenScheme>,
+}
+
+impl fmt::Debug for CsrfTokens {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CsrfTokens").field("scheme", &self.scheme).finish_non_exhaustive()
+    }
+}
+
+impl CsrfTokens {
+    /// A fresh token of this session (see [`token`]).
+    ///
+    /// # Errors
+    /// As [`token`].
+    pub async fn token(&self) -> Result<CsrfToken, Error> {
+        token_with(&self.session, &*self.scheme).await
+    }
+
+    /// Replaces the session's CSRF secret (see [`rotate`]).
+    ///
+    /// # Errors
+    /// As [`rotate`].
+    pub async fn rotate(&self) -> Result<(), Error> {
+        self.session.remove::<Value>(self.scheme.session_key()).await.map(drop)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for CsrfTokens {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let session = parts.extensions.get::<Session>().cloned().ok_or(Error::MissingLayer)?;
+        let scheme: Arc<dyn TokenScheme> = match parts.extensions.get::<Arc<Config>>() {
+            Some(config) => config.scheme.clone(),
+            None => Arc::new(MaskedHmacTokens),
+        };
+        Ok(Self { session, scheme })
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for CsrfToken {
     type Rejection = Error;
 
