@@ -98,7 +98,8 @@ def write(result: dict, path: Path, src: Path | None = None) -> None:
               "Each server below is started fresh and filled with new sessions (`GET /set-session` "
               "without a cookie, one new session per request, `wrk -c64`), then read and written as "
               "above. Memory per session: RSS growth (memory store) or Redis `used_memory` growth "
-              "divided by the sessions made.", "",
+              "divided by the sessions made. Reads and writes use one session, 32 connections, as in the "
+              "main table; a fill stops after `--scale-time` seconds, so slow stores hold fewer rows.", "",
               "| server | sessions | fill req/s | bytes/session | read req/s | write req/s | read p99 ms | write p99 ms |",
               "| --- | --- | --- | --- | --- | --- | --- | --- |"]
         for name, s in result["scale"].items():
@@ -109,8 +110,8 @@ def write(result: dict, path: Path, src: Path | None = None) -> None:
                      f"| {s['read_rps']:,.0f} | {s['write_rps']:,.0f} | {s['read_p99_ms']:.2f} | {s['write_p99_ms']:.2f} |")
         L.append("")
     if result.get("micro"):
-        L += ["## Micro benchmarks (criterion, same run)", "",
-              "From the crates' own `benches/` (`cargo bench -p CRATE -- --warm-up-time 1 "
+        L += ["## Micro benchmarks (criterion, same machine and session)", "",
+              "From the crates' own `benches/` (`cargo bench -p CRATE --bench '*' -- --warm-up-time 1 "
               "--measurement-time 2`); mean and its 95% interval.", "",
               "| benchmark | mean | 95% interval |", "| --- | --- | --- |"]
         for r in result["micro"]:

@@ -662,22 +662,27 @@ class Harness:
         env.setdefault("SESSIONWARDEN_TEST_REDIS_URL", self.ctx.get("redis_url", "redis://127.0.0.1:6379/"))
         if "pg_url" in self.ctx:
             env.setdefault("SESSIONWARDEN_TEST_DATABASE_URL", self.ctx["pg_url"])
-        crates = sorted(p.parent.parent.name for p in ROOT.glob("crates/*/benches/*.rs"))
-        started = time.time()
-        for crate in dict.fromkeys(crates):
+        crates = sorted({p.parent.parent.name for p in ROOT.glob("crates/*/benches/*.rs")})
+        windows: list[tuple[str, float, float]] = []
+        for crate in crates:
             log(f"  criterion: cargo bench -p {crate}")
-            r = subprocess.run(["cargo", "bench", "--quiet", "-p", crate, "--benches", "--", "--warm-up-time", "1",
+            t = time.time()
+            r = subprocess.run(["cargo", "bench", "--quiet", "-p", crate, "--bench", "*", "--", "--warm-up-time", "1",
                                 "--measurement-time", "2", "--noplot"], cwd=ROOT, env=env,
                                capture_output=True, text=True)
+            windows.append((crate, t, time.time()))
             if r.returncode != 0:
                 self.skipped.append((f"criterion {crate}", (r.stderr.strip().splitlines() or ["?"])[-1]))
         rows = []
         for est in (TARGET / "criterion").glob("**/new/estimates.json"):
-            if est.stat().st_mtime < started:
+            mtime = est.stat().st_mtime
+            # Criterion's ids don't name the crate: the crate is the one whose run wrote the file.
+            crate = next((c for c, t0, t1 in windows if t0 <= mtime <= t1), None)
+            if crate is None:
                 continue
             bench = json.loads((est.parent / "benchmark.json").read_text())
             mean = json.loads(est.read_text())["mean"]
-            rows.append({"id": bench.get("full_id") or bench.get("title"), "ns": mean["point_estimate"],
+            rows.append({"id": f"{crate}: {bench.get('full_id') or bench.get('title')}", "ns": mean["point_estimate"],
                          "lo": mean["confidence_interval"]["lower_bound"],
                          "hi": mean["confidence_interval"]["upper_bound"]})
         return sorted(rows, key=lambda r: r["id"])
