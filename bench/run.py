@@ -784,7 +784,10 @@ def machine() -> dict:
         "memory_gib": round(int(mem.group(1)) / 2**20, 1) if mem else None,
         "kernel": platform.release(), "os": sh(["sh", "-c", ". /etc/os-release; echo $PRETTY_NAME"]),
         "rustc": sh(["rustc", "--version"]), "wrk": sh(["sh", "-c", "wrk --version 2>&1 | head -1"]),
-        "python": platform.python_version(), "commit": sh(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"]),
+        "python": platform.python_version(),
+        "commit": sh(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"])
+        + (" + uncommitted changes" if sh(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no",
+                                            "--", "crates", "Cargo.toml", "Cargo.lock"]) else ""),
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     }
 
@@ -847,6 +850,8 @@ def main() -> int:
     ensure_wrk()
     h = Harness(a)
     t0 = time.monotonic()
+    # What is measured is what the tree holds at the start (the build step builds it).
+    host = machine()
     try:
         if not a.no_build:
             h.build()
@@ -896,7 +901,7 @@ def main() -> int:
     elif not any((r["server"], r["route"]) == CEILING for r in rows):
         h.fail("table", f"the ceiling {CEILING} was not measured: no ratios")
     ts = targets(rows)
-    result = {"mode": "smoke" if a.smoke else "full", "machine": machine(), "args": vars(a) | {"results": str(a.results)},
+    result = {"mode": "smoke" if a.smoke else "full", "machine": host, "args": vars(a) | {"results": str(a.results)},
               "rows": rows, "targets": ts, "sweep": sweep, "scale": scale, "micro": micro, "peak_rss_mb": rss,
               "skipped": h.skipped, "failed": h.failed, "elapsed_s": time.monotonic() - t0}
     OUT.mkdir(exist_ok=True)
