@@ -2,25 +2,33 @@
 #![allow(missing_docs)]
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use sessionwarden::{
     Record, SaveOutcome, SessionHandle, SessionInfo, SessionStore, StoreError, StoreKey, Timestamp,
 };
 
-/// Counts reads and writes, and fails every call while `down` is set.
+/// Counts reads and writes, fails every call while `down` is set, and can make saves slow
+/// (to hold writers in flight together).
 #[derive(Debug, Clone)]
 pub struct Instrumented {
     pub inner: Arc<dyn SessionStore>,
     pub loads: Arc<AtomicUsize>,
     pub writes: Arc<AtomicUsize>,
     pub down: Arc<AtomicBool>,
+    pub save_delay_ms: Arc<AtomicU64>,
 }
 
 impl Instrumented {
     pub fn new(inner: Arc<dyn SessionStore>) -> Self {
-        Self { inner, loads: Arc::default(), writes: Arc::default(), down: Arc::default() }
+        Self {
+            inner,
+            loads: Arc::default(),
+            writes: Arc::default(),
+            down: Arc::default(),
+            save_delay_ms: Arc::default(),
+        }
     }
 
     pub fn loads(&self) -> usize {
@@ -29,6 +37,11 @@ impl Instrumented {
 
     pub fn writes(&self) -> usize {
         self.writes.load(Ordering::SeqCst)
+    }
+
+    /// Every later `save` first sleeps `ms` milliseconds.
+    pub fn set_save_delay_ms(&self, ms: u64) {
+        self.save_delay_ms.store(ms, Ordering::SeqCst);
     }
 
     pub fn set_down(&self, down: bool) {
@@ -57,6 +70,10 @@ impl SessionStore for Instrumented {
     }
     async fn save(&self, key: &StoreKey, record: &Record, expected: u64) -> Result<SaveOutcome, StoreError> {
         self.check("save")?;
+        let delay = self.save_delay_ms.load(Ordering::SeqCst);
+        if delay > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+        }
         self.writes.fetch_add(1, Ordering::SeqCst);
         self.inner.save(key, record, expected).await
     }

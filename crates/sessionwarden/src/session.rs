@@ -17,6 +17,10 @@ use crate::layer::Shared;
 use crate::record::{ClientSummary, Data, Record};
 use crate::store::{Backend, SaveOutcome};
 
+mod commit;
+
+pub(crate) use self::commit::SaveQueues;
+
 /// How many times creating or cycling a session draws a new id before giving up (a taken
 /// id has probability 2^-256: more than one retry means something else is wrong).
 const MAX_SAVE_ATTEMPTS: u32 = 8;
@@ -74,8 +78,8 @@ impl fmt::Debug for Session {
 
 /// Changes this request made, kept apart from the record so a save that lost a race can
 /// replay them onto the newer record.
-#[derive(Default)]
-struct Changes {
+#[derive(Default, Clone)]
+pub(crate) struct Changes {
     cleared: bool,
     data: HashMap<String, Option<Value>>,
     user: Option<Option<String>>,
@@ -83,11 +87,11 @@ struct Changes {
 }
 
 impl Changes {
-    fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         !self.cleared && self.data.is_empty() && self.user.is_none() && self.persistent.is_none()
     }
 
-    fn apply(&self, record: &mut Record) {
+    pub(crate) fn apply(&self, record: &mut Record) {
         if self.cleared {
             record.data.clear();
         }
@@ -591,44 +595,16 @@ impl State {
                 }
                 self.reissue = true;
             }
-            Some(mut expected) if write => {
+            Some(expected) if write => {
                 // invariant: a stored record always has an id
                 let key = shared.ids.store_key(self.id.as_ref().expect("stored session has an id"));
-                let _serialised = shared.save_lock(&key).lock().await;
-                let mut attempts = 0;
-                let started = std::time::Instant::now();
-                loop {
-                    record.version = expected + 1;
-                    match store.save(&key, &record, expected).await.map_err(|e| self.fail(shared, e))? {
-                        SaveOutcome::Saved => break,
-                        SaveOutcome::Conflict(newer) => {
-                            if self.changes.is_empty() {
-                                // Only a renewal: the other request renewed it too.
-                                break;
-                            }
-                            // Lost a race: replay our own changes onto the newer record.
-                            expected = newer.version;
-                            let mut merged = newer;
-                            self.changes.apply(&mut merged);
-                            merged.touch(now, &shared.expiry);
-                            record = merged;
-                            // Under the in-process save lock the writers of this process
-                            // have finished, so a first conflict is settled by retrying at
-                            // once; only repeated conflicts (other processes) back off.
-                            if attempts > 0 {
-                                backoff(attempts - 1).await;
-                            }
-                        }
-                        SaveOutcome::Missing => {
-                            // Destroyed or revoked meanwhile: never resurrect it.
-                            self.record = None;
-                            self.stored_version = None;
-                            return Ok(Some(shared.cookie.removal()));
-                        }
-                    }
-                    attempts += 1;
-                    if started.elapsed() > SAVE_RETRY_BUDGET {
-                        return Err(Error::Contention { attempts });
+                match self.save_grouped(shared, store, key, record, expected).await? {
+                    Some(saved) => record = saved,
+                    None => {
+                        // Destroyed or revoked meanwhile: never resurrect it.
+                        self.record = None;
+                        self.stored_version = None;
+                        return Ok(Some(shared.cookie.removal()));
                     }
                 }
                 self.stored_version = Some(record.version);
@@ -644,6 +620,106 @@ impl State {
         // invariant: set just above
         let record = self.record.as_ref().expect("record present");
         Ok(Some(shared.cookie.build(sealed, shared.max_age(record, now))))
+    }
+}
+
+impl State {
+    /// Saves this request's changes to a stored session through the session's group-commit
+    /// queue ([`commit`]): either as the leader of a batch, or by waiting for the leader whose
+    /// batch carried them. Returns the record as saved, or `None` if the session is gone.
+    async fn save_grouped(
+        &mut self,
+        shared: &Shared,
+        store: &dyn crate::SessionStore,
+        key: crate::StoreKey,
+        mut record: Record,
+        mut expected: u64,
+    ) -> Result<Option<Record>, Error> {
+        let now = shared.now();
+        let leader = loop {
+            match shared.save_queues.join(key, &self.changes) {
+                commit::Join::Lead(leader) => break leader,
+                commit::Join::Wait(turn) => match turn.await {
+                    Ok(commit::Turn::Done(outcome)) => return self.settle(shared, outcome),
+                    Ok(commit::Turn::Lead(latest)) => {
+                        if let Some(latest) = latest {
+                            // Start from what the previous leader saved: no stale first try.
+                            expected = latest.version;
+                            record = latest;
+                            self.changes.apply(&mut record);
+                            record.touch(now, &shared.expiry);
+                        }
+                        break shared.save_queues.resume(key);
+                    }
+                    // The leader's request was cancelled before it answered: queue again.
+                    Err(_) => {}
+                },
+            }
+        };
+        let mut leader = leader;
+        let batch = leader.take_batch();
+        for queued in &batch {
+            queued.changes.apply(&mut record);
+        }
+        if !batch.is_empty() {
+            record.touch(now, &shared.expiry);
+        }
+        let only_renewal = self.changes.is_empty() && batch.iter().all(|q| q.changes.is_empty());
+        let mut attempts = 0;
+        let started = std::time::Instant::now();
+        let outcome = loop {
+            record.version = expected + 1;
+            match store.save(&key, &record, expected).await {
+                Ok(SaveOutcome::Saved) => break commit::Outcome::Saved(record),
+                Ok(SaveOutcome::Conflict(newer)) => {
+                    if only_renewal {
+                        // Only a renewal: the other writer renewed it too.
+                        break commit::Outcome::Saved(newer);
+                    }
+                    // Lost a race with another process: replay every change of the batch,
+                    // in order, onto the newer record.
+                    expected = newer.version;
+                    record = newer;
+                    self.changes.apply(&mut record);
+                    for queued in &batch {
+                        queued.changes.apply(&mut record);
+                    }
+                    record.touch(now, &shared.expiry);
+                    // A first conflict is retried at once; repeated ones back off.
+                    if attempts > 0 {
+                        backoff(attempts - 1).await;
+                    }
+                }
+                Ok(SaveOutcome::Missing) => break commit::Outcome::Missing,
+                Err(e) => break commit::Outcome::from_error(&e),
+            }
+            attempts += 1;
+            if started.elapsed() > SAVE_RETRY_BUDGET {
+                break commit::Outcome::Contention(attempts);
+            }
+        };
+        if let commit::Outcome::Saved(saved) = &outcome {
+            leader.latest = Some(saved.clone());
+        }
+        for queued in batch {
+            queued.answer(outcome.clone());
+        }
+        // Hands the lead (and the saved record) to the next writer, if one is waiting.
+        drop(leader);
+        self.settle(shared, outcome)
+    }
+
+    /// This request's result from a batch's outcome.
+    fn settle(&mut self, shared: &Shared, outcome: commit::Outcome) -> Result<Option<Record>, Error> {
+        match outcome {
+            commit::Outcome::Saved(record) => Ok(Some(record)),
+            commit::Outcome::Missing => Ok(None),
+            commit::Outcome::Unavailable(operation, message) => {
+                Err(self.fail(shared, StoreError::unavailable(operation, message)))
+            }
+            commit::Outcome::Corrupt(reason) => Err(self.fail(shared, StoreError::Corrupt { reason })),
+            commit::Outcome::Contention(attempts) => Err(Error::Contention { attempts }),
+        }
     }
 }
 

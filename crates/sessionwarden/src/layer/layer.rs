@@ -38,20 +38,15 @@ pub(crate) struct Shared {
     pub(crate) events: Events,
     /// How session ids travel in cookies and map to store keys (server-side stores).
     pub(crate) ids: Arc<dyn crate::codec::IdCodec>,
-    /// Striped locks that serialise this process's saves of one session, so concurrent
-    /// requests on a session queue here instead of racing the store's compare-and-set (which
-    /// still settles races between processes).
-    pub(crate) save_locks: Arc<[tokio::sync::Mutex<()>]>,
+    /// Per-session group-commit queues: concurrent writes of one session in this process are
+    /// saved together, one batch per store round trip, instead of racing the store's
+    /// compare-and-set (which still settles races between processes).
+    pub(crate) save_queues: Arc<crate::session::SaveQueues>,
 }
 
-const SAVE_LOCK_STRIPES: usize = 256;
+const SAVE_QUEUE_STRIPES: usize = 256;
 
 impl Shared {
-    /// The save lock for the session stored under `key`.
-    pub(crate) fn save_lock(&self, key: &crate::StoreKey) -> &tokio::sync::Mutex<()> {
-        &self.save_locks[usize::from(key.as_bytes()[0]) % self.save_locks.len()]
-    }
-
     pub(crate) fn now(&self) -> Timestamp {
         self.clock.now()
     }
@@ -86,7 +81,7 @@ impl SessionLayer {
                 clock: Arc::new(SystemClock),
                 events: Events::default(),
                 ids: Arc::new(crate::codec::SealedIds),
-                save_locks: (0..SAVE_LOCK_STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
+                save_queues: Arc::new(crate::session::SaveQueues::new(SAVE_QUEUE_STRIPES)),
             }),
         }
     }
@@ -100,7 +95,7 @@ impl SessionLayer {
             clock: arc.clock.clone(),
             events: arc.events.clone(),
             ids: arc.ids.clone(),
-            save_locks: arc.save_locks.clone(),
+            save_queues: arc.save_queues.clone(),
         });
         f(&mut shared);
         Self { shared: Arc::new(shared) }
