@@ -14,6 +14,14 @@
 //! HS256 secret, shared with other verifiers; its key id is `JWT_SECRET_KEY_ID` (default
 //! `static`) and every other key id is refused.
 //!
+//! # Refresh tokens across a key rotation
+//!
+//! Refresh successors are derived with the primary's `JwtRefresh` subkey. The subkeys of the
+//! verify-only keys are handed to the [`RefreshManager`] as earlier rotation keys, so a client
+//! retrying a refresh inside the grace window after a keyring rotation (on this node or on one
+//! that reloaded first) gets the successor it was issued, not a reuse verdict. A retired key's
+//! subkey is dropped with it.
+//!
 //! # Revocation across a fleet
 //!
 //! Refresh tokens and revocations live in the store `--store` names: SQL tables for SQLite and
@@ -233,8 +241,15 @@ impl Tokens {
                 .with_clock(Arc::new(JwtClock(self.clock.clone()))),
         );
         let rotation_key = *set.primary().subkey(Purpose::JwtRefresh).expose();
+        // The verify-only keys' subkeys, newest first, so grace retries of rotations made before
+        // a keyring rotation are recognised (module docs). Retired keys have no key material.
+        let mut earlier: Vec<_> = set.verifying().skip(1).collect();
+        earlier.sort_by_key(|key| std::cmp::Reverse(key.created()));
         let refresh = Arc::new(
             RefreshManager::new(jwt.clone(), self.refresh_store.clone(), rotation_key)
+                .with_previous_rotation_keys(
+                    earlier.iter().map(|key| *key.subkey(Purpose::JwtRefresh).expose()),
+                )
                 .with_config(self.refresh_config.clone())?,
         );
         *self.built.write() = Some(Built { set, jwt: jwt.clone(), refresh: refresh.clone() });

@@ -509,6 +509,49 @@ async fn retry_within_the_grace_window_gets_the_same_successor() {
     assert_eq!(w.refresh(r1).await.status, 200, "the successor works");
 }
 
+/// A keyring rotation between a refresh and its retry: the retry still gets the successor the
+/// first answer carried (derived with the old primary's subkey, now verify-only), and the same
+/// access-token claims, signed by the new primary. Once the old key is retired, a retry of a
+/// rotation made under it is a reuse.
+#[tokio::test]
+async fn retry_within_the_grace_window_survives_a_key_rotation() {
+    let mut w = World::new(JwtAlg::Hs256).await;
+    let (_, r0) = w.login().await;
+    let a = w.refresh(&r0).await.json();
+    let old = w.keyring.current().primary().id();
+    let new = w.keyfile.rotate(w.clock.now()).unwrap();
+    w.keyring.replace(w.keyfile.key_set().unwrap());
+    w.clock.advance(Duration::from_secs(5));
+    let b = w.refresh(&r0).await;
+    assert_eq!(b.status, 200, "a retry across a key rotation is not a reuse: {}", b.body);
+    let b = b.json();
+    assert_eq!(b["refresh_token"], a["refresh_token"], "the successor first issued");
+    let payload = |v: &Value| -> Value {
+        let token = v["token"].as_str().unwrap();
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(token.split('.').nth(1).unwrap()).unwrap()).unwrap()
+    };
+    let header = |v: &Value| -> Value {
+        let token = v["token"].as_str().unwrap();
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(token.split('.').next().unwrap()).unwrap()).unwrap()
+    };
+    assert_eq!(payload(&b), payload(&a), "same claims: jti, iat, exp");
+    assert_eq!(
+        (header(&a)["kid"].clone(), header(&b)["kid"].clone()),
+        (json!(old.to_string()), json!(new.to_string()))
+    );
+    assert_eq!(w.me(b["token"].as_str().unwrap()).await.status, 200);
+    assert_eq!(w.rec.count("refresh_token_reuse"), 0);
+
+    // A second family, rotated under the old key; that key is retired before the retry.
+    let (_, s0) = w.token().await;
+    assert_eq!(w.refresh(&s0).await.status, 200, "rotated under key {new}");
+    w.keyfile.rotate(w.clock.now()).unwrap();
+    w.keyfile.retire(new).unwrap();
+    w.keyring.replace(w.keyfile.key_set().unwrap());
+    assert_eq!(w.refresh(&s0).await.status, 401, "its key is retired: the retry is a reuse");
+    assert_eq!(w.rec.count("refresh_token_reuse"), 1);
+}
+
 #[tokio::test]
 async fn strict_grace_zero_makes_any_second_use_a_reuse() {
     let mut a = args(JwtAlg::Hs256);
