@@ -31,6 +31,9 @@
 //! lookup, a hit costs well under a microsecond, and a revocation made on any node is refused on
 //! every node within a second.
 //!
+//! Expired rows are removed by [`Tokens::purge_expired`], which `serve` runs every
+//! [`TOKEN_PURGE_INTERVAL`].
+//!
 //! # Failures
 //!
 //! A refused token answers 401 with `WWW-Authenticate: Bearer error="invalid_token"` (RFC 6750
@@ -69,6 +72,9 @@ use crate::cli::{ServeArgs, StoreKind};
 /// How long a node reuses a revocation verdict from a shared store. Half the one-second
 /// fleet-wide promise, so a revocation is seen everywhere with room for a slow lookup.
 pub const REVOCATION_CACHE_TTL: Duration = Duration::from_millis(500);
+
+/// How often `serve` purges expired refresh-token families and denylist entries.
+pub const TOKEN_PURGE_INTERVAL: Duration = Duration::from_secs(5 * 60);
 
 /// The session key holding the token session id when the session has no handle (the cookie
 /// store keeps nothing server-side, so it has no handle to put in `sid`).
@@ -322,6 +328,19 @@ impl Tokens {
         self.revocations.revoke_user_before(sub, self.now().saturating_add(1)).await?;
         self.refresh_store.revoke_user(sub).await?;
         Ok(())
+    }
+
+    /// Deletes refresh-token families and denylist entries that have expired by now (both
+    /// stores; a no-op for Redis, whose keys expire by themselves). `serve` calls it every
+    /// [`TOKEN_PURGE_INTERVAL`].
+    ///
+    /// # Errors
+    /// [`JwtError::Store`] if a token store fails; the other store is still purged.
+    pub async fn purge_expired(&self) -> Result<(), JwtError> {
+        let now = self.now();
+        let families = self.refresh_store.purge_expired(now).await;
+        let denylist = self.revocations.purge_expired(now).await;
+        families.and(denylist)
     }
 
     /// Verifies the request's `Authorization: Bearer` token, recording why when it is refused.
