@@ -67,7 +67,7 @@
 //!   60 s; each addition also drops entries whose family Redis has already expired;
 //! - `jti` and session denylist entries: their `until` plus 60 s;
 //! - user cutoffs: the cutoff plus a long retention, 365 days by default
-//!   ([`RedisTokenStore::with_cutoff_retention`]). A cutoff must outlive every access token
+//!   ([`RedisTokenStore::DEFAULT_CUTOFF_RETENTION`], [`RedisTokenStore::with_cutoff_retention`]). A cutoff must outlive every access token
 //!   issued before it, so the retention must exceed the longest access-token lifetime plus
 //!   leeway (the reference server makes sure of it).
 //!
@@ -110,10 +110,6 @@ pub const DEFAULT_TOKEN_PREFIX: &str = "sw:";
 
 /// Seconds every TTL runs past the deadline it stands for (see the module docs, "TTLs").
 const TTL_MARGIN_SECS: u64 = 60;
-
-/// How long a user cutoff is kept by default: a year, far beyond any sane access-token
-/// lifetime.
-const DEFAULT_CUTOFF_RETENTION: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// Sets `key`'s TTL to `deadline + margin`, at least `margin` from the Redis clock's now and
 /// at most a century (`EXPIREAT` takes no more; deadlines past it are broken clocks).
@@ -264,6 +260,15 @@ impl fmt::Debug for RedisTokenStore {
 }
 
 impl RedisTokenStore {
+    /// How long a user cutoff is kept past the cutoff by default: a year, far beyond any sane
+    /// access-token lifetime.
+    ///
+    /// ```
+    /// use sessionwarden_redis::RedisTokenStore;
+    /// assert_eq!(RedisTokenStore::DEFAULT_CUTOFF_RETENTION.as_secs(), 365 * 24 * 3600);
+    /// ```
+    pub const DEFAULT_CUTOFF_RETENTION: Duration = Duration::from_secs(365 * 24 * 3600);
+
     /// A token store on the connection(s) of `store` (one server or a cluster), under
     /// [`DEFAULT_TOKEN_PREFIX`]. The session store's own prefix is not used: the two key
     /// spaces are separate even when the prefixes are equal (see the module docs).
@@ -282,7 +287,7 @@ impl RedisTokenStore {
             conn: store.conn.clone(),
             prefix: DEFAULT_TOKEN_PREFIX.into(),
             nodes: store.nodes.clone(),
-            cutoff_retention: DEFAULT_CUTOFF_RETENTION.as_secs(),
+            cutoff_retention: Self::DEFAULT_CUTOFF_RETENTION.as_secs(),
         }
     }
 

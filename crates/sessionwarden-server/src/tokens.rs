@@ -25,14 +25,16 @@
 //! # Revocation across a fleet
 //!
 //! Refresh tokens and revocations live in the store `--store` names: SQL tables for SQLite and
-//! PostgreSQL, Redis keys for Redis, process memory for `memory` and `cookie` (one process, lost
-//! on restart). For the shared stores each node puts a [`CachedRevocations`] in front: a verdict
-//! is reused for at most [`REVOCATION_CACHE_TTL`], so a verification costs at most one store
-//! lookup, a hit costs well under a microsecond, and a revocation made on any node is refused on
-//! every node within a second.
+//! PostgreSQL; for `redis` and `flask-redis`, Redis keys under `--redis-token-prefix` (default
+//! `sw:`) in the Redis at `--redis-url`, single node or Cluster ([`RedisTokenStore`]); process
+//! memory for `memory`, `cookie` and `flask-cookie` (one process, lost on restart). For the
+//! shared stores each node puts a [`CachedRevocations`] in front: a verdict is reused for at
+//! most [`REVOCATION_CACHE_TTL`], so a verification costs at most one store lookup, a hit costs
+//! well under a microsecond, and a revocation made on any node is refused on every node within
+//! a second.
 //!
 //! Expired rows are removed by [`Tokens::purge_expired`], which `serve` runs every
-//! [`TOKEN_PURGE_INTERVAL`].
+//! [`TOKEN_PURGE_INTERVAL`] (Redis needs none of it: its keys expire by themselves).
 //!
 //! # Failures
 //!
@@ -63,6 +65,7 @@ use sessionwarden_jwt::{
     JwtKeySet, MemoryRefreshStore, MemoryRevocations, RefreshConfig, RefreshManager, RefreshStore,
     Revocations, TokenPair,
 };
+use sessionwarden_redis::RedisTokenStore;
 use sessionwarden_sql::{PostgresTokenStore, SqliteTokenStore};
 use zeroize::Zeroizing;
 
@@ -446,20 +449,30 @@ impl TokenStores {
                     Arc::new(PostgresTokenStore::connect(url).await.context("PostgreSQL token store")?);
                 Self::shared(store.clone(), store)
             }
-            // Not yet in Redis: refresh tokens and revocations stay in this process, so they do
-            // not reach other nodes of a Redis fleet.
-            StoreKind::Redis => {
-                tracing::warn!(
-                    target: "sessionwarden::server",
-                    "--store redis: JWT refresh tokens and revocations are kept in process memory (not shared)"
-                );
-                Ok(Self::memory())
+            // The Redis the sessions live in (single node or Cluster), under its own prefix.
+            StoreKind::Redis | StoreKind::FlaskRedis => {
+                let store = RedisTokenStore::connect_any(&args.redis_url)
+                    .await
+                    .context("Redis token store")?
+                    .try_with_prefix(args.redis_token_prefix.clone())
+                    .map_err(|e| anyhow::anyhow!("--redis-token-prefix: {e}"))?
+                    // A cutoff must outlive every access token issued before it.
+                    .with_cutoff_retention(cutoff_retention(args));
+                let store = Arc::new(store);
+                Self::shared(store.clone(), store)
             }
             // Stores without a shared server-side place of their own (memory, pure cookies):
             // one process, lost on restart.
-            _ => Ok(Self::memory()),
+            StoreKind::Memory | StoreKind::Cookie | StoreKind::FlaskCookie => Ok(Self::memory()),
         }
     }
+}
+
+/// How long a Redis user cutoff is kept: the store's default (a year), or longer if access
+/// tokens (plus leeway) are configured to live longer than that.
+fn cutoff_retention(args: &ServeArgs) -> Duration {
+    let default = RedisTokenStore::DEFAULT_CUTOFF_RETENTION;
+    default.max(Duration::from_secs(args.jwt_access_ttl.saturating_add(args.jwt_leeway)))
 }
 
 /// 401 (or 503) for a request whose bearer token was missing, refused, or could not be checked.
