@@ -83,6 +83,12 @@
 //! [`JwtError::Store`]: callers fail closed (503, no token, no verdict). Connections are the
 //! session store's ([`RedisTokenStore::from_store`] shares them): 1 s connect and response
 //! timeouts, reconnecting by themselves.
+//!
+//! Run Redis with `maxmemory-policy noeviction` (the default). Under an evicting policy
+//! (`volatile-*`, `allkeys-*`) Redis may drop keys that carry a TTL, which here is every key:
+//! a dropped denylist entry or cutoff lets a revoked access token through again until it
+//! expires, a dropped family logs its user out. Only the first fails open, and no store code
+//! can detect it.
 
 use std::fmt;
 use std::future::Future;
