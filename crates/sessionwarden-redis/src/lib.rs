@@ -102,7 +102,7 @@
 //! Every script touches one key, so none needs a hash tag; every key has a TTL, so nothing
 //! needs purging. The session keys (`{<bb>}:…`, `revoking:…` after their prefix) and the token
 //! keys (`r…:` after theirs) cannot collide even under one prefix. The
-//! [`tokens`](crate::tokens) module docs give the reasoning, the costs and the TTLs.
+//! [`tokens`] module docs give the reasoning, the costs and the TTLs.
 //!
 //! # TTLs
 //!
