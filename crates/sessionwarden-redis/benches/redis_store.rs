@@ -1,5 +1,6 @@
 //! Load and save latency of `RedisStore` on one Redis server, beside `MemoryStore` in the
-//! same run for scale.
+//! same run for scale; and `RedisTokenStore::check` (the JWT revocation lookup a verification
+//! costs on a cache miss: one `MGET` of three keys), with nothing revoked and with a hit.
 //!
 //! Run: `cargo bench -p sessionwarden-redis` (Redis at `SESSIONWARDEN_TEST_REDIS_URL`,
 //! default `redis://127.0.0.1:6379/`). Without Redis only the memory store is measured and
@@ -13,7 +14,8 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use sessionwarden::{Expiry, MemoryStore, Record, SaveOutcome, SessionId, SessionStore, Timestamp};
-use sessionwarden_redis::RedisStore;
+use sessionwarden_jwt::{RevocationQuery, Revocations};
+use sessionwarden_redis::{RedisStore, RedisTokenStore};
 
 fn record(now: Timestamp) -> Record {
     let expiry = Expiry::default()
@@ -52,12 +54,30 @@ fn bench_store(c: &mut Criterion, rt: &tokio::runtime::Runtime, name: &str, stor
     rt.block_on(store.delete(&key)).unwrap();
 }
 
+fn bench_check(c: &mut Criterion, rt: &tokio::runtime::Runtime, store: &RedisStore) {
+    let tokens = RedisTokenStore::from_store(store).with_prefix("swbench:tokens:");
+    let now = 1_900_000_000;
+    rt.block_on(tokens.revoke_jti("bench-revoked", now + 3600)).unwrap();
+    let clean =
+        RevocationQuery { jti: "bench-live", sub: "bench-user", sid: Some("bench-sid"), iat: now, now };
+    let revoked = RevocationQuery { jti: "bench-revoked", ..clean };
+    c.bench_function("redis_tokens/check_not_revoked", |b| {
+        b.to_async(rt).iter(|| async { black_box(tokens.check(&clean).await.unwrap()) });
+    });
+    c.bench_function("redis_tokens/check_revoked", |b| {
+        b.to_async(rt).iter(|| async { black_box(tokens.check(&revoked).await.unwrap()) });
+    });
+}
+
 fn benches(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     bench_store(c, &rt, "memory", Arc::new(MemoryStore::default()));
     let url = sessionwarden_test::env::redis_url();
     match rt.block_on(RedisStore::connect(&url)) {
-        Ok(store) => bench_store(c, &rt, "redis", Arc::new(store.with_prefix("swbench:session:"))),
+        Ok(store) => {
+            bench_check(c, &rt, &store);
+            bench_store(c, &rt, "redis", Arc::new(store.with_prefix("swbench:session:")));
+        }
         Err(e) => eprintln!("SKIPPED redis benches: {url} unreachable ({e})"),
     }
 }

@@ -1,8 +1,11 @@
-//! Redis and Redis Cluster session store for [`sessionwarden`].
+//! Redis and Redis Cluster session store for [`sessionwarden`], and the JWT token store for
+//! `sessionwarden-jwt`.
 //!
 //! [`RedisStore`] implements [`sessionwarden::SessionStore`] with one code path for a single
 //! Redis server and for Redis Cluster, and passes the same conformance suite as every other
-//! store on both. It needs Redis 6.2 or newer (tested on 7.0).
+//! store on both. [`RedisTokenStore`] implements `sessionwarden-jwt`'s `RefreshStore` and
+//! `Revocations` the same way, so refresh tokens and revocations reach every node of a fleet.
+//! Both need Redis 6.2 or newer (tested on 7.0).
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -82,6 +85,25 @@
 //!
 //! On a single server the same steps run; no code path depends on the topology.
 //!
+//! # Token key layout (token format version 1)
+//!
+//! [`RedisTokenStore`] keeps refresh tokens and revocations under their own prefix, `sw:` by
+//! default ([`DEFAULT_TOKEN_PREFIX`]). `<hex>` is the SHA-256 of a refresh token (the token
+//! itself is never stored), `<fam>` a family id:
+//!
+//! | key | type | content |
+//! | --- | --- | --- |
+//! | `sw:rt:<hex>` | string | the token's family id |
+//! | `sw:rf:<fam>` | hash | `sub`, `sid`, `created_at`, `expires_at`, `revoked`, and `t:<hex>` per token of the family (`<issued_at>`, or `<issued_at>:<successor hex>:<rotated_at>` once rotated) |
+//! | `sw:rfu:<sub>`, `sw:rfs:<sid>` | sorted set | the family ids of a user, of a session handle |
+//! | `sw:rvj:<jti>`, `sw:rvs:<sid>` | string | denied until (Unix seconds) |
+//! | `sw:rvu:<sub>` | string | the user's cutoff (tokens issued before it are refused) |
+//!
+//! Every script touches one key, so none needs a hash tag; every key has a TTL, so nothing
+//! needs purging. The session keys (`{<bb>}:…`, `revoking:…` after their prefix) and the token
+//! keys (`r…:` after theirs) cannot collide even under one prefix. The
+//! [`tokens`] module docs give the reasoning, the costs and the TTLs.
+//!
 //! # TTLs
 //!
 //! Expiry is decided in Rust: `load` decodes the record and refuses it if its deadline has
@@ -121,6 +143,8 @@ mod conn;
 mod invalidation;
 mod scripts;
 mod store;
+pub mod tokens;
 
 pub use self::invalidation::RedisInvalidator;
 pub use self::store::{DEFAULT_PREFIX, InvalidPrefix, RedisStore};
+pub use self::tokens::{DEFAULT_TOKEN_PREFIX, RedisTokenStore};

@@ -36,7 +36,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(1);
 /// The bound on one step of a store operation, reconnect attempts included: a request
 /// never waits longer than this for an answer it will not get.
-const STEP_TIMEOUT: Duration = Duration::from_secs(2);
+pub(crate) const STEP_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long the per-user revocation counters live after the last revoke-all. Longer than
 /// any revoke-all or cycle can take with [`STEP_TIMEOUT`].
 const REVOCATION_MARK_TTL_SECS: u64 = 300;
@@ -64,7 +64,7 @@ pub struct RedisStore {
     pub(crate) clients: Arc<[redis::Client]>,
     prefix: Arc<str>,
     // `host:port` of each configured node: no user name, no password.
-    nodes: Arc<[String]>,
+    pub(crate) nodes: Arc<[String]>,
 }
 
 /// A key prefix [`RedisStore::try_with_prefix`] refused: it contains `{` or `}`, which

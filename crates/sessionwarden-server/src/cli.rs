@@ -156,6 +156,11 @@ pub struct ServeArgs {
     #[arg(long, env = "SESSION_KEY_PREFIX", default_value = "session:")]
     pub redis_prefix: String,
 
+    /// `--store redis` / `flask-redis`: key prefix of the JWT refresh tokens and revocations
+    /// kept in the same Redis (their own key space, see `sessionwarden_redis::tokens`).
+    #[arg(long, env = "SESSIONWARDEN_REDIS_TOKEN_PREFIX", default_value = sessionwarden_redis::DEFAULT_TOKEN_PREFIX)]
+    pub redis_token_prefix: String,
+
     /// `--store redis`: cache up to N sessions in this process, invalidated across the fleet
     /// over Redis pub/sub (`<prefix>invalidate`); 0 turns it off. Off by default: on Redis
     /// Cluster a cached session can outlive its master's reachability for up to 5 s (see

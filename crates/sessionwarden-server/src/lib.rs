@@ -145,6 +145,7 @@ pub async fn serve(args: ServeArgs, keyring_path: std::path::PathBuf) -> Result<
     if let Some(store) = app.state.store.clone() {
         spawn_sweeper(store, app.state.clock.clone());
     }
+    spawn_token_purger(app.state.tokens.clone());
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -175,6 +176,22 @@ fn spawn_sweeper(store: Arc<dyn SessionStore>, clock: Arc<dyn Clock>) {
                         break;
                     }
                 }
+            }
+        }
+    });
+}
+
+/// Removes expired refresh-token families and denylist entries every
+/// [`tokens::TOKEN_PURGE_INTERVAL`]; without it the SQL token tables only ever grow.
+fn spawn_token_purger(tokens: Arc<tokens::Tokens>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(tokens::TOKEN_PURGE_INTERVAL);
+        loop {
+            tick.tick().await;
+            if let Err(e) = tokens.purge_expired().await {
+                // The error names the operation and the driver's message: no token, no user.
+                let source = std::error::Error::source(&e).map(ToString::to_string).unwrap_or_default();
+                tracing::warn!(target: "sessionwarden::server", error = %e, source, "token purge failed");
             }
         }
     });

@@ -14,14 +14,27 @@
 //! HS256 secret, shared with other verifiers; its key id is `JWT_SECRET_KEY_ID` (default
 //! `static`) and every other key id is refused.
 //!
+//! # Refresh tokens across a key rotation
+//!
+//! Refresh successors are derived with the primary's `JwtRefresh` subkey. The subkeys of the
+//! verify-only keys are handed to the [`RefreshManager`] as earlier rotation keys, so a client
+//! retrying a refresh inside the grace window after a keyring rotation (on this node or on one
+//! that reloaded first) gets the successor it was issued, not a reuse verdict. A retired key's
+//! subkey is dropped with it.
+//!
 //! # Revocation across a fleet
 //!
 //! Refresh tokens and revocations live in the store `--store` names: SQL tables for SQLite and
-//! PostgreSQL, Redis keys for Redis, process memory for `memory` and `cookie` (one process, lost
-//! on restart). For the shared stores each node puts a [`CachedRevocations`] in front: a verdict
-//! is reused for at most [`REVOCATION_CACHE_TTL`], so a verification costs at most one store
-//! lookup, a hit costs well under a microsecond, and a revocation made on any node is refused on
-//! every node within a second.
+//! PostgreSQL; for `redis` and `flask-redis`, Redis keys under `--redis-token-prefix` (default
+//! `sw:`) in the Redis at `--redis-url`, single node or Cluster ([`RedisTokenStore`]); process
+//! memory for `memory`, `cookie` and `flask-cookie` (one process, lost on restart). For the
+//! shared stores each node puts a [`CachedRevocations`] in front: a verdict is reused for at
+//! most [`REVOCATION_CACHE_TTL`], so a verification costs at most one store lookup, a hit costs
+//! well under a microsecond, and a revocation made on any node is refused on every node within
+//! a second.
+//!
+//! Expired rows are removed by [`Tokens::purge_expired`], which `serve` runs every
+//! [`TOKEN_PURGE_INTERVAL`] (Redis needs none of it: its keys expire by themselves).
 //!
 //! # Failures
 //!
@@ -52,6 +65,7 @@ use sessionwarden_jwt::{
     JwtKeySet, MemoryRefreshStore, MemoryRevocations, RefreshConfig, RefreshManager, RefreshStore,
     Revocations, TokenPair,
 };
+use sessionwarden_redis::RedisTokenStore;
 use sessionwarden_sql::{PostgresTokenStore, SqliteTokenStore};
 use zeroize::Zeroizing;
 
@@ -61,6 +75,9 @@ use crate::cli::{ServeArgs, StoreKind};
 /// How long a node reuses a revocation verdict from a shared store. Half the one-second
 /// fleet-wide promise, so a revocation is seen everywhere with room for a slow lookup.
 pub const REVOCATION_CACHE_TTL: Duration = Duration::from_millis(500);
+
+/// How often `serve` purges expired refresh-token families and denylist entries.
+pub const TOKEN_PURGE_INTERVAL: Duration = Duration::from_secs(5 * 60);
 
 /// The session key holding the token session id when the session has no handle (the cookie
 /// store keeps nothing server-side, so it has no handle to put in `sid`).
@@ -233,8 +250,15 @@ impl Tokens {
                 .with_clock(Arc::new(JwtClock(self.clock.clone()))),
         );
         let rotation_key = *set.primary().subkey(Purpose::JwtRefresh).expose();
+        // The verify-only keys' subkeys, newest first, so grace retries of rotations made before
+        // a keyring rotation are recognised (module docs). Retired keys have no key material.
+        let mut earlier: Vec<_> = set.verifying().skip(1).collect();
+        earlier.sort_by_key(|key| std::cmp::Reverse(key.created()));
         let refresh = Arc::new(
             RefreshManager::new(jwt.clone(), self.refresh_store.clone(), rotation_key)
+                .with_previous_rotation_keys(
+                    earlier.iter().map(|key| *key.subkey(Purpose::JwtRefresh).expose()),
+                )
                 .with_config(self.refresh_config.clone())?,
         );
         *self.built.write() = Some(Built { set, jwt: jwt.clone(), refresh: refresh.clone() });
@@ -307,6 +331,19 @@ impl Tokens {
         self.revocations.revoke_user_before(sub, self.now().saturating_add(1)).await?;
         self.refresh_store.revoke_user(sub).await?;
         Ok(())
+    }
+
+    /// Deletes refresh-token families and denylist entries that have expired by now (both
+    /// stores; a no-op for Redis, whose keys expire by themselves). `serve` calls it every
+    /// [`TOKEN_PURGE_INTERVAL`].
+    ///
+    /// # Errors
+    /// [`JwtError::Store`] if a token store fails; the other store is still purged.
+    pub async fn purge_expired(&self) -> Result<(), JwtError> {
+        let now = self.now();
+        let families = self.refresh_store.purge_expired(now).await;
+        let denylist = self.revocations.purge_expired(now).await;
+        families.and(denylist)
     }
 
     /// Verifies the request's `Authorization: Bearer` token, recording why when it is refused.
@@ -412,20 +449,30 @@ impl TokenStores {
                     Arc::new(PostgresTokenStore::connect(url).await.context("PostgreSQL token store")?);
                 Self::shared(store.clone(), store)
             }
-            // Not yet in Redis: refresh tokens and revocations stay in this process, so they do
-            // not reach other nodes of a Redis fleet.
-            StoreKind::Redis => {
-                tracing::warn!(
-                    target: "sessionwarden::server",
-                    "--store redis: JWT refresh tokens and revocations are kept in process memory (not shared)"
-                );
-                Ok(Self::memory())
+            // The Redis the sessions live in (single node or Cluster), under its own prefix.
+            StoreKind::Redis | StoreKind::FlaskRedis => {
+                let store = RedisTokenStore::connect_any(&args.redis_url)
+                    .await
+                    .context("Redis token store")?
+                    .try_with_prefix(args.redis_token_prefix.clone())
+                    .map_err(|e| anyhow::anyhow!("--redis-token-prefix: {e}"))?
+                    // A cutoff must outlive every access token issued before it.
+                    .with_cutoff_retention(cutoff_retention(args));
+                let store = Arc::new(store);
+                Self::shared(store.clone(), store)
             }
             // Stores without a shared server-side place of their own (memory, pure cookies):
             // one process, lost on restart.
-            _ => Ok(Self::memory()),
+            StoreKind::Memory | StoreKind::Cookie | StoreKind::FlaskCookie => Ok(Self::memory()),
         }
     }
+}
+
+/// How long a Redis user cutoff is kept: the store's default (a year), or longer if access
+/// tokens (plus leeway) are configured to live longer than that.
+fn cutoff_retention(args: &ServeArgs) -> Duration {
+    let default = RedisTokenStore::DEFAULT_CUTOFF_RETENTION;
+    default.max(Duration::from_secs(args.jwt_access_ttl.saturating_add(args.jwt_leeway)))
 }
 
 /// 401 (or 503) for a request whose bearer token was missing, refused, or could not be checked.

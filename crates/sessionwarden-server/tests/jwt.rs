@@ -16,6 +16,7 @@ use hmac::{Hmac, Mac as _};
 use serde_json::{Value, json};
 use sessionwarden::keyring::{Keyring, KeyringFile, Purpose};
 use sessionwarden::{Clock as _, Events, ManualClock};
+use sessionwarden_jwt::{RevocationQuery, Revocations as _, RevokedBy};
 use sessionwarden_server::App;
 use sessionwarden_server::auth::DemoUser;
 use sessionwarden_server::cli::{ServeArgs, StoreKind};
@@ -50,6 +51,7 @@ struct World {
     keyring: Keyring,
     keyfile: KeyringFile,
     router: axum::Router,
+    tokens: Arc<sessionwarden_server::tokens::Tokens>,
 }
 
 impl World {
@@ -64,7 +66,8 @@ impl World {
         let keyring = Keyring::new(keyfile.key_set().unwrap());
         let app = App::new(&args, keyring.clone(), events, Arc::new(clock.clone())).await.unwrap();
         let router = app.router();
-        Self { browser: TestClient::new(router.clone()), clock, rec, keyring, keyfile, router }
+        let tokens = app.state.tokens.clone();
+        Self { browser: TestClient::new(router.clone()), clock, rec, keyring, keyfile, router, tokens }
     }
 
     fn now(&self) -> u64 {
@@ -507,6 +510,91 @@ async fn retry_within_the_grace_window_gets_the_same_successor() {
     assert_eq!(w.rec.count("refresh_token_reuse"), 0);
     let r1 = a["refresh_token"].as_str().unwrap();
     assert_eq!(w.refresh(r1).await.status, 200, "the successor works");
+}
+
+/// A keyring rotation between a refresh and its retry: the retry still gets the successor the
+/// first answer carried (derived with the old primary's subkey, now verify-only), and the same
+/// access-token claims, signed by the new primary. Once the old key is retired, a retry of a
+/// rotation made under it is a reuse.
+#[tokio::test]
+async fn retry_within_the_grace_window_survives_a_key_rotation() {
+    let mut w = World::new(JwtAlg::Hs256).await;
+    let (_, r0) = w.login().await;
+    let a = w.refresh(&r0).await.json();
+    let old = w.keyring.current().primary().id();
+    let new = w.keyfile.rotate(w.clock.now()).unwrap();
+    w.keyring.replace(w.keyfile.key_set().unwrap());
+    w.clock.advance(Duration::from_secs(5));
+    let b = w.refresh(&r0).await;
+    assert_eq!(b.status, 200, "a retry across a key rotation is not a reuse: {}", b.body);
+    let b = b.json();
+    assert_eq!(b["refresh_token"], a["refresh_token"], "the successor first issued");
+    let payload = |v: &Value| -> Value {
+        let token = v["token"].as_str().unwrap();
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(token.split('.').nth(1).unwrap()).unwrap()).unwrap()
+    };
+    let header = |v: &Value| -> Value {
+        let token = v["token"].as_str().unwrap();
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(token.split('.').next().unwrap()).unwrap()).unwrap()
+    };
+    assert_eq!(payload(&b), payload(&a), "same claims: jti, iat, exp");
+    assert_eq!(
+        (header(&a)["kid"].clone(), header(&b)["kid"].clone()),
+        (json!(old.to_string()), json!(new.to_string()))
+    );
+    assert_eq!(w.me(b["token"].as_str().unwrap()).await.status, 200);
+    assert_eq!(w.rec.count("refresh_token_reuse"), 0);
+
+    // A second family, rotated under the old key; that key is retired before the retry.
+    let (_, s0) = w.token().await;
+    assert_eq!(w.refresh(&s0).await.status, 200, "rotated under key {new}");
+    w.keyfile.rotate(w.clock.now()).unwrap();
+    w.keyfile.retire(new).unwrap();
+    w.keyring.replace(w.keyfile.key_set().unwrap());
+    assert_eq!(w.refresh(&s0).await.status, 401, "its key is retired: the retry is a reuse");
+    assert_eq!(w.rec.count("refresh_token_reuse"), 1);
+}
+
+/// `Tokens::purge_expired` (run by `serve` every few minutes) deletes expired refresh
+/// families and denylist rows from the SQL store.
+#[tokio::test]
+async fn purge_removes_expired_token_rows() {
+    let dir = support_dir("purge");
+    let mut a = args(JwtAlg::Hs256);
+    a.store = StoreKind::Sqlite;
+    a.data_dir = dir.clone();
+    let mut w = World::with_args(a).await;
+    let (token, refresh) = w.login().await;
+    let req = post("/token/revoke").header("authorization", format!("Bearer {token}"));
+    assert_eq!(w.stranger().send(req, Body::empty()).await.status, 200);
+    let claims: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(token.split('.').nth(1).unwrap()).unwrap()).unwrap();
+    let jti = claims["jti"].as_str().unwrap().to_owned();
+    let issued = w.now();
+
+    // Another handle on the database, asked as of the issue time: the row itself is looked at.
+    let db = sessionwarden_sql::SqliteTokenStore::open(dir.join("sessions.db")).await.unwrap();
+    let q = RevocationQuery { jti: &jti, sub: "alice", sid: None, iat: issued, now: issued };
+    assert_eq!(db.check(&q).await.unwrap(), Some(RevokedBy::Jti));
+    w.tokens.purge_expired().await.unwrap();
+    assert_eq!(db.check(&q).await.unwrap(), Some(RevokedBy::Jti), "not expired yet: kept");
+
+    // 31 days on: the access token and the refresh family (30 days) have expired.
+    w.clock.advance(Duration::from_secs(31 * 24 * 3600));
+    w.rec.clear();
+    assert_eq!(w.refresh(&refresh).await.status, 401);
+    assert_eq!(w.rec.reasons("jwt_rejected"), vec!["refresh_expired"], "still stored before the purge");
+    w.tokens.purge_expired().await.unwrap();
+    assert_eq!(db.check(&q).await.unwrap(), None, "the jti row is gone");
+    w.rec.clear();
+    assert_eq!(w.refresh(&refresh).await.status, 401);
+    assert_eq!(w.rec.reasons("jwt_rejected"), vec!["refresh_unknown"], "the family is gone");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+fn support_dir(name: &str) -> std::path::PathBuf {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    std::env::temp_dir().join(format!("sw-jwt-{name}-{}-{nanos}", std::process::id()))
 }
 
 #[tokio::test]

@@ -1,5 +1,6 @@
 //! The server-side stores through the real binary: outages answered 503 and healed within
-//! 2 s, no acknowledged write lost to `kill -9`, and the `sessions` CLI.
+//! 2 s, no acknowledged write lost to `kill -9`, the `sessions` CLI, and two servers sharing
+//! JWT refresh tokens and revocations through Redis and Redis Cluster.
 #![allow(clippy::unwrap_used, missing_docs)]
 
 mod support;
@@ -302,4 +303,175 @@ async fn sessions_cli_lists_and_revokes() {
     assert!(ok && out.contains("revoked 1 session"), "{out}");
     assert_eq!(me(a).await, 401);
     assert_eq!(me(b).await, 401);
+}
+
+/// Deletes every key matching `pattern` on the nodes at `urls` (best effort: `redis-cli`).
+fn redis_clean(urls: &[String], pattern: &str) {
+    const DEL: &str = "for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', k) end return 1";
+    for url in urls {
+        let _ = Command::new("redis-cli").args(["-u", url, "EVAL", DEL, "0", pattern]).output();
+    }
+}
+
+/// A login through `server`: `(cookie, csrf token)` of the logged-in session.
+async fn login(server: &Server, user: &str, password: &str) -> (String, String) {
+    let client = support::client();
+    let r = client.get(server.url("/csrf-token")).send().await.unwrap();
+    let cookie = cookie_pair(&r);
+    let token = r.json::<serde_json::Value>().await.unwrap()["csrf_token"].as_str().unwrap().to_owned();
+    let r = client
+        .post(server.url("/login"))
+        .header("cookie", &cookie)
+        .header("x-csrf-token", token)
+        .json(&serde_json::json!({"username": user, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "login on {}", server.base);
+    let cookie = cookie_pair(&r);
+    let csrf = r.json::<serde_json::Value>().await.unwrap()["csrf_token"].as_str().unwrap().to_owned();
+    (cookie, csrf)
+}
+
+/// `GET /token` with the session cookie: `(access, refresh)`.
+async fn tokens(server: &Server, cookie: &str) -> (String, String) {
+    let (status, body, _) = get(&server.url("/token"), Some(cookie)).await;
+    assert_eq!(status, 200, "{body}");
+    let j: serde_json::Value = serde_json::from_str(&body).unwrap();
+    (j["token"].as_str().unwrap().to_owned(), j["refresh_token"].as_str().unwrap().to_owned())
+}
+
+/// `GET /me` with only a bearer token.
+async fn me(server: &Server, bearer: &str) -> u16 {
+    let r = support::client().get(server.url("/me")).bearer_auth(bearer).send().await.unwrap();
+    r.status().as_u16()
+}
+
+/// `POST /token/refresh`: status and the new refresh token, if any.
+async fn refresh(server: &Server, refresh: &str) -> (u16, Option<String>) {
+    let r = support::client()
+        .post(server.url("/token/refresh"))
+        .json(&serde_json::json!({"refresh_token": refresh}))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let body: serde_json::Value = r.json().await.unwrap_or_default();
+    (status, body["refresh_token"].as_str().map(str::to_owned))
+}
+
+/// Polls `GET /me` on `server` until it refuses `bearer`; how long that took.
+async fn refused_after(server: &Server, bearer: &str, limit: Duration) -> Duration {
+    let t = Instant::now();
+    loop {
+        if me(server, bearer).await == 401 {
+            return t.elapsed();
+        }
+        assert!(t.elapsed() < limit, "{} still accepts the token after {limit:?}", server.base);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Two server processes, one Redis (`url`), one keyring file: JWT revocations, refresh
+/// rotations and "log out everywhere" made on one are enforced by the other within a second.
+async fn jwt_fleet_shares_tokens_through_redis(url: &str, nodes: &[String]) {
+    // Unique users and prefixes: reruns and the two topologies never share state.
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let tag = format!("{}-{nanos}", std::process::id());
+    let (user, password) = (format!("fleet-{tag}"), "correct horse battery");
+    let prefix = format!("swtest:fleet:{tag}:");
+    let (dir_a, dir_b, keys) = (TempDir::new(), TempDir::new(), TempDir::new());
+    let keyring = keys.path().join("keyring.json");
+    let demo_user = format!("{user}:{password}");
+    let session_prefix = format!("{prefix}s:");
+    let token_prefix = format!("{prefix}t:");
+    let args = [
+        "--insecure-cookies",
+        "--store",
+        "redis",
+        "--redis-url",
+        url,
+        "--redis-prefix",
+        &session_prefix,
+        "--redis-token-prefix",
+        &token_prefix,
+        "--keyring",
+        keyring.to_str().unwrap(),
+        "--demo-user",
+        &demo_user,
+        "--jwt-refresh-grace",
+        "0",
+    ];
+    let a = Server::start(dir_a.path(), &args, &[]);
+    let b = Server::start(dir_b.path(), &args, &[]);
+    assert!(!a.stderr().contains("process memory"), "{}", a.stderr());
+
+    let (cookie, _) = login(&a, &user, password).await;
+    let (access, r0) = tokens(&a, &cookie).await;
+    assert_eq!(me(&b, &access).await, 200, "B verifies A's token (and caches: not revoked)");
+
+    // Revoked on A: refused on B within a second, although B had just cached "not revoked".
+    let r = support::client().post(a.url("/token/revoke")).bearer_auth(&access).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let took = refused_after(&b, &access, Duration::from_millis(1500)).await;
+    assert!(took < Duration::from_millis(1500), "{took:?}");
+    eprintln!("fleet ({url}): a jti revoked on A was refused on B after {took:?}");
+
+    // Rotated on A; the old token replayed on B (grace 0): a reuse, and the family dies on A.
+    let (status, r1) = refresh(&a, &r0).await;
+    assert_eq!(status, 200);
+    let r1 = r1.unwrap();
+    assert_eq!(refresh(&b, &r0).await.0, 401, "reuse of the rotated token on B");
+    assert_eq!(refresh(&a, &r1).await.0, 401, "the newest token of the family is dead on A too");
+    assert!(b.stderr().contains("refresh_token_reuse"), "B records the reuse");
+
+    // Log out everywhere on B (the session cookie works there: same Redis, same keyring); A
+    // refuses tokens issued before it within a second.
+    let (older, _) = tokens(&a, &cookie).await;
+    assert_eq!(me(&a, &older).await, 200, "A caches: not revoked");
+    let client = support::client();
+    let r = client.get(b.url("/csrf-token")).header("cookie", &cookie).send().await.unwrap();
+    let csrf = r.json::<serde_json::Value>().await.unwrap()["csrf_token"].as_str().unwrap().to_owned();
+    let r = client
+        .post(b.url("/logout-everywhere"))
+        .header("cookie", &cookie)
+        .header("x-csrf-token", csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let took = refused_after(&a, &older, Duration::from_millis(1500)).await;
+    eprintln!("fleet ({url}): log out everywhere on B reached A after {took:?}");
+    assert_eq!(get(&a.url("/me"), Some(&cookie)).await.0, 401, "the session is gone on A too");
+
+    redis_clean(nodes, &format!("{prefix}*"));
+}
+
+fn redis_or_skip(url: &str, what: &str) -> bool {
+    let ok = Command::new("redis-cli")
+        .args(["-u", url, "ping"])
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"PONG"));
+    if !ok {
+        sessionwarden_test::env::service_missing(what, &format!("{url} did not answer PING"));
+    }
+    ok
+}
+
+#[tokio::test]
+async fn jwt_fleet_on_redis() {
+    let url = sessionwarden_test::env::redis_url();
+    if !redis_or_skip(&url, "redis") {
+        return;
+    }
+    jwt_fleet_shares_tokens_through_redis(&url, std::slice::from_ref(&url)).await;
+}
+
+#[tokio::test]
+async fn jwt_fleet_on_redis_cluster() {
+    let nodes = sessionwarden_test::env::redis_cluster_urls();
+    if !redis_or_skip(&nodes[0], "redis cluster") {
+        return;
+    }
+    jwt_fleet_shares_tokens_through_redis(&nodes.join(","), &nodes).await;
 }

@@ -1,102 +1,24 @@
-//! The JWT refresh-token and revocation stores on SQLite and PostgreSQL: one suite, both
-//! backends (PostgreSQL skips with a printed reason when absent, fails under `CI=true`).
+//! The JWT refresh-token and revocation stores on SQLite and PostgreSQL: the token-store suites
+//! every backend runs (`sessionwarden_test::tokens`), 16 concurrent rotations of one token, and
+//! on SQLite the rows a purge leaves. PostgreSQL skips with a printed reason when absent, fails
+//! under `CI=true`.
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use std::sync::Arc;
 
-use sessionwarden_jwt::{
-    AccessTokenRequest, Jwt, JwtConfig, JwtKey, JwtKeySet, RefreshManager, RefreshStore, RevocationQuery,
-    Revocations, RevokedBy,
-};
+use sessionwarden_jwt::{AccessTokenRequest, RefreshStore, RevocationQuery, Revocations, RevokedBy};
 use sessionwarden_sql::{PostgresTokenStore, SqliteTokenStore};
+use sessionwarden_test::tokens::{
+    NOW, Purge, concurrent_rotations, manager, refresh_suite, revocation_suite,
+};
 
-const NOW: u64 = 1_800_000_000;
-
-fn manager(store: Arc<dyn RefreshStore>) -> RefreshManager {
-    let jwt = Arc::new(
-        Jwt::new(JwtKeySet::single(JwtKey::hs256("1", &[7u8; 32]).unwrap()), JwtConfig::default()).unwrap(),
-    );
-    RefreshManager::new(jwt, store, [9u8; 32])
-}
-
-async fn refresh_suite(store: Arc<dyn RefreshStore>) {
-    let m = manager(store.clone());
-    let user = format!(
-        "u-{}",
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
-    );
-    let p0 = m.issue_at(&AccessTokenRequest::new(&user).with_sid("sid-a"), NOW).await.unwrap();
-    let p1 = m.rotate_at(p0.refresh.as_str(), NOW + 1).await.unwrap();
-    assert_eq!(p1.family, p0.family);
-    // Grace retry: the same pair.
-    let again = m.rotate_at(p0.refresh.as_str(), NOW + 5).await.unwrap();
-    assert_eq!(again, p1);
-    // After the window: reuse, and the newest dies too.
-    assert_eq!(m.rotate_at(p0.refresh.as_str(), NOW + 20).await.unwrap_err().reason(), "refresh_reuse");
-    assert_eq!(m.rotate_at(p1.refresh.as_str(), NOW + 21).await.unwrap_err().reason(), "refresh_revoked");
-    assert_eq!(m.family_of(p1.refresh.as_str()).await.unwrap(), Some(p0.family.clone()));
-
-    // Concurrent rotations of one token: exactly one wins, the other is a grace retry.
-    let q0 = m.issue_at(&AccessTokenRequest::new(&user).with_sid("sid-b"), NOW).await.unwrap();
-    let (a, b) =
-        tokio::join!(m.rotate_at(q0.refresh.as_str(), NOW + 1), m.rotate_at(q0.refresh.as_str(), NOW + 1));
-    assert_eq!(a.unwrap(), b.unwrap());
-
-    // Revocation by session and by user.
-    assert_eq!(store.revoke_session("sid-b").await.unwrap(), 1);
-    let r0 = m.issue_at(&AccessTokenRequest::new(&user).with_sid("sid-c"), NOW).await.unwrap();
-    assert!(store.revoke_user(&user).await.unwrap() >= 1);
-    assert_eq!(m.rotate_at(r0.refresh.as_str(), NOW + 2).await.unwrap_err().reason(), "refresh_revoked");
-    assert_eq!(m.rotate_at("A".repeat(43).as_str(), NOW).await.unwrap_err().reason(), "refresh_unknown");
-
-    // Purge removes expired families with their tokens.
-    store.purge_expired(NOW + 365 * 24 * 3600).await.unwrap();
-    assert_eq!(m.rotate_at(r0.refresh.as_str(), NOW + 2).await.unwrap_err().reason(), "refresh_unknown");
-}
-
-async fn revocation_suite(r: Arc<dyn Revocations>) {
-    // Unique per run: per-user cutoffs are kept, and PostgreSQL outlives the test.
-    let sub = format!(
-        "user-{}",
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
-    );
-    let q = |jti: &'static str, sid: Option<&'static str>, iat: u64, now: u64| RevocationQuery {
-        jti,
-        sub: "",
-        sid,
-        iat,
-        now,
-    };
-    let mut base = q("j-1", Some("s-1"), NOW, NOW + 1);
-    base.sub = &sub;
-    assert_eq!(r.check(&base).await.unwrap(), None);
-    r.revoke_jti("j-1", NOW + 100).await.unwrap();
-    r.revoke_jti("j-1", NOW + 50).await.unwrap(); // an earlier `until` never shortens it
-    assert_eq!(r.check(&base).await.unwrap(), Some(RevokedBy::Jti));
-    assert_eq!(r.check(&RevocationQuery { now: NOW + 100, ..base }).await.unwrap(), None, "expired entry");
-    r.revoke_sid("s-1", NOW + 100).await.unwrap();
-    assert_eq!(r.check(&RevocationQuery { jti: "j-2", ..base }).await.unwrap(), Some(RevokedBy::Session));
-    assert_eq!(r.check(&RevocationQuery { jti: "j-2", sid: None, ..base }).await.unwrap(), None);
-    r.revoke_user_before(&sub, NOW + 10).await.unwrap();
-    r.revoke_user_before(&sub, NOW + 5).await.unwrap(); // an earlier cutoff is ignored
-    let u = RevocationQuery { jti: "j-3", sid: None, iat: NOW + 9, ..base };
-    assert_eq!(r.check(&u).await.unwrap(), Some(RevokedBy::UserCutoff));
-    assert_eq!(r.check(&RevocationQuery { iat: NOW + 10, ..u }).await.unwrap(), None);
-    r.purge_expired(NOW + 1000).await.unwrap();
-    assert_eq!(r.check(&base).await.unwrap(), Some(RevokedBy::UserCutoff), "cutoffs survive the purge");
-    assert_eq!(
-        r.check(&RevocationQuery { iat: NOW + 20, ..base }).await.unwrap(),
-        None,
-        "jti and sid purged"
-    );
-}
-
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_token_store() {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteTokenStore::open(dir.path().join("t.db")).await.unwrap());
-    refresh_suite(store.clone()).await;
-    revocation_suite(store.clone()).await;
+    refresh_suite(store.clone(), Purge::Deletes).await;
+    revocation_suite(store.clone(), Purge::Deletes).await;
+    concurrent_rotations(store.clone(), 16).await;
     // A second handle on the same file (another process of the fleet) sees the same state.
     let other = SqliteTokenStore::open(dir.path().join("t.db")).await.unwrap();
     let q = RevocationQuery { jti: "j-1", sub: "x", sid: None, iat: NOW, now: NOW + 1 };
@@ -106,7 +28,52 @@ async fn sqlite_token_store() {
     assert!(!format!("{store:?}").is_empty());
 }
 
+async fn count(pool: &sqlx::SqlitePool, table: &str) -> i64 {
+    sqlx::query_scalar(&format!("SELECT count(*) FROM {table}")).fetch_one(pool).await.unwrap()
+}
+
+/// `purge_expired` deletes the rows themselves: expired families with their tokens, and
+/// denylist entries past their `until`; live rows and user cutoffs stay.
 #[tokio::test]
+async fn sqlite_purge_deletes_expired_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let store = Arc::new(SqliteTokenStore::open(&path).await.unwrap());
+    let m = manager(store.clone());
+    let old = m.issue_at(&AccessTokenRequest::new("alice").with_sid("s-old"), NOW).await.unwrap();
+    m.rotate_at(old.refresh.as_str(), NOW + 1).await.unwrap();
+    // Issued 40 days later: alive when the first family (30 days) has expired.
+    let young = NOW + 40 * 24 * 3600;
+    let live = m.issue_at(&AccessTokenRequest::new("alice"), young).await.unwrap();
+    store.revoke_jti("j-expired", NOW + 100).await.unwrap();
+    store.revoke_sid("s-expired", NOW + 100).await.unwrap();
+    store.revoke_jti("j-live", young + 100).await.unwrap();
+    store.revoke_user_before("alice", NOW + 5).await.unwrap();
+
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite:{}", path.display())).await.unwrap();
+    assert_eq!(count(&pool, "sessionwarden_refresh_families").await, 2);
+    assert_eq!(count(&pool, "sessionwarden_refresh_tokens").await, 3);
+    assert_eq!(count(&pool, "sessionwarden_revocations").await, 4);
+
+    RefreshStore::purge_expired(store.as_ref(), young).await.unwrap();
+    Revocations::purge_expired(store.as_ref(), young).await.unwrap();
+    assert_eq!(count(&pool, "sessionwarden_refresh_families").await, 1, "the expired family is gone");
+    assert_eq!(count(&pool, "sessionwarden_refresh_tokens").await, 1, "with both of its tokens");
+    let left: Vec<(String, String)> =
+        sqlx::query_as("SELECT kind, value FROM sessionwarden_revocations ORDER BY kind")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        left,
+        [("jti".to_owned(), "j-live".to_owned()), ("user".to_owned(), "alice".to_owned())],
+        "expired jti and sid rows are gone; a live jti and the cutoff stay"
+    );
+    assert_eq!(m.rotate_at(old.refresh.as_str(), young).await.unwrap_err().reason(), "refresh_unknown");
+    assert!(m.rotate_at(live.refresh.as_str(), young + 1).await.is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_token_store() {
     let url = sessionwarden_test::env::postgres_url();
     let store = match tokio::time::timeout(
@@ -119,6 +86,7 @@ async fn postgres_token_store() {
         Ok(Err(e)) => return sessionwarden_test::env::service_missing("PostgreSQL", &e.to_string()),
         Err(_) => return sessionwarden_test::env::service_missing("PostgreSQL", "connect timed out"),
     };
-    refresh_suite(store.clone()).await;
-    revocation_suite(store).await;
+    refresh_suite(store.clone(), Purge::Deletes).await;
+    revocation_suite(store.clone(), Purge::Deletes).await;
+    concurrent_rotations(store, 16).await;
 }

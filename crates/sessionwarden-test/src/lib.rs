@@ -1,6 +1,6 @@
 //! Test support for sessionwarden: the store conformance suite every server-side store
-//! mounts, an HTTP test client for routers, an event recorder, and service discovery for
-//! tests that need PostgreSQL or Redis.
+//! mounts, the JWT token-store suites ([`tokens`]), an HTTP test client for routers, an event
+//! recorder, and service discovery for tests that need PostgreSQL or Redis.
 //!
 //! Mount the suite for a store with one macro:
 //! ```ignore
@@ -16,6 +16,7 @@ pub mod env;
 pub mod harness;
 pub mod layer_suite;
 pub mod recorder;
+pub mod tokens;
 pub mod wrappers;
 
 pub use client::TestClient;

@@ -135,14 +135,18 @@ pub struct RefreshManager {
     config: RefreshConfig,
     // Pre-keyed with the rotation key; cloned per derivation.
     rotation_mac: Hmac<Sha256>,
+    // Earlier rotation keys, newest first, consulted only by grace retries. Kept as bytes
+    // (zeroed on drop) and keyed on use: retries are rare, rotations are not.
+    previous_keys: Vec<Zeroizing<[u8; 32]>>,
 }
 
 impl fmt::Debug for RefreshManager {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Left out: the rotation key.
+        // Left out: the rotation keys (only how many earlier ones there are).
         f.debug_struct("RefreshManager")
             .field("jwt", &self.jwt)
             .field("config", &self.config)
+            .field("previous_rotation_keys", &self.previous_keys.len())
             .finish_non_exhaustive()
     }
 }
@@ -167,10 +171,40 @@ impl RefreshManager {
             jwt,
             store,
             config: RefreshConfig::default(),
-            // invariant: HMAC takes keys of any length, so `new_from_slice` cannot fail.
-            rotation_mac: Hmac::<Sha256>::new_from_slice(rotation_key.as_ref())
-                .expect("HMAC accepts any key length"),
+            rotation_mac: keyed(&rotation_key),
+            previous_keys: Vec::new(),
         }
+    }
+
+    /// Also recognises successors derived with earlier rotation keys, newest first: after a
+    /// key rotation, a client retrying a refresh inside the grace window still gets the
+    /// successor the original rotation issued, instead of being judged a reuse. Replaces any
+    /// earlier list. Pass the keys of the keyring's verify-only keys; a retired key's
+    /// retries then count as reuse, as they should.
+    ///
+    /// The keys are copied into memory that is zeroed on drop; zero your own copies.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// use sessionwarden_jwt::{AccessTokenRequest, Jwt, JwtConfig, JwtKey, JwtKeySet,
+    ///     MemoryRefreshStore, RefreshManager};
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let jwt = Arc::new(Jwt::new(JwtKeySet::single(JwtKey::hs256("1", &[7u8; 32])?),
+    ///     JwtConfig::default())?);
+    /// let store = Arc::new(MemoryRefreshStore::new());
+    /// let before = RefreshManager::new(jwt.clone(), store.clone(), [1u8; 32]);
+    /// let first = before.issue_at(&AccessTokenRequest::new("alice"), 1_000).await?;
+    /// let second = before.rotate_at(first.refresh.as_str(), 1_001).await?;
+    /// // The keyring rotated: key 2 derives successors now, key 1 is still recognised.
+    /// let after = RefreshManager::new(jwt, store, [2u8; 32]).with_previous_rotation_keys([[1u8; 32]]);
+    /// let retry = after.rotate_at(first.refresh.as_str(), 1_005).await?;
+    /// assert_eq!(retry.refresh, second.refresh);
+    /// # Ok::<(), sessionwarden_jwt::JwtError>(()) }).unwrap();
+    /// ```
+    #[must_use]
+    pub fn with_previous_rotation_keys(mut self, keys: impl IntoIterator<Item = [u8; 32]>) -> Self {
+        self.previous_keys = keys.into_iter().map(Zeroizing::new).collect();
+        self
     }
 
     /// Replaces the configuration.
@@ -250,7 +284,7 @@ impl RefreshManager {
                 if now >= token.issued_at.saturating_add(self.config.idle_ttl) {
                     return Err(JwtError::RefreshExpired);
                 }
-                let next_raw = self.derive(SUCCESSOR_LABEL, &raw);
+                let next_raw = derive(&self.rotation_mac, SUCCESSOR_LABEL, &raw);
                 let next = TokenRecord {
                     hash: TokenHash::of(next_raw.as_ref()),
                     family: family.id.clone(),
@@ -258,7 +292,7 @@ impl RefreshManager {
                     state: TokenState::Active,
                 };
                 if self.store.rotate(&hash, next, now).await? {
-                    return self.pair(&family, &raw, &next_raw, now);
+                    return self.pair(&self.rotation_mac, &family, &raw, &next_raw, now);
                 }
                 // Lost a race with a concurrent rotation (or the family was revoked between
                 // lookup and rotate): judge by what the store holds now.
@@ -362,42 +396,57 @@ impl RefreshManager {
         if !within {
             return Ok(None);
         }
-        let next_raw = self.derive(SUCCESSOR_LABEL, raw);
-        // A different rotation key (rotated keyring) cannot rebuild it: treat as reuse.
-        if TokenHash::of(next_raw.as_ref()) != successor {
+        // The rotation may have run under an earlier key (the keyring rotated since, or another
+        // node had not reloaded yet): try the keys newest first. `TokenHash`'s `==` is constant
+        // time; which key matched is no secret.
+        let mut keys =
+            std::iter::once(self.rotation_mac.clone()).chain(self.previous_keys.iter().map(|key| keyed(key)));
+        let Some((mac, next_raw)) = keys.find_map(|mac| {
+            let next_raw = derive(&mac, SUCCESSOR_LABEL, raw);
+            (TokenHash::of(next_raw.as_ref()) == successor).then_some((mac, next_raw))
+        }) else {
+            // No key we hold rebuilds it (a retired key, or not our successor): reuse.
             return Ok(None);
-        }
+        };
         match self.store.lookup(&successor).await? {
             Some((next, _)) if next.state == TokenState::Active => {
-                self.pair(family, raw, &next_raw, at).map(Some)
+                self.pair(&mac, family, raw, &next_raw, at).map(Some)
             }
             _ => Ok(None),
         }
     }
 
-    /// The pair for a rotation of `raw` at `at`. Deterministic in (`raw`, `at`, signing key),
-    /// which is what lets a grace-window retry return the same pair.
+    /// The pair for a rotation of `raw` at `at` under rotation key `mac`. Deterministic in
+    /// (`raw`, `at`, rotation key, signing key), which is what lets a grace-window retry
+    /// return the same pair: the same refresh token, and an access token with the same
+    /// claims (`jti`, `iat`, `exp`), byte-identical unless the signing key changed.
     fn pair(
         &self,
+        mac: &Hmac<Sha256>,
         family: &FamilyRecord,
         raw: &[u8; 32],
         next_raw: &[u8; 32],
         at: u64,
     ) -> Result<TokenPair, JwtError> {
-        let jti_bytes = self.derive(JTI_LABEL, raw);
+        let jti_bytes = derive(mac, JTI_LABEL, raw);
         let jti = URL_SAFE_NO_PAD.encode(&jti_bytes[..16]);
         let mut request = AccessTokenRequest::new(family.sub.clone());
         request.sid.clone_from(&family.sid);
         let access = self.jwt.issue_with_jti(&request, at, jti)?;
         Ok(TokenPair { access, refresh: encode(next_raw), family: family.id.clone() })
     }
+}
 
-    fn derive(&self, label: &[u8], raw: &[u8; 32]) -> Zeroizing<[u8; 32]> {
-        let mut mac = self.rotation_mac.clone();
-        mac.update(label);
-        mac.update(raw);
-        Zeroizing::new(mac.finalize().into_bytes().into())
-    }
+fn keyed(key: &[u8; 32]) -> Hmac<Sha256> {
+    // invariant: HMAC takes keys of any length, so `new_from_slice` cannot fail.
+    Hmac::<Sha256>::new_from_slice(key).expect("HMAC accepts any key length")
+}
+
+fn derive(mac: &Hmac<Sha256>, label: &[u8], raw: &[u8; 32]) -> Zeroizing<[u8; 32]> {
+    let mut mac = mac.clone();
+    mac.update(label);
+    mac.update(raw);
+    Zeroizing::new(mac.finalize().into_bytes().into())
 }
 
 fn check_family(family: &FamilyRecord, now: u64) -> Result<(), JwtError> {
@@ -426,4 +475,91 @@ fn decode(text: &str) -> Option<Zeroizing<[u8; 32]>> {
     }
     out.copy_from_slice(&bytes);
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::{JwtConfig, JwtKey, JwtKeySet, MemoryRefreshStore};
+
+    fn jwt(kid: &str, secret: u8) -> Arc<Jwt> {
+        let key = JwtKey::hs256(kid, &[secret; 32]).unwrap();
+        Arc::new(Jwt::new(JwtKeySet::single(key), JwtConfig::default()).unwrap())
+    }
+
+    const KEY_A: [u8; 32] = [0xa1; 32];
+    const KEY_B: [u8; 32] = [0xb2; 32];
+
+    /// Rotates with key A at 1_001 and returns (store, first pair, second pair).
+    async fn rotated_under_a() -> (Arc<MemoryRefreshStore>, TokenPair, TokenPair) {
+        let store = Arc::new(MemoryRefreshStore::new());
+        let a = RefreshManager::new(jwt("1", 7), store.clone(), KEY_A);
+        let first = a.issue_at(&AccessTokenRequest::new("alice").with_sid("s"), 1_000).await.unwrap();
+        let second = a.rotate_at(first.refresh.as_str(), 1_001).await.unwrap();
+        (store, first, second)
+    }
+
+    #[tokio::test]
+    async fn grace_retry_after_a_key_rotation_gets_the_original_successor() {
+        let (store, first, second) = rotated_under_a().await;
+        // The keyring rotated: B derives successors and a new key signs access tokens.
+        let b = RefreshManager::new(jwt("2", 8), store.clone(), KEY_B).with_previous_rotation_keys([KEY_A]);
+        let retry = b.rotate_at(first.refresh.as_str(), 1_005).await.unwrap();
+        assert_eq!(retry.refresh, second.refresh, "the successor the rotation under A issued");
+        assert_eq!(retry.family, second.family);
+        // The access token carries the original claims, re-signed with the current key.
+        assert_eq!(retry.access.jti(), second.access.jti());
+        assert_eq!(retry.access.issued_at(), second.access.issued_at());
+        assert_eq!(retry.access.expires_at(), second.access.expires_at());
+        assert_ne!(retry.access.token(), second.access.token(), "signed with key 2, not key 1");
+        // Same keys, same signer: the whole pair is the same.
+        let same =
+            RefreshManager::new(jwt("1", 7), store.clone(), KEY_B).with_previous_rotation_keys([KEY_A]);
+        assert_eq!(same.rotate_at(first.refresh.as_str(), 1_006).await.unwrap(), second);
+        // The successor is live and rotates under B from now on.
+        let third = b.rotate_at(second.refresh.as_str(), 1_007).await.unwrap();
+        assert_ne!(third.refresh, second.refresh);
+    }
+
+    #[tokio::test]
+    async fn after_the_grace_window_it_is_a_reuse_whatever_the_keys() {
+        let (store, first, second) = rotated_under_a().await;
+        let b = RefreshManager::new(jwt("2", 8), store.clone(), KEY_B).with_previous_rotation_keys([KEY_A]);
+        let err = b.rotate_at(first.refresh.as_str(), 1_011).await.unwrap_err();
+        assert_eq!(err.reason(), "refresh_reuse");
+        let err = b.rotate_at(second.refresh.as_str(), 1_012).await.unwrap_err();
+        assert_eq!(err.reason(), "refresh_revoked", "the family died with the reuse");
+    }
+
+    #[tokio::test]
+    async fn without_the_earlier_key_a_retry_is_a_reuse() {
+        let (store, first, _) = rotated_under_a().await;
+        // A retired key is not passed on: its rotations can no longer be rebuilt.
+        let b =
+            RefreshManager::new(jwt("2", 8), store.clone(), KEY_B).with_previous_rotation_keys([[0xc3; 32]]);
+        let err = b.rotate_at(first.refresh.as_str(), 1_005).await.unwrap_err();
+        assert_eq!(err.reason(), "refresh_reuse");
+    }
+
+    #[tokio::test]
+    async fn a_used_successor_is_never_handed_out_again() {
+        let (store, first, second) = rotated_under_a().await;
+        let b = RefreshManager::new(jwt("1", 7), store.clone(), KEY_B).with_previous_rotation_keys([KEY_A]);
+        b.rotate_at(second.refresh.as_str(), 1_002).await.unwrap();
+        let err = b.rotate_at(first.refresh.as_str(), 1_003).await.unwrap_err();
+        assert_eq!(err.reason(), "refresh_reuse", "the successor was used: not a retry");
+    }
+
+    #[test]
+    fn debug_shows_no_rotation_key() {
+        let m = RefreshManager::new(jwt("1", 7), Arc::new(MemoryRefreshStore::new()), [0x5a; 32])
+            .with_previous_rotation_keys([[0x6b; 32], [0x7c; 32]]);
+        let debug = format!("{m:?}");
+        assert!(debug.contains("previous_rotation_keys: 2"), "{debug}");
+        for byte in ["90", "107", "124", "5a", "6b", "7c"] {
+            assert!(!debug.contains(&format!("{byte}, {byte}")), "{debug}");
+        }
+    }
 }

@@ -25,6 +25,17 @@
 //! The rotation key must be the same on every node (for sessionwarden: an HKDF subkey of the
 //! keyring), or a retry that lands on another node is judged a reuse.
 //!
+//! # Across a key rotation
+//!
+//! When the rotation key changes (the keyring's primary rotated), a retry of a rotation made
+//! under the old key could no longer be rebuilt. Give the manager the earlier keys
+//! ([`RefreshManager::with_previous_rotation_keys`], for sessionwarden: those of the
+//! keyring's verify-only keys) and a grace retry is checked against each of them, newest
+//! first. It then returns what the original rotation issued: the same refresh token, and an
+//! access token with the same `jti`, `iat` and `exp`, signed with the *current* signing key
+//! (so a different `kid` and signature if the signing key rotated too). A retired key is
+//! forgotten: a retry of a rotation made under it counts as a reuse.
+//!
 //! ```
 //! use std::sync::Arc;
 //! use sessionwarden_jwt::{AccessTokenRequest, Jwt, JwtConfig, JwtKey, JwtKeySet,

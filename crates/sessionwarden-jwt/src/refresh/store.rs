@@ -174,6 +174,10 @@ pub trait RefreshStore: Send + Sync {
 
     /// Deletes families that expired before `now`, with their tokens.
     ///
+    /// Only frees space: [`RefreshManager`](crate::RefreshManager) refuses an expired family
+    /// whether or not it was purged. Stores with native expiry (Redis TTLs at the family's
+    /// deadline) may leave this to the backend and do nothing.
+    ///
     /// # Errors
     /// [`JwtError::Store`] if the store fails.
     async fn purge_expired(&self, now: u64) -> Result<(), JwtError>;
