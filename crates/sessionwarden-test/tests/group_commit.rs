@@ -106,3 +106,42 @@ async fn an_outage_fails_every_writer_of_the_batch_closed() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelled_writers_never_wedge_the_session() {
+    // Clients that hang up mid-request (a load generator stopping, a browser tab closing)
+    // cancel writers at every point: while leading, while waiting, and between being handed
+    // the lead and reading it. The session must keep accepting writes afterwards.
+    let mut h = harness();
+    h.client.get("/set").await;
+    let store = h.store.clone().unwrap();
+    store.set_save_delay_ms(3);
+    for round in 0..20u64 {
+        let mut tasks = Vec::new();
+        for i in 0..24 {
+            let mut c = h.client.clone();
+            tasks.push(tokio::spawn(
+                async move { c.post_json("/data", &json!({ format!("r{i}"): i })).await },
+            ));
+        }
+        // Cancel every other writer at a spread of moments.
+        for (i, t) in tasks.iter().enumerate() {
+            if i % 2 == 0 {
+                tokio::time::sleep(Duration::from_micros(200 * (round % 5 + 1))).await;
+                t.abort();
+            }
+        }
+        for t in tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(10), t).await.expect("a writer was stranded");
+        }
+        let r = tokio::time::timeout(
+            Duration::from_secs(5),
+            h.client.post_json("/data", &json!({ "round": round })),
+        )
+        .await
+        .expect("the session is wedged: a write after cancellations never finished");
+        assert_eq!(r.status, 200);
+    }
+    store.set_save_delay_ms(0);
+    assert_eq!(h.client.get("/data").await.json()["round"], 19);
+}

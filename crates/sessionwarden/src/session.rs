@@ -641,15 +641,15 @@ impl State {
                 commit::Join::Lead(leader) => break leader,
                 commit::Join::Wait(turn) => match turn.await {
                     Ok(commit::Turn::Done(outcome)) => return self.settle(shared, outcome),
-                    Ok(commit::Turn::Lead(latest)) => {
-                        if let Some(latest) = latest {
+                    Ok(commit::Turn::Lead(mut leader)) => {
+                        if let Some(latest) = leader.latest.take() {
                             // Start from what the previous leader saved: no stale first try.
                             expected = latest.version;
                             record = latest;
                             self.changes.apply(&mut record);
                             record.touch(now, &shared.expiry);
                         }
-                        break shared.save_queues.resume(key);
+                        break leader;
                     }
                     // The leader's request was cancelled before it answered: queue again.
                     Err(_) => {}

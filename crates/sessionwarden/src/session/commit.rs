@@ -21,8 +21,14 @@
 //! cancelled mid-save, its waiters see the hand-off channel close and queue again with their
 //! own copy of their changes, so nothing is lost or applied twice in a way that matters (the
 //! changes are absolute values: applying one twice gives the same record).
+//!
+//! The lead itself travels as an owned [`Leader`] inside the hand-off message: if the writer
+//! it was sent to is cancelled before it reads the message, dropping the message drops the
+//! `Leader`, which passes the lead on again. A session's queue therefore always has a leader
+//! or is closed; it cannot be left with waiters and nobody to save for them.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use parking_lot::Mutex;
 use tokio::sync::oneshot;
@@ -60,8 +66,9 @@ impl Outcome {
 pub(crate) enum Turn {
     /// A leader saved this writer's changes (or failed to).
     Done(Outcome),
-    /// The writer leads the next batch; the record the previous leader saved, if it did.
-    Lead(Option<Record>),
+    /// The writer leads the next batch (`Leader::latest`: the record the previous leader
+    /// saved, if it did).
+    Lead(Leader),
 }
 
 struct Waiter {
@@ -98,8 +105,8 @@ impl std::fmt::Debug for SaveQueues {
 }
 
 /// Either this writer leads (saves now), or it waits for a leader.
-pub(crate) enum Join<'a> {
-    Lead(Leader<'a>),
+pub(crate) enum Join {
+    Lead(Leader),
     Wait(oneshot::Receiver<Turn>),
 }
 
@@ -114,12 +121,12 @@ impl SaveQueues {
 
     /// Leads the session's next save if nobody is saving it, or queues `changes` (a copy:
     /// the writer keeps its own in case the leader goes away).
-    pub(crate) fn join(&self, key: StoreKey, changes: &Changes) -> Join<'_> {
+    pub(crate) fn join(self: &Arc<Self>, key: StoreKey, changes: &Changes) -> Join {
         let mut map = self.stripe(&key).lock();
         match map.get_mut(&key) {
             None => {
                 map.insert(key, Vec::new());
-                Join::Lead(Leader { queues: self, key, latest: None })
+                Join::Lead(Leader { queues: Some(self.clone()), key, latest: None })
             }
             Some(waiters) => {
                 let (reply, rx) = oneshot::channel();
@@ -128,26 +135,24 @@ impl SaveQueues {
             }
         }
     }
-
-    /// The lead handed over by a previous leader: the session's queue entry is already there.
-    pub(crate) fn resume(&self, key: StoreKey) -> Leader<'_> {
-        Leader { queues: self, key, latest: None }
-    }
 }
 
-/// The right to save one session now. Dropping it (after the save, or when the request is
-/// cancelled) hands the lead to the first writer still waiting, or closes the queue.
-pub(crate) struct Leader<'a> {
-    queues: &'a SaveQueues,
+/// The right to save one session now. Dropping it (after the save, when the request is
+/// cancelled, or unread inside a hand-off message) hands the lead to the first writer still
+/// waiting, or closes the queue.
+pub(crate) struct Leader {
+    /// `None` once disarmed (a hand-off that could not be delivered): dropping does nothing.
+    queues: Option<Arc<SaveQueues>>,
     key: StoreKey,
-    /// The record this leader saved, handed to the next leader so it starts from it.
+    /// The record the previous leader saved (on receipt), or this one saved (before drop).
     pub(crate) latest: Option<Record>,
 }
 
-impl Leader<'_> {
+impl Leader {
     /// Takes every change set queued so far, in arrival order.
     pub(crate) fn take_batch(&self) -> Vec<Queued> {
-        let mut map = self.queues.stripe(&self.key).lock();
+        let Some(queues) = &self.queues else { return Vec::new() };
+        let mut map = queues.stripe(&self.key).lock();
         map.get_mut(&self.key)
             .map(std::mem::take)
             .unwrap_or_default()
@@ -157,17 +162,23 @@ impl Leader<'_> {
     }
 }
 
-impl Drop for Leader<'_> {
+impl Drop for Leader {
     fn drop(&mut self) {
-        let mut map = self.queues.stripe(&self.key).lock();
+        let Some(queues) = self.queues.take() else { return };
+        let mut map = queues.stripe(&self.key).lock();
         let Some(waiters) = map.get_mut(&self.key) else { return };
         let mut latest = self.latest.take();
         while !waiters.is_empty() {
             let next = waiters.remove(0);
-            match next.reply.send(Turn::Lead(latest)) {
+            let lead = Leader { queues: Some(queues.clone()), key: self.key, latest };
+            match next.reply.send(Turn::Lead(lead)) {
                 Ok(()) => return,
-                // That writer went away: its changes go with it (its request got no answer).
-                Err(Turn::Lead(back)) => latest = back,
+                // That writer went away before the hand-off: its changes go with it (its
+                // request got no answer). Take the lead back, disarmed, and try the next one.
+                Err(Turn::Lead(mut back)) => {
+                    back.queues = None;
+                    latest = back.latest.take();
+                }
                 Err(Turn::Done(_)) => latest = None,
             }
         }
@@ -185,9 +196,13 @@ mod tests {
         StoreKey::from_bytes([b; 32])
     }
 
+    fn queues(stripes: usize) -> Arc<SaveQueues> {
+        Arc::new(SaveQueues::new(stripes))
+    }
+
     #[test]
-    fn first_writer_leads_and_hands_over_to_the_next_waiter() {
-        let q = SaveQueues::new(4);
+    fn first_writer_leads_and_its_batch_is_everyone_queued() {
+        let q = queues(4);
         let changes = Changes::default();
         let Join::Lead(leader) = q.join(key(1), &changes) else { panic!("first writer must lead") };
         let Join::Wait(mut second) = q.join(key(1), &changes) else { panic!("second must wait") };
@@ -201,8 +216,8 @@ mod tests {
         batch.next().unwrap().answer(Outcome::Missing);
         drop(batch);
         drop(leader);
-        // The second writer was answered by the batch; the third was in it too and its
-        // sender was dropped, so it would queue again. Nobody is left in the queue: closed.
+        // The second writer was answered; the third was in the batch too and its sender was
+        // dropped unanswered, so it queues again. Nobody is left in the queue: closed.
         assert!(matches!(second.try_recv(), Ok(Turn::Done(Outcome::Missing))));
         assert!(third.try_recv().is_err());
         assert!(matches!(q.join(key(1), &changes), Join::Lead(_)));
@@ -210,18 +225,33 @@ mod tests {
 
     #[test]
     fn lead_skips_writers_that_went_away() {
-        let q = SaveQueues::new(1);
+        let q = queues(1);
         let changes = Changes::default();
-        let Join::Lead(mut leader) = q.join(key(7), &changes) else { panic!() };
+        let Join::Lead(leader) = q.join(key(7), &changes) else { panic!() };
         let Join::Wait(gone) = q.join(key(7), &changes) else { panic!() };
         let Join::Wait(mut next) = q.join(key(7), &changes) else { panic!() };
         drop(gone);
-        leader.latest = None;
         drop(leader);
-        assert!(matches!(next.try_recv(), Ok(Turn::Lead(None))));
-        // `next` leads now: a newcomer waits behind it.
+        let Ok(Turn::Lead(lead)) = next.try_recv() else { panic!("the live waiter must lead") };
+        // `next` leads now: a newcomer waits behind it, and is in its batch.
         assert!(matches!(q.join(key(7), &changes), Join::Wait(_)));
-        let resumed = q.resume(key(7));
-        assert_eq!(resumed.take_batch().len(), 1);
+        assert_eq!(lead.take_batch().len(), 1);
+    }
+
+    #[test]
+    fn a_hand_off_nobody_reads_passes_the_lead_on() {
+        let q = queues(2);
+        let changes = Changes::default();
+        let Join::Lead(leader) = q.join(key(3), &changes) else { panic!() };
+        let Join::Wait(b) = q.join(key(3), &changes) else { panic!() };
+        let Join::Wait(mut c) = q.join(key(3), &changes) else { panic!() };
+        // The lead is sent to `b` while `b` is still waiting...
+        drop(leader);
+        // ...and `b` is cancelled before it reads it: the lead must reach `c`.
+        drop(b);
+        let Ok(Turn::Lead(lead)) = c.try_recv() else { panic!("the lead was lost with b's message") };
+        drop(lead);
+        // With nobody left the queue closes: the next writer leads at once.
+        assert!(matches!(q.join(key(3), &changes), Join::Lead(_)));
     }
 }
