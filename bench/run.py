@@ -516,6 +516,10 @@ class Harness:
         w = run_wrk(run.proc.addr, route, run.cookie, seconds, conns or a.connections, a.threads, run.cookies)
         pids = process_tree(run.proc.pid)
         cpu1, bcpu1 = cpu_seconds(pids), cpu_seconds(bpids)
+        if w["requests"] == 0:
+            # wrk counts no error when every connection just waits: a wedged server must not
+            # pass as a slow one.
+            self.fail(run.server.name, f"{route.shown}: not one request answered in {seconds} s")
         n = max(w["requests"], 1)
         errors = w["err_connect"] + w["err_read"] + w["err_write"] + w["err_status"] + w["err_timeout"]
         return {
