@@ -439,6 +439,11 @@ class Harness:
                 self.skipped.append(("postgres", f"no PostgreSQL on 127.0.0.1:5432 ({e}); set BENCH_DATABASE_URL"))
                 return
             url = f"postgres://{os.environ.get('PGUSER', 'postgres')}@127.0.0.1:5432/{db}"
+            # The bench's own database: start every run from an empty table (the scale step
+            # bulk-loads it to a million rows), so runs compare like with like.
+            subprocess.run(["psql", url, "-tAc", "DO $$ BEGIN IF to_regclass('sessionwarden_sessions') IS NOT NULL "
+                            "THEN TRUNCATE sessionwarden_sessions; END IF; END $$"],
+                           check=False, capture_output=True, timeout=60)
         self.ctx["pg_url"] = url
         self.have.add("postgres")
 
