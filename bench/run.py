@@ -557,6 +557,15 @@ class Harness:
                 for run in runs:
                     self.measure(run, route, a.warmup)
         for r in range(a.rounds):
+            # A browser keeps the cookie each response sets; wrk cannot. Once a session's
+            # renewal falls due (sessionwarden: idle timeout / 8), a server that renews on read
+            # would re-issue it on every request of a stale cookie. So every round starts from
+            # a fresh session, as a browser's current cookie would be.
+            for run in runs:
+                try:
+                    run.cookie = new_session(run.proc.addr, "bench")
+                except (OSError, RuntimeError, http.client.HTTPException) as e:
+                    self.fail(f"{run.server.name} session setup", str(e))
             for route in ROUTES:
                 # Interleaved (A B C A B C ...) so drift on a shared machine hits every server.
                 order = runs if r % 2 == 0 else list(reversed(runs))
