@@ -122,7 +122,9 @@ def write(result: dict, path: Path, src: Path | None = None) -> None:
     if result.get("micro"):
         L += ["## Micro benchmarks (criterion, same machine and session)", "",
               "From the crates' own `benches/` (`cargo bench -p CRATE --bench '*' -- --warm-up-time 1 "
-              "--measurement-time 2`); mean and its 95% interval.", "",
+              "--measurement-time 2`); mean and its 95% interval."
+              + (f" Rerun on their own (`bench/run --micro-only`) at {result['micro_at']}; the tables "
+                 "above are from the full run." if result.get("micro_at") else ""), "",
               "| benchmark | mean | 95% interval |", "| --- | --- | --- |"]
         for r in result["micro"]:
             L.append(f"| {r['id']} | {_ns(r['ns'])} | {_ns(r['lo'])} – {_ns(r['hi'])} |")

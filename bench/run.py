@@ -889,6 +889,8 @@ def main() -> int:
             h.start_redis()
             h.check_postgres()
             result["micro"] = h.micro()
+            m = machine()
+            result["micro_at"] = f"commit `{m['commit']}`, {m['date']}"
         finally:
             h.close()
         result["skipped"] = [s for s in result["skipped"] if not s[0].startswith("criterion")]
