@@ -1,19 +1,4 @@
 //! A short-lived, per-node cache in front of a shared revocation store.
-//!
-//! # Why a cache, and why at most a second
-//!
-//! A fleet shares one revocation store (SQL or Redis), so a token revoked on one node is refused
-//! on all of them. Asking that store on every request costs a network round trip; caching the
-//! answer locally costs freshness. [`CachedRevocations`] keeps each verdict for at most its TTL
-//! (default 500 ms, capped at 1 s), keyed by the token's `jti`, so:
-//!
-//! - a hit is a hash lookup under a read lock (well under a microsecond);
-//! - a revocation made on another node is seen here within the TTL: "revocation reaches every
-//!   server of a fleet within 1 second" holds with room to spare;
-//! - a revocation made through *this* cache is seen here at once (it clears the cache).
-//!
-//! The `jti` identifies the token, and with it the `sub`, `sid` and `iat` the verdict depends on,
-//! so one verdict per `jti` is exact.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -36,7 +21,24 @@ struct Entry {
     verdict: Option<RevokedBy>,
 }
 
-/// [`Revocations`] with a bounded local cache of verdicts (see the [module docs](self)).
+/// [`Revocations`] with a bounded local cache of verdicts.
+///
+/// A short-lived, per-node cache in front of a shared revocation store.
+///
+/// # Why a cache, and why at most a second
+///
+/// A fleet shares one revocation store (SQL or Redis), so a token revoked on one node is refused
+/// on all of them. Asking that store on every request costs a network round trip; caching the
+/// answer locally costs freshness. [`CachedRevocations`] keeps each verdict for at most its TTL
+/// (default 500 ms, capped at 1 s), keyed by the token's `jti`, so:
+///
+/// - a hit is a hash lookup under a read lock (well under a microsecond);
+/// - a revocation made on another node is seen here within the TTL: "revocation reaches every
+///   server of a fleet within 1 second" holds with room to spare;
+/// - a revocation made through *this* cache is seen here at once (it clears the cache).
+///
+/// The `jti` identifies the token, and with it the `sub`, `sid` and `iat` the verdict depends on,
+/// so one verdict per `jti` is exact.
 ///
 /// ```
 /// use std::sync::Arc;

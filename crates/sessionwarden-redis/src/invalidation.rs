@@ -1,43 +1,4 @@
 //! [`RedisInvalidator`]: the fleet's cache invalidations over Redis pub/sub, and
-//! [`RedisStore::with_local_cache`].
-//!
-//! # Channel
-//!
-//! One channel, `<prefix>invalidate` (`session:invalidate` by default), carrying
-//! [`Invalidation::to_wire`] messages (`s1 <handle>`, `u1 <user>`, `a1`). Handles, never ids
-//! or store keys: listening in yields nothing that could be turned into a cookie.
-//!
-//! # Redis Cluster: plain `PUBLISH`
-//!
-//! On a cluster, plain `PUBLISH` is forwarded over the cluster bus to every node, so a
-//! subscriber can listen on *any* node it can reach, and moving to another node after a
-//! failure needs no knowledge of slots. `SPUBLISH`/`SSUBSCRIBE` would keep the traffic on
-//! one shard, but a subscriber must then follow the channel's slot through resharding and
-//! failover, and a missed move is a silently missed invalidation: the one failure this
-//! channel must never have. Invalidations are sent only on writes (not on reads), so the
-//! cluster-wide fan-out costs little.
-//!
-//! # Health
-//!
-//! The subscription task sends `PING` on the subscription connection every 200 ms. Redis
-//! answers in order, after every message it delivered before, so once the answer is in and
-//! the messages before it are applied, every invalidation published before the `PING` was
-//! sent has been applied: that instant is what the task confirms to the cache
-//! ([`InvalidationSink::confirm`]). The same heartbeat pings the store's own connection; if
-//! that fails the cache is emptied and stops serving hits at once. When the subscription
-//! connection drops (Redis restarts, the node dies), the cache is emptied and the task
-//! reconnects, trying the configured nodes in turn, and empties the cache again once
-//! subscribed; hits resume with the first confirmation after that.
-//!
-//! # Limits
-//!
-//! - Pub/sub is at most once. A message lost while both connections stay up (which Redis
-//!   does not do on a healthy connection) would leave a stale entry until its 5 s time to
-//!   live ends.
-//! - On a cluster the heartbeat proves the subscription node and the node the store's
-//!   `PING` reaches; a master that became unreachable on its own is noticed by the first
-//!   miss or write that touches it, or when the cluster fails it over. Until then a cached
-//!   session of that master can still be served (for at most the time to live).
 
 use std::fmt;
 use std::sync::Arc;
@@ -60,8 +21,48 @@ const MAX_RETRY: Duration = Duration::from_secs(1);
 /// How long [`RedisStore::with_local_cache`] waits for the first confirmation.
 const FIRST_CONFIRMATION: Duration = Duration::from_secs(2);
 
-/// Cache invalidations over Redis pub/sub, on a single server or a cluster. See the
-/// [module docs](self) for the channel, the heartbeat and the limits.
+/// Cache invalidations over Redis pub/sub, on a single server or a cluster.
+///
+/// [`RedisInvalidator`]: the fleet's cache invalidations over Redis pub/sub, and
+/// [`RedisStore::with_local_cache`].
+///
+/// # Channel
+///
+/// One channel, `<prefix>invalidate` (`session:invalidate` by default), carrying
+/// [`Invalidation::to_wire`] messages (`s1 <handle>`, `u1 <user>`, `a1`). Handles, never ids
+/// or store keys: listening in yields nothing that could be turned into a cookie.
+///
+/// # Redis Cluster: plain `PUBLISH`
+///
+/// On a cluster, plain `PUBLISH` is forwarded over the cluster bus to every node, so a
+/// subscriber can listen on *any* node it can reach, and moving to another node after a
+/// failure needs no knowledge of slots. `SPUBLISH`/`SSUBSCRIBE` would keep the traffic on
+/// one shard, but a subscriber must then follow the channel's slot through resharding and
+/// failover, and a missed move is a silently missed invalidation: the one failure this
+/// channel must never have. Invalidations are sent only on writes (not on reads), so the
+/// cluster-wide fan-out costs little.
+///
+/// # Health
+///
+/// The subscription task sends `PING` on the subscription connection every 200 ms. Redis
+/// answers in order, after every message it delivered before, so once the answer is in and
+/// the messages before it are applied, every invalidation published before the `PING` was
+/// sent has been applied: that instant is what the task confirms to the cache
+/// ([`InvalidationSink::confirm`]). The same heartbeat pings the store's own connection; if
+/// that fails the cache is emptied and stops serving hits at once. When the subscription
+/// connection drops (Redis restarts, the node dies), the cache is emptied and the task
+/// reconnects, trying the configured nodes in turn, and empties the cache again once
+/// subscribed; hits resume with the first confirmation after that.
+///
+/// # Limits
+///
+/// - Pub/sub is at most once. A message lost while both connections stay up (which Redis
+///   does not do on a healthy connection) would leave a stale entry until its 5 s time to
+///   live ends.
+/// - On a cluster the heartbeat proves the subscription node and the node the store's
+///   `PING` reaches; a master that became unreachable on its own is noticed by the first
+///   miss or write that touches it, or when the cluster fails it over. Until then a cached
+///   session of that master can still be served (for at most the time to live).
 ///
 /// ```no_run
 /// # async fn f() -> Result<(), sessionwarden::StoreError> {

@@ -1,5 +1,9 @@
 //! Command-line interface: `sessionwarden serve`, `sessionwarden keys …`.
 
+// Doc comments here are also the `--help` text, where `<data-dir>` and the like are meant
+// literally, not as HTML.
+#![allow(rustdoc::invalid_html_tags)]
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 

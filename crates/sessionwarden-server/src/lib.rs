@@ -40,7 +40,7 @@ pub struct AppState {
     pub flask_values: bool,
 }
 
-/// Everything [`router`] needs, built from the command line.
+/// Everything [`App::router`] needs, built from the command line.
 #[derive(Debug, Clone)]
 pub struct App {
     /// Shared state.

@@ -1,6 +1,7 @@
 //! The blog's `CSRFProtect` example (Flask-WTF), in Rust: a form whose POST needs the
 //! session's CSRF token.
 //!
+//! ```text
 //! Run:   cargo run -p examples --bin csrf_protect
 //! Then:  curl -c jar -b jar http://127.0.0.1:3002/form
 //!            → an HTML form with a hidden `csrf_token` field (a new string on every load)
@@ -12,6 +13,7 @@
 //!              `sessionwarden::security` tracing target, never to the client)
 //!        curl -c jar -b jar -H 'Origin: https://evil.example' -d "csrf_token=$TOKEN" http://127.0.0.1:3002/form
 //!            → Forbidden (reason "origin_mismatch": the token alone is not enough)
+//! ```
 //!
 //! Or open http://127.0.0.1:3002/form in a browser and press the button. What Flask-WTF's
 //! `CSRFProtect(app)` does, `CsrfLayer` does: every POST, PUT, PATCH and DELETE that carries

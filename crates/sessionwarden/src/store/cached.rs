@@ -1,63 +1,4 @@
 //! A bounded local read cache in front of a remote store, kept coherent across a fleet.
-//!
-//! [`CachedStore`] wraps any [`SessionStore`] and answers `load` from process memory when it
-//! can, so a read-mostly request costs no network round trip. Everything else goes to the
-//! store. Its companion is an [`Invalidator`]: the channel over which every server of the
-//! fleet tells the others "this session changed" or "this user was revoked" (Redis pub/sub in
-//! `sessionwarden-redis`, or the in-process [`LocalInvalidator`]).
-//!
-//! ```
-//! use sessionwarden::MemoryStore;
-//! use sessionwarden::store::{CachedStore, LocalInvalidator};
-//!
-//! # #[tokio::main(flavor = "current_thread")] async fn main() {
-//! let store = CachedStore::new(MemoryStore::default(), LocalInvalidator::default(), 10_000);
-//! assert!(store.is_serving_hits());
-//! # }
-//! ```
-//!
-//! # Design
-//!
-//! - The cache maps a session's [`SessionHandle`] to the record last loaded for it (with
-//!   its [`StoreKey`], checked on every hit). It is bounded (`moka`, `capacity` entries) and
-//!   every entry also expires after [`CacheConfig::with_time_to_live`] (5 s by default): a
-//!   safety net, not the mechanism.
-//! - `load` fills the cache; misses (`None`) are never cached, so a new session needs no
-//!   invalidation anywhere.
-//! - Every write that changes or removes a record (`save`, `delete`, `cycle`, `revoke`,
-//!   `revoke_user`) drops the local entry *and* publishes an [`Invalidation`] before it
-//!   returns. Every cache of the fleet (this one included) drops the entry when it hears it.
-//!   A revoke-all drops the whole cache (rare, and obviously complete).
-//! - A fill that raced an invalidation is undone: each fill takes a ticket (an invalidation
-//!   counter per stripe of handles, plus a global one) before reading the store, inserts,
-//!   then checks the ticket again and removes its own entry if anything was invalidated
-//!   meanwhile. So an old record read before a write is never cached after its invalidation.
-//!
-//! # Fail closed
-//!
-//! The cache serves hits only while both hold:
-//!
-//! 1. the invalidation channel is *confirmed*: the [`Invalidator`] has vouched (through
-//!    [`InvalidationSink::confirm`]) that every invalidation published before some instant
-//!    less than [`CacheConfig::with_max_staleness`] ago (1 s by default) has been applied;
-//! 2. the last round trip to the store did not fail.
-//!
-//! Otherwise every `load` goes to the store, whose errors fail the request with 503 as
-//! without a cache, and nothing is filled. When the subscription is lost or re-established
-//! the invalidator calls [`InvalidationSink::reset`], which empties the cache: invalidations
-//! may have been missed in between.
-//!
-//! # Guarantees and their limits
-//!
-//! - A write or revocation on one server is seen by every other server's `load` within
-//!   `max_staleness` (1 s), as long as the write's publish succeeded: either the
-//!   invalidation has reached the other cache, or that cache has stopped serving hits.
-//! - If the publish fails after the store write succeeded, the write returns
-//!   [`StoreError::Unavailable`] (operation `invalidate`): the change is stored, but other
-//!   servers may serve the old record until the entry's time to live ends (5 s).
-//! - Expiry is checked on every hit at the caller's `now`; an expired entry is a miss.
-//! - The cache trusts the invalidator's confirmation. An invalidator over a store with
-//!   several nodes (Redis Cluster) can only vouch for the nodes it talks to; see its docs.
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -359,7 +300,68 @@ pub struct CacheStats {
 }
 
 /// A [`SessionStore`] with a bounded local read cache, coherent across a fleet through an
-/// [`Invalidator`]. See the [module docs](self) for the design and the guarantees.
+/// [`Invalidator`].
+///
+/// A bounded local read cache in front of a remote store, kept coherent across a fleet.
+///
+/// [`CachedStore`] wraps any [`SessionStore`] and answers `load` from process memory when it
+/// can, so a read-mostly request costs no network round trip. Everything else goes to the
+/// store. Its companion is an [`Invalidator`]: the channel over which every server of the
+/// fleet tells the others "this session changed" or "this user was revoked" (Redis pub/sub in
+/// `sessionwarden-redis`, or the in-process [`LocalInvalidator`]).
+///
+/// ```
+/// use sessionwarden::MemoryStore;
+/// use sessionwarden::store::{CachedStore, LocalInvalidator};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let store = CachedStore::new(MemoryStore::default(), LocalInvalidator::default(), 10_000);
+/// assert!(store.is_serving_hits());
+/// # }
+/// ```
+///
+/// # Design
+///
+/// - The cache maps a session's [`SessionHandle`] to the record last loaded for it (with
+///   its [`StoreKey`], checked on every hit). It is bounded (`moka`, `capacity` entries) and
+///   every entry also expires after [`CacheConfig::with_time_to_live`] (5 s by default): a
+///   safety net, not the mechanism.
+/// - `load` fills the cache; misses (`None`) are never cached, so a new session needs no
+///   invalidation anywhere.
+/// - Every write that changes or removes a record (`save`, `delete`, `cycle`, `revoke`,
+///   `revoke_user`) drops the local entry *and* publishes an [`Invalidation`] before it
+///   returns. Every cache of the fleet (this one included) drops the entry when it hears it.
+///   A revoke-all drops the whole cache (rare, and obviously complete).
+/// - A fill that raced an invalidation is undone: each fill takes a ticket (an invalidation
+///   counter per stripe of handles, plus a global one) before reading the store, inserts,
+///   then checks the ticket again and removes its own entry if anything was invalidated
+///   meanwhile. So an old record read before a write is never cached after its invalidation.
+///
+/// # Fail closed
+///
+/// The cache serves hits only while both hold:
+///
+/// 1. the invalidation channel is *confirmed*: the [`Invalidator`] has vouched (through
+///    [`InvalidationSink::confirm`]) that every invalidation published before some instant
+///    less than [`CacheConfig::with_max_staleness`] ago (1 s by default) has been applied;
+/// 2. the last round trip to the store did not fail.
+///
+/// Otherwise every `load` goes to the store, whose errors fail the request with 503 as
+/// without a cache, and nothing is filled. When the subscription is lost or re-established
+/// the invalidator calls [`InvalidationSink::reset`], which empties the cache: invalidations
+/// may have been missed in between.
+///
+/// # Guarantees and their limits
+///
+/// - A write or revocation on one server is seen by every other server's `load` within
+///   `max_staleness` (1 s), as long as the write's publish succeeded: either the
+///   invalidation has reached the other cache, or that cache has stopped serving hits.
+/// - If the publish fails after the store write succeeded, the write returns
+///   [`StoreError::Unavailable`] (operation `invalidate`): the change is stored, but other
+///   servers may serve the old record until the entry's time to live ends (5 s).
+/// - Expiry is checked on every hit at the caller's `now`; an expired entry is a miss.
+/// - The cache trusts the invalidator's confirmation. An invalidator over a store with
+///   several nodes (Redis Cluster) can only vouch for the nodes it talks to; see its docs.
 ///
 /// `Debug` shows the inner store and the cache's size and health, never a record.
 #[derive(Clone)]
