@@ -5,7 +5,6 @@
 //! padding (itsdangerous also takes `=` and `+/`, which Flask never writes).
 
 use std::fmt;
-use std::io::Read as _;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -121,10 +120,7 @@ pub(crate) fn encode_timestamp(now: u64) -> String {
 /// `URLSafeSerializerMixin.dump_payload`: zlib only if shorter by at least 2 bytes, then a
 /// leading `.` marks it.
 pub(crate) fn dump_payload(json: &[u8]) -> String {
-    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
-    // Writing to a Vec cannot fail.
-    let compressed = std::io::Write::write_all(&mut z, json).and_then(|()| z.finish()).ok();
-    match compressed {
+    match deflate(json) {
         Some(c) if c.len() < json.len().saturating_sub(1) => {
             format!(".{}", URL_SAFE_NO_PAD.encode(c))
         }
@@ -143,13 +139,79 @@ pub(crate) fn load_payload(payload: &str) -> Result<Vec<u8>, Error> {
     if !compressed {
         return Ok(raw);
     }
-    let mut out = Vec::new();
-    let mut decoder = flate2::read::ZlibDecoder::new(raw.as_slice()).take(MAX_INFLATED as u64 + 1);
-    decoder.read_to_end(&mut out).map_err(|_| Error::Zlib)?;
-    if out.len() > MAX_INFLATED {
-        return Err(Error::TooLarge { limit: MAX_INFLATED });
-    }
-    Ok(out)
+    inflate(&raw)
+}
+
+thread_local! {
+    /// One deflate state per thread (zlib level 6, Python's `zlib.compress` default), reset
+    /// for each cookie: a fresh one allocates and zeroes a few hundred KiB.
+    static DEFLATE: std::cell::RefCell<flate2::Compress> =
+        std::cell::RefCell::new(flate2::Compress::new(flate2::Compression::default(), true));
+}
+
+/// zlib-compresses `data` whole; `None` only if zlib reports an error.
+fn deflate(data: &[u8]) -> Option<Vec<u8>> {
+    use flate2::{FlushCompress, Status};
+    DEFLATE.with(|cell| {
+        let mut z = cell.borrow_mut();
+        z.reset();
+        let mut out = Vec::with_capacity(data.len() + 64);
+        loop {
+            let (in_before, out_before) = (z.total_in(), z.total_out());
+            let rest = data.get(usize::try_from(in_before).ok()?..)?;
+            if z.compress_vec(rest, &mut out, FlushCompress::Finish).ok()? == Status::StreamEnd {
+                return Some(out);
+            }
+            if out.len() == out.capacity() {
+                out.reserve(out.capacity().max(64));
+            } else if z.total_in() == in_before && z.total_out() == out_before {
+                return None;
+            }
+        }
+    })
+}
+
+thread_local! {
+    /// One inflate state per thread, reset for each cookie: a fresh state (and the reader's
+    /// buffer) cost more to allocate and zero than a small cookie costs to inflate.
+    static INFLATE: std::cell::RefCell<flate2::Decompress> =
+        std::cell::RefCell::new(flate2::Decompress::new(true));
+}
+
+/// Inflates a zlib stream into at most [`MAX_INFLATED`] bytes. Bytes after the end of the
+/// stream are ignored, as Flask's `zlib.decompress` does not see them either (itsdangerous
+/// only compresses whole payloads).
+fn inflate(raw: &[u8]) -> Result<Vec<u8>, Error> {
+    use flate2::{FlushDecompress, Status};
+    const LIMIT: usize = MAX_INFLATED + 1;
+    INFLATE.with(|cell| {
+        let mut z = cell.borrow_mut();
+        z.reset(true);
+        let mut out = Vec::with_capacity(raw.len().saturating_mul(4).clamp(256, LIMIT));
+        loop {
+            let (in_before, out_before) = (z.total_in(), z.total_out());
+            let consumed = usize::try_from(in_before).map_err(|_| Error::Zlib)?;
+            let rest = raw.get(consumed..).ok_or(Error::Zlib)?;
+            let status =
+                z.decompress_vec(rest, &mut out, FlushDecompress::Finish).map_err(|_| Error::Zlib)?;
+            if out.len() > MAX_INFLATED {
+                return Err(Error::TooLarge { limit: MAX_INFLATED });
+            }
+            if status == Status::StreamEnd {
+                return Ok(out);
+            }
+            if out.len() == out.capacity() {
+                // Out of room: grow, but never past the limit (+1 to see it exceeded).
+                if out.capacity() >= LIMIT {
+                    return Err(Error::TooLarge { limit: MAX_INFLATED });
+                }
+                out.reserve_exact(out.capacity().min(LIMIT - out.capacity()));
+            } else if z.total_in() == in_before && z.total_out() == out_before {
+                // Room to write, yet no progress: the stream is truncated.
+                return Err(Error::Zlib);
+            }
+        }
+    })
 }
 
 /// Refuses inputs longer than [`MAX_INPUT`] before any work is done.
@@ -167,6 +229,41 @@ pub(crate) fn check_len(input: &str) -> Result<(), Error> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    fn zlib(data: &[u8]) -> Vec<u8> {
+        use std::io::Write as _;
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        z.write_all(data).unwrap();
+        z.finish().unwrap()
+    }
+
+    #[test]
+    fn deflate_matches_a_fresh_encoder_and_round_trips() {
+        for data in [&b""[..], b"{}", &[b'x'; 5000], b"{\"user\":\"alice\",\"cart\":[1,2,3,4,5,6,7,8]}"] {
+            // Twice: the reused state must give what a fresh encoder gives, every time.
+            assert_eq!(deflate(data).unwrap(), zlib(data));
+            assert_eq!(deflate(data).unwrap(), zlib(data));
+            assert_eq!(inflate(&deflate(data).unwrap()).unwrap(), data);
+        }
+    }
+
+    #[test]
+    fn inflate_bounds_and_truncation() {
+        // Exactly at the limit: accepted, whole.
+        let at = vec![b'a'; MAX_INFLATED];
+        assert_eq!(inflate(&zlib(&at)).unwrap(), at);
+        // One byte over: refused, without producing more.
+        let over = vec![b'a'; MAX_INFLATED + 1];
+        assert!(matches!(inflate(&zlib(&over)), Err(Error::TooLarge { .. })));
+        // A truncated stream is an error, not a loop or a partial payload.
+        let whole = zlib(b"{\"user\":\"alice\",\"n\":[1,2,3]}");
+        for cut in [0, 1, 2, whole.len() / 2, whole.len() - 1] {
+            assert!(matches!(inflate(&whole[..cut]), Err(Error::Zlib)), "cut at {cut}");
+        }
+        // Garbage, then a good stream: the per-thread state is reset between calls.
+        assert!(matches!(inflate(b"\x78\x9c\xff\xff\xff\xff"), Err(Error::Zlib)));
+        assert_eq!(inflate(&whole).unwrap(), b"{\"user\":\"alice\",\"n\":[1,2,3]}");
+    }
 
     #[test]
     fn timestamps_are_minimal_big_endian() {
