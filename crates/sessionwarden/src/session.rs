@@ -12,7 +12,7 @@ use tokio::sync::Mutex;
 use crate::envelope::MAX_COOKIE_SIZE;
 use crate::error::{Error, StoreError};
 use crate::events::{CookieRejectReason, ExpiryKind, SecurityEvent};
-use crate::id::{SessionHandle, SessionId};
+use crate::id::{SessionHandle, SessionId, StoreKey};
 use crate::layer::Shared;
 use crate::record::{ClientSummary, Data, Record};
 use crate::store::{Backend, SaveOutcome};
@@ -76,6 +76,24 @@ impl fmt::Debug for Session {
     }
 }
 
+/// A session id with its store key, derived once per request (the key is a hash of the id,
+/// needed by every load, save, cycle and delete of the request).
+struct Ident {
+    id: SessionId,
+    key: StoreKey,
+}
+
+impl Ident {
+    fn new(shared: &Shared, id: SessionId) -> Self {
+        let key = shared.ids.store_key(&id);
+        Self { id, key }
+    }
+
+    fn generate(shared: &Shared) -> Result<Self, Error> {
+        Ok(Self::new(shared, SessionId::try_generate()?))
+    }
+}
+
 /// Changes this request made, kept apart from the record so a save that lost a race can
 /// replay them onto the newer record.
 #[derive(Default, Clone)]
@@ -120,8 +138,9 @@ pub(crate) struct State {
     /// The client's `User-Agent`, summarised only if a new session is recorded.
     user_agent: Option<http::HeaderValue>,
     loaded: bool,
-    /// The session's id (server-side stores). For cookie stores this stays `None`.
-    id: Option<SessionId>,
+    /// The session's id and store key (server-side stores). For cookie stores this stays
+    /// `None`.
+    id: Option<Ident>,
     /// The record as this request sees it (stored record + this request's changes).
     record: Option<Record>,
     /// Version in the store; `None` until the record is persisted.
@@ -309,11 +328,7 @@ impl Session {
     /// [`Error::Store`] if the store cannot be reached.
     pub async fn handle(&self) -> Result<Option<SessionHandle>, Error> {
         let st = self.loaded().await?;
-        Ok(st
-            .id
-            .as_ref()
-            .filter(|_| st.stored_version.is_some())
-            .map(|id| self.inner.shared.ids.store_key(id).handle()))
+        Ok(st.id.as_ref().filter(|_| st.stored_version.is_some()).map(|ident| ident.key.handle()))
     }
 
     /// Replaces the session id, keeping its data. Call this on login and privilege change.
@@ -337,18 +352,17 @@ impl Session {
             // valid until their deadline (see CookieStore's limits).
             return Ok(());
         };
-        let Some(old) = st.id.clone() else {
-            st.id = Some(SessionId::try_generate()?);
+        let Some(from) = st.id.as_ref().map(|ident| ident.key) else {
+            st.id = Some(Ident::generate(&shared)?);
             return Ok(());
         };
         if st.stored_version.is_none() {
-            st.id = Some(SessionId::try_generate()?);
+            st.id = Some(Ident::generate(&shared)?);
             return Ok(());
         }
-        let from = shared.ids.store_key(&old);
         for _ in 0..MAX_SAVE_ATTEMPTS {
-            let new = SessionId::try_generate()?;
-            let to = shared.ids.store_key(&new);
+            let new = Ident::generate(&shared)?;
+            let to = new.key;
             match store.cycle(&from, &to).await {
                 Ok(true) => {
                     shared.event(SecurityEvent::SessionRotated { from: from.handle(), to: to.handle() });
@@ -377,9 +391,9 @@ impl Session {
     pub async fn destroy(&self) -> Result<(), Error> {
         let mut st = self.loaded().await?;
         let shared = self.inner.shared.clone();
-        if let (Backend::Server(store), Some(id)) = (&shared.backend, &st.id) {
+        if let (Backend::Server(store), Some(ident)) = (&shared.backend, &st.id) {
             if st.stored_version.is_some() {
-                let key = shared.ids.store_key(id);
+                let key = ident.key;
                 store.delete(&key).await.map_err(|e| st.fail(&shared, e))?;
                 shared.event(SecurityEvent::SessionDestroyed { session: key.handle() });
             }
@@ -488,13 +502,13 @@ impl State {
                         return Ok(());
                     }
                 };
-                let id = opened.value;
-                let key = shared.ids.store_key(&id);
+                let ident = Ident::new(shared, opened.value);
+                let key = ident.key;
                 match store.load(&key, now).await {
                     Ok(Some(record)) => {
                         self.stored_version = Some(record.version);
                         self.record = Some(record);
-                        self.id = Some(id);
+                        self.id = Some(ident);
                     }
                     Ok(None) => {
                         // Unknown, expired, revoked or destroyed: a new session if written.
@@ -577,14 +591,14 @@ impl State {
                 record.version = 1;
                 let mut attempts = 0;
                 loop {
-                    let id = match self.id.take() {
-                        Some(id) => id,
-                        None => SessionId::try_generate()?,
+                    let ident = match self.id.take() {
+                        Some(ident) => ident,
+                        None => Ident::generate(shared)?,
                     };
-                    let key = shared.ids.store_key(&id);
+                    let key = ident.key;
                     if store.create(&key, &record).await.map_err(|e| self.fail(shared, e))? {
                         shared.event(SecurityEvent::SessionCreated { session: key.handle() });
-                        self.id = Some(id);
+                        self.id = Some(ident);
                         self.stored_version = Some(record.version);
                         break;
                     }
@@ -597,7 +611,7 @@ impl State {
             }
             Some(expected) if write => {
                 // invariant: a stored record always has an id
-                let key = shared.ids.store_key(self.id.as_ref().expect("stored session has an id"));
+                let key = self.id.as_ref().expect("stored session has an id").key;
                 match self.save_grouped(shared, store, key, record, expected).await? {
                     Some(saved) => record = saved,
                     None => {
@@ -615,7 +629,7 @@ impl State {
         if !self.reissue {
             return Ok(None);
         }
-        let id = self.id.as_ref().expect("persisted session has an id");
+        let id = &self.id.as_ref().expect("persisted session has an id").id;
         let sealed = shared.ids.seal(&shared.keyring.current(), shared.cookie.name(), id, now)?;
         // invariant: set just above
         let record = self.record.as_ref().expect("record present");
@@ -631,7 +645,7 @@ impl State {
         &mut self,
         shared: &Shared,
         store: &dyn crate::SessionStore,
-        key: crate::StoreKey,
+        key: StoreKey,
         mut record: Record,
         mut expected: u64,
     ) -> Result<Option<Record>, Error> {
@@ -735,7 +749,7 @@ fn client_summary(user_agent: &http::HeaderValue) -> ClientSummary {
 fn cookie_handle(sealed: &str) -> SessionHandle {
     use sha2::Digest as _;
     let digest: [u8; 32] = sha2::Sha256::digest(sealed.as_bytes()).into();
-    crate::StoreKey::from_bytes(digest).handle()
+    StoreKey::from_bytes(digest).handle()
 }
 
 impl crate::layer::Shared {
