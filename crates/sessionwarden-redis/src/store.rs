@@ -232,11 +232,7 @@ impl RedisStore {
     /// # Ok(()) }
     /// ```
     pub fn try_with_prefix(mut self, prefix: impl Into<String>) -> Result<Self, InvalidPrefix> {
-        let prefix = prefix.into();
-        if prefix.contains(['{', '}']) {
-            return Err(InvalidPrefix);
-        }
-        self.prefix = prefix.into();
+        self.prefix = checked_prefix(prefix.into())?;
         Ok(self)
     }
 
@@ -452,17 +448,35 @@ fn push_record(inv: &mut redis::ScriptInvocation<'_>, record: &Record, bytes: Ve
         .arg(record.user.as_deref().unwrap_or(""));
 }
 
-/// Runs one step of an operation, bounded by [`STEP_TIMEOUT`]; every failure is
-/// [`StoreError::Unavailable`] (fail closed).
+/// A key prefix, refused if it holds `{` or `}`: a hash tag in the prefix would change the
+/// slots the layouts rely on (and could put every key of a store on one cluster node).
+pub(crate) fn checked_prefix(prefix: String) -> Result<Arc<str>, InvalidPrefix> {
+    if prefix.contains(['{', '}']) {
+        return Err(InvalidPrefix);
+    }
+    Ok(prefix.into())
+}
+
+/// Runs one step of an operation, bounded by [`STEP_TIMEOUT`]; a driver error or the timeout
+/// becomes `fail(operation, cause)`, so every failure fails closed in the caller's error type.
+pub(crate) async fn bounded_step<T, E>(
+    operation: &'static str,
+    fut: impl Future<Output = RedisResult<T>>,
+    fail: fn(&'static str, sessionwarden::BoxError) -> E,
+) -> Result<T, E> {
+    match tokio::time::timeout(STEP_TIMEOUT, fut).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(fail(operation, e.into())),
+        Err(elapsed) => Err(fail(operation, elapsed.into())),
+    }
+}
+
+/// [`bounded_step`] for the session store: every failure is [`StoreError::Unavailable`].
 pub(crate) async fn step<T>(
     operation: &'static str,
     fut: impl Future<Output = RedisResult<T>>,
 ) -> Result<T, StoreError> {
-    match tokio::time::timeout(STEP_TIMEOUT, fut).await {
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(StoreError::unavailable(operation, e)),
-        Err(elapsed) => Err(StoreError::unavailable(operation, elapsed)),
-    }
+    bounded_step(operation, fut, StoreError::unavailable).await
 }
 
 fn unexpected(operation: &'static str) -> StoreError {

@@ -105,7 +105,7 @@ use sessionwarden_jwt::{
 };
 
 use crate::conn::Conn;
-use crate::store::{InvalidPrefix, RedisStore, STEP_TIMEOUT};
+use crate::store::{InvalidPrefix, RedisStore, bounded_step, checked_prefix};
 
 /// The default key prefix of [`RedisTokenStore`].
 ///
@@ -343,11 +343,7 @@ impl RedisTokenStore {
     /// # Ok(()) }
     /// ```
     pub fn try_with_prefix(mut self, prefix: impl Into<String>) -> Result<Self, InvalidPrefix> {
-        let prefix = prefix.into();
-        if prefix.contains(['{', '}']) {
-            return Err(InvalidPrefix);
-        }
-        self.prefix = prefix.into();
+        self.prefix = checked_prefix(prefix.into())?;
         Ok(self)
     }
 
@@ -485,11 +481,7 @@ impl RedisTokenStore {
 /// Runs one step of an operation, bounded like the session store's steps; every failure is
 /// [`JwtError::Store`] (fail closed).
 async fn step<T>(operation: &'static str, fut: impl Future<Output = RedisResult<T>>) -> Result<T, JwtError> {
-    match tokio::time::timeout(STEP_TIMEOUT, fut).await {
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(JwtError::store(operation, e)),
-        Err(elapsed) => Err(JwtError::store(operation, elapsed)),
-    }
+    bounded_step(operation, fut, JwtError::store).await
 }
 
 fn corrupt(operation: &'static str) -> JwtError {
