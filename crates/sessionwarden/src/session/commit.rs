@@ -71,18 +71,13 @@ pub(crate) enum Turn {
     Lead(Leader),
 }
 
-struct Waiter {
-    changes: Changes,
-    reply: oneshot::Sender<Turn>,
-}
-
 /// A queued writer's changes, handed to the leader that takes it.
-pub(crate) struct Queued {
+pub(crate) struct Waiter {
     pub(crate) changes: Changes,
     reply: oneshot::Sender<Turn>,
 }
 
-impl Queued {
+impl Waiter {
     /// Answers the writer; a writer that went away (its request was cancelled) is skipped.
     pub(crate) fn answer(self, outcome: Outcome) {
         let _ = self.reply.send(Turn::Done(outcome));
@@ -150,15 +145,10 @@ pub(crate) struct Leader {
 
 impl Leader {
     /// Takes every change set queued so far, in arrival order.
-    pub(crate) fn take_batch(&self) -> Vec<Queued> {
+    pub(crate) fn take_batch(&self) -> Vec<Waiter> {
         let Some(queues) = &self.queues else { return Vec::new() };
         let mut map = queues.stripe(&self.key).lock();
-        map.get_mut(&self.key)
-            .map(std::mem::take)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|w| Queued { changes: w.changes, reply: w.reply })
-            .collect()
+        map.get_mut(&self.key).map(std::mem::take).unwrap_or_default()
     }
 }
 
