@@ -10,6 +10,7 @@
 //! trait's promises. The session layer accepts either through [`Backend`].
 
 mod cached;
+mod capability;
 mod cookie;
 mod memory;
 
@@ -20,6 +21,10 @@ use async_trait::async_trait;
 
 pub use self::cached::{
     CacheConfig, CacheStats, CachedStore, Invalidation, InvalidationSink, Invalidator, LocalInvalidator,
+};
+pub use self::capability::{
+    AuditEntry, AuditLog, AuditQuery, ExpiredDeletion, OnceKey, OneTimeKeys, Rate, RateDecision,
+    RateLimitStore, SessionIndex, gcra_step,
 };
 pub use self::cookie::CookieStore;
 pub use self::memory::MemoryStore;
