@@ -221,7 +221,7 @@ impl<D: Dialect> SqlStore<D> {
 /// The index: listing and revoking sessions by handle or by user, from the metadata columns
 /// alone (never decoding `data`, so a corrupt row still lists and can be revoked).
 impl<D: Dialect> SqlStore<D> {
-    /// [`SessionStore::list_user`].
+    /// The live sessions of `user` at `now`, oldest first.
     async fn list_user_sessions(&self, user: &str, now: Timestamp) -> Result<Vec<SessionInfo>, StoreError> {
         let sql = format!(
             "SELECT {INFO_COLUMNS} FROM sessionwarden_sessions \
@@ -235,7 +235,7 @@ impl<D: Dialect> SqlStore<D> {
         rows.into_iter().map(|row| row.into_info()).collect()
     }
 
-    /// [`SessionStore::list`]: the most recently seen first.
+    /// Up to `limit` live sessions at `now`, the most recently seen first.
     async fn list_sessions(&self, now: Timestamp, limit: usize) -> Result<Vec<SessionInfo>, StoreError> {
         let sql = format!(
             "SELECT {INFO_COLUMNS} FROM sessionwarden_sessions \
@@ -249,7 +249,8 @@ impl<D: Dialect> SqlStore<D> {
         rows.into_iter().map(|row| row.into_info()).collect()
     }
 
-    /// [`SessionStore::revoke`]: a primary-key range, so a point lookup at any table size.
+    /// Deletes the session `handle` names, by a primary-key range (a point lookup at any table
+    /// size). Whether one was found.
     async fn revoke_handle(&self, handle: &SessionHandle) -> Result<bool, StoreError> {
         let Some((low, high)) = handle_range(handle) else {
             return Ok(false);
@@ -268,7 +269,7 @@ impl<D: Dialect> SqlStore<D> {
         Ok(changed > 0)
     }
 
-    /// [`SessionStore::revoke_user`].
+    /// Deletes every session of `user`; how many.
     async fn revoke_user_sessions(&self, user: &str) -> Result<u64, StoreError> {
         // One statement, so no create interleaves with it: a login is wholly before the revoke
         // (and deleted) or wholly after it (a new login, not a survivor; a later revoke_user
@@ -286,7 +287,7 @@ impl<D: Dialect> SqlStore<D> {
 
 /// Deleting expired rows, in bounded batches (the sweeper's work).
 impl<D: Dialect> SqlStore<D> {
-    /// [`SessionStore::sweep`]: at most `batch` rows expired at `now`.
+    /// Deletes at most `batch` rows expired at `now`; how many.
     async fn delete_expired_rows(&self, now: Timestamp, batch: usize) -> Result<u64, StoreError> {
         if batch == 0 {
             return Ok(0);
