@@ -63,7 +63,9 @@ pub(crate) fn decode_live(bytes: &[u8], now: Timestamp) -> Result<Option<Record>
 }
 
 /// One row of a listing query: the metadata columns, never `data`.
-pub(crate) struct InfoRow {
+///
+/// `pub` only because the sealed dialect trait returns it; nothing outside the crate can name it.
+pub struct InfoRow {
     pub(crate) store_key: Vec<u8>,
     pub(crate) created: i64,
     pub(crate) last_seen: i64,

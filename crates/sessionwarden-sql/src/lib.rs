@@ -4,7 +4,9 @@
 //!   with `synchronous = FULL`: an acknowledged write survives `kill -9` and power loss.
 //! - [`PostgresStore`]: one table shared by a fleet of servers.
 //!
-//! Both create their schema on open (embedded `sqlx` migrations, one folder per backend) and
+//! Both are one type, [`SqlStore`], over a [`dialect`]: the statements, expiry checks and
+//! error mapping are written once, and only connection setup differs. Both create their schema
+//! on open (embedded `sqlx` migrations, one folder per backend, frozen once released) and
 //! pass `sessionwarden-test`'s conformance suite. Run [`spawn_sweeper`] beside either to
 //! delete expired rows in small batches; until it does, expired rows never load anyway.
 //!
@@ -63,12 +65,15 @@
 //! Undecodable `data` is [`StoreError::Corrupt`](sessionwarden::StoreError::Corrupt).
 
 mod columns;
+pub mod dialect;
 mod postgres;
 mod sqlite;
+mod store;
 mod sweeper;
 mod tokens;
 
 pub use self::postgres::{PostgresOptions, PostgresStore};
 pub use self::sqlite::SqliteStore;
+pub use self::store::SqlStore;
 pub use self::sweeper::spawn_sweeper;
 pub use self::tokens::{PostgresTokenStore, SqliteTokenStore};
