@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sessionwarden::{
-    Record, SaveOutcome, SessionHandle, SessionInfo, SessionStore, StoreError, StoreKey, Timestamp,
+    ExpiredDeletion, Record, SaveOutcome, SessionHandle, SessionIndex, SessionInfo, SessionStore, StoreError,
+    StoreKey, Timestamp,
 };
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, Row as _};
@@ -298,6 +299,17 @@ impl SessionStore for PostgresStore {
         }
     }
 
+    async fn ping(&self) -> Result<(), StoreError> {
+        bounded("ping", async {
+            sqlx::query("SELECT 1").execute(&self.pool).await.map_err(unavailable("ping"))
+        })
+        .await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl SessionIndex for PostgresStore {
     async fn list_user(&self, user: &str, now: Timestamp) -> Result<Vec<SessionInfo>, StoreError> {
         let sql = format!(
             "SELECT {INFO_COLUMNS} FROM sessionwarden_sessions \
@@ -362,8 +374,11 @@ impl SessionStore for PostgresStore {
         .await?;
         Ok(done.rows_affected())
     }
+}
 
-    async fn sweep(&self, now: Timestamp, batch: usize) -> Result<u64, StoreError> {
+#[async_trait]
+impl ExpiredDeletion for PostgresStore {
+    async fn delete_expired(&self, now: Timestamp, batch: usize) -> Result<u64, StoreError> {
         if batch == 0 {
             return Ok(0);
         }
@@ -384,13 +399,5 @@ impl SessionStore for PostgresStore {
         })
         .await?;
         Ok(done.rows_affected())
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        bounded("ping", async {
-            sqlx::query("SELECT 1").execute(&self.pool).await.map_err(unavailable("ping"))
-        })
-        .await?;
-        Ok(())
     }
 }

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sessionwarden::{
-    Record, SaveOutcome, SessionHandle, SessionInfo, SessionStore, StoreError, StoreKey, Timestamp,
+    ExpiredDeletion, Record, SaveOutcome, SessionHandle, SessionIndex, SessionInfo, SessionStore, StoreError,
+    StoreKey, Timestamp,
 };
 use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
@@ -286,6 +287,18 @@ impl SessionStore for SqliteStore {
         }
     }
 
+    async fn ping(&self) -> Result<(), StoreError> {
+        bounded("ping", async {
+            sqlx::query("SELECT 1").execute(&self.reader).await.map_err(unavailable("ping"))?;
+            sqlx::query("SELECT 1").execute(&self.writer).await.map_err(unavailable("ping"))
+        })
+        .await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl SessionIndex for SqliteStore {
     async fn list_user(&self, user: &str, now: Timestamp) -> Result<Vec<SessionInfo>, StoreError> {
         let sql = format!(
             "SELECT {INFO_COLUMNS} FROM sessionwarden_sessions \
@@ -349,8 +362,11 @@ impl SessionStore for SqliteStore {
         .await?;
         Ok(done.rows_affected())
     }
+}
 
-    async fn sweep(&self, now: Timestamp, batch: usize) -> Result<u64, StoreError> {
+#[async_trait]
+impl ExpiredDeletion for SqliteStore {
+    async fn delete_expired(&self, now: Timestamp, batch: usize) -> Result<u64, StoreError> {
         if batch == 0 {
             return Ok(0);
         }
@@ -370,14 +386,5 @@ impl SessionStore for SqliteStore {
         })
         .await?;
         Ok(done.rows_affected())
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        bounded("ping", async {
-            sqlx::query("SELECT 1").execute(&self.reader).await.map_err(unavailable("ping"))?;
-            sqlx::query("SELECT 1").execute(&self.writer).await.map_err(unavailable("ping"))
-        })
-        .await?;
-        Ok(())
     }
 }
