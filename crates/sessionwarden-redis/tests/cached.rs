@@ -12,7 +12,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use sessionwarden::store::CachedStore;
 use sessionwarden::{
-    Backend, Expiry, Record, SaveOutcome, SessionId, SessionIndex, SessionStore, StoreError, StoreKey, Timestamp,
+    Backend, Expiry, Record, SaveOutcome, SessionId, SessionIndex, SessionStore, StoreError, StoreKey,
+    Timestamp,
 };
 use sessionwarden_redis::RedisStore;
 

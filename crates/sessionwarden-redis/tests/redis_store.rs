@@ -12,8 +12,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use redis::AsyncCommands as _;
 use redis::aio::MultiplexedConnection;
 use sessionwarden::{
-    ExpiredDeletion, Expiry, Record, SaveOutcome, SessionId, SessionIndex, SessionStore, StoreError, StoreKey,
-    Timestamp,
+    ExpiredDeletion, Expiry, Record, SaveOutcome, SessionId, SessionIndex, SessionStore, StoreError,
+    StoreKey, Timestamp,
 };
 use sessionwarden_redis::RedisStore;
 

@@ -9,7 +9,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use common::{NOW, assert_no_id, expired_at, fresh_dir, key, record, text_forms, user};
-use sessionwarden::{ExpiredDeletion, SaveOutcome, SessionId, SessionIndex, SessionStore, StoreError, Timestamp};
+use sessionwarden::{
+    ExpiredDeletion, SaveOutcome, SessionId, SessionIndex, SessionStore, StoreError, Timestamp,
+};
 use sessionwarden_sql::SqliteStore;
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Connection as _, Row as _, SqliteConnection};
@@ -24,9 +26,15 @@ sessionwarden_test::expired_deletion_conformance!(sqlite_file_expired_deletion, 
     SqliteStore::open(fresh_dir().join("sessions.db")).await.unwrap()
 });
 
-sessionwarden_test::core_conformance!(sqlite_memory_core, || async { SqliteStore::in_memory().await.unwrap() });
-sessionwarden_test::index_conformance!(sqlite_memory_index, || async { SqliteStore::in_memory().await.unwrap() });
-sessionwarden_test::expired_deletion_conformance!(sqlite_memory_expired_deletion, || async { SqliteStore::in_memory().await.unwrap() });
+sessionwarden_test::core_conformance!(sqlite_memory_core, || async {
+    SqliteStore::in_memory().await.unwrap()
+});
+sessionwarden_test::index_conformance!(sqlite_memory_index, || async {
+    SqliteStore::in_memory().await.unwrap()
+});
+sessionwarden_test::expired_deletion_conformance!(sqlite_memory_expired_deletion, || async {
+    SqliteStore::in_memory().await.unwrap()
+});
 
 /// A second connection to the store's file, as an operator (or an attacker with a copy of the
 /// file) would have.

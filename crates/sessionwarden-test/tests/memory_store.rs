@@ -20,7 +20,9 @@ fn instrumented() -> Instrumented<MemoryStore> {
 
 sessionwarden_test::core_conformance!(memory_core, || async { MemoryStore::default() });
 sessionwarden_test::index_conformance!(memory_index, || async { MemoryStore::default() });
-sessionwarden_test::expired_deletion_conformance!(memory_expired_deletion, || async { MemoryStore::default() });
+sessionwarden_test::expired_deletion_conformance!(memory_expired_deletion, || async {
+    MemoryStore::default()
+});
 
 sessionwarden_test::core_conformance!(cached_memory_core, || async { cached() });
 sessionwarden_test::index_conformance!(cached_memory_index, || async { cached() });
@@ -28,7 +30,9 @@ sessionwarden_test::expired_deletion_conformance!(cached_memory_expired_deletion
 
 sessionwarden_test::core_conformance!(instrumented_memory_core, || async { instrumented() });
 sessionwarden_test::index_conformance!(instrumented_memory_index, || async { instrumented() });
-sessionwarden_test::expired_deletion_conformance!(instrumented_memory_expired_deletion, || async { instrumented() });
+sessionwarden_test::expired_deletion_conformance!(instrumented_memory_expired_deletion, || async {
+    instrumented()
+});
 
 #[tokio::test]
 async fn never_grows_past_its_bound() {
