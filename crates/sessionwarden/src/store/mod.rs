@@ -13,8 +13,9 @@
 //!
 //! - [`SessionIndex`]: list and revoke sessions by handle and by user (self-service, admin
 //!   listings, the CLI, logout everywhere);
-//! - [`ExpiredDeletion`]: delete expired records in bounded batches (the sweeper); stores
-//!   whose backend expires records by itself, such as Redis with TTLs, do not implement it;
+//! - [`ExpiredDeletion`]: delete expired records in bounded batches (the sweeper); a store
+//!   whose backend expires records and leaves nothing behind (Flask-Session's Redis keys with
+//!   TTLs) does not implement it;
 //! - [`AuditLog`], [`RateLimitStore`], [`OneTimeKeys`]: shared state for the admin plane and
 //!   the risk engine.
 //!
@@ -44,7 +45,7 @@
 //! | [`MemoryStore`] | yes | yes | yes |
 //! | [`CachedStore<S>`] | yes | when `S` is | when `S` is |
 //! | `SqliteStore`, `PostgresStore` | yes | yes | yes |
-//! | `RedisStore` (single node, Cluster) | yes | yes | no: records expire by TTL |
+//! | `RedisStore` (single node, Cluster) | yes | yes | yes: TTLs free records, not their index entries |
 //! | `FlaskRedisStore` | yes | no: Flask-Session keeps no index | no: records expire by TTL |
 //!
 //! [`CookieStore`] is not a `SessionStore`: it keeps nothing on the server, so it cannot
