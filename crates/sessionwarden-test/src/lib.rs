@@ -102,3 +102,31 @@ pub mod wrappers;
 
 pub use client::TestClient;
 pub use recorder::Recorder;
+
+#[cfg(test)]
+mod tests {
+    /// Every `pub async fn` of a suite's file is a case of it: a case written outside the
+    /// `suite!` block would be mounted nowhere.
+    #[test]
+    fn every_case_function_is_inside_its_suite() {
+        let suites: [(&str, &str, &[&str]); 4] = [
+            ("conformance/core.rs", include_str!("conformance/core.rs"), crate::conformance::core::CASES),
+            ("conformance/index.rs", include_str!("conformance/index.rs"), crate::conformance::index::CASES),
+            (
+                "conformance/expired_deletion.rs",
+                include_str!("conformance/expired_deletion.rs"),
+                crate::conformance::expired_deletion::CASES,
+            ),
+            ("layer_suite.rs", include_str!("layer_suite.rs"), crate::layer_suite::CASES),
+        ];
+        for (file, source, cases) in suites {
+            let defined: Vec<&str> = source
+                .lines()
+                .filter_map(|l| l.trim_start().strip_prefix("pub async fn "))
+                .filter_map(|l| l.split('(').next())
+                .collect();
+            assert!(!defined.is_empty(), "{file}: no cases found");
+            assert_eq!(defined, cases, "{file}: a case function is outside its suite! block");
+        }
+    }
+}
