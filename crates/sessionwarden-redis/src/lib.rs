@@ -1,9 +1,9 @@
 //! Redis and Redis Cluster session store for [`sessionwarden`], and the JWT token store for
 //! `sessionwarden-jwt`.
 //!
-//! [`RedisStore`] implements [`sessionwarden::SessionStore`] with one code path for a single
-//! Redis server and for Redis Cluster, and passes the same conformance suite as every other
-//! store on both. [`RedisTokenStore`] implements `sessionwarden-jwt`'s `RefreshStore` and
+//! [`RedisStore`] implements [`sessionwarden::SessionStore`], [`sessionwarden::SessionIndex`]
+//! and [`sessionwarden::ExpiredDeletion`] with one code path for a single Redis server and for
+//! Redis Cluster, and passes the core, index and expired-deletion conformance suites on both. [`RedisTokenStore`] implements `sessionwarden-jwt`'s `RefreshStore` and
 //! `Revocations` the same way, so refresh tokens and revocations reach every node of a fleet.
 //! Both need Redis 6.2 or newer (tested on 7.0).
 //!
@@ -31,7 +31,7 @@
 //! | key | type | content |
 //! | --- | --- | --- |
 //! | `session:{<bb>}:<hex>` | hash | `v`: the record's version (decimal); `d`: [`Record::to_bytes`](sessionwarden::Record::to_bytes); `e`: the record's deadline ([`Record::expires_at`](sessionwarden::Record::expires_at), Unix seconds), absent if it never expires |
-//! | `session:{<bb>}:expiry` | sorted set | member `<hex>`, score its deadline (`+inf` for none): what `sweep` and `list` walk |
+//! | `session:{<bb>}:expiry` | sorted set | member `<hex>`, score its deadline (`+inf` for none): what `delete_expired` and `list` walk |
 //! | `session:{<bb>}:handles` | hash | field: the first 32 hex digits of `<hex>` (the bytes a [`SessionHandle`](sessionwarden::SessionHandle) encodes) → `<hex>`: how `revoke(handle)` finds the key |
 //! | `session:{<bb>}:owner` | hash | `<hex>` → user, for records with a user |
 //! | `session:{<bb>}:user:<user>` | set | the `<hex>` of the user's records in this bucket |
@@ -55,7 +55,7 @@
 //!
 //! 256 buckets spread the sessions over 256 slots, enough to balance a cluster of dozens of
 //! masters, while keeping fan-outs affordable: `list_user`, `revoke_user`, `list` and
-//! `sweep` run one script per bucket, all 256 sent concurrently over the multiplexed
+//! `delete_expired` run one script per bucket, all 256 sent concurrently over the multiplexed
 //! connection(s) (in effect a pipeline per node). The per-user index is therefore split by
 //! bucket too (`{<bb>}:user:<user>`): a single per-user set would sit in another slot than
 //! the record and could only be kept in step non-atomically.
@@ -108,7 +108,7 @@
 //!
 //! Expiry is decided in Rust: `load` decodes the record and refuses it if its deadline has
 //! passed at the `now` it is given, whatever Redis still holds. Redis TTLs are a backstop
-//! that frees memory by itself, so `sweep` finds little to do in production:
+//! that frees memory by itself, so `delete_expired` finds few records to do in production:
 //!
 //! - a record with a deadline gets `EXPIREAT <deadline>` when the deadline is more than
 //!   60 seconds ahead of the Redis server's clock (read with `TIME` inside the script);
@@ -117,7 +117,7 @@
 //!   record for a minute, and it never sees an expired record anyway;
 //! - a record without deadline gets no TTL.
 //!
-//! Index entries of records Redis evicted stay until `sweep` reaches their deadline: it
+//! Index entries of records Redis evicted stay until `delete_expired` reaches their deadline: it
 //! removes, bucket by bucket and at most `batch` per call, every entry whose deadline is at
 //! or before `now`, together with the record if Redis has not evicted it yet. Run it
 //! periodically (the session layer's sweeper does).

@@ -166,7 +166,7 @@ end
 return out
 ";
 
-/// `sweep`, one bucket. KEYS: the bucket's expiry index. ARGV: base, now, limit.
+/// `delete_expired`, one bucket. KEYS: the bucket's expiry index. ARGV: base, now, limit.
 /// Removes up to `limit` sessions whose deadline is at or before `now` (the record if Redis
 /// has not evicted it yet, and its index entries either way). Returns how many.
 const SWEEP: &str = r"

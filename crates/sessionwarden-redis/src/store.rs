@@ -13,7 +13,8 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClient;
 use redis::{IntoConnectionInfo, RedisError, RedisResult, Value};
 use sessionwarden::{
-    Record, SaveOutcome, SessionHandle, SessionInfo, SessionStore, StoreError, StoreKey, Timestamp,
+    ExpiredDeletion, Record, SaveOutcome, SessionHandle, SessionIndex, SessionInfo, SessionStore, StoreError,
+    StoreKey, Timestamp,
 };
 
 use crate::conn::Conn;
@@ -577,7 +578,7 @@ impl SessionStore for RedisStore {
             Err(e) => {
                 if inserted {
                     // Best effort: nobody holds the new id yet, so a copy left behind is
-                    // unreachable, and its TTL and `sweep` remove it in any case.
+                    // unreachable, and its TTL and `delete_expired` remove it in any case.
                     let _ = self.delete_inner("cycle", to).await;
                 }
                 Err(e)
@@ -585,6 +586,15 @@ impl SessionStore for RedisStore {
         }
     }
 
+    async fn ping(&self) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let _: Value = step("ping", redis::cmd("PING").query_async(&mut conn)).await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl SessionIndex for RedisStore {
     async fn list_user(&self, user: &str, now: Timestamp) -> Result<Vec<SessionInfo>, StoreError> {
         let replies = self
             .each_bucket("list_user", |mut conn, base| async move {
@@ -655,8 +665,14 @@ impl SessionStore for RedisStore {
         self.mark_revocation(user, "f").await?;
         Ok(counts.into_iter().map(|n| u64::try_from(n).unwrap_or(0)).sum())
     }
+}
 
-    async fn sweep(&self, now: Timestamp, batch: usize) -> Result<u64, StoreError> {
+/// Redis TTLs free the records themselves, but not the index entries that name them (the
+/// `expiry` sorted set, the user and handle sets), and records without deadline get no TTL:
+/// deleting expired records and their entries is real work here, not a formality.
+#[async_trait]
+impl ExpiredDeletion for RedisStore {
+    async fn delete_expired(&self, now: Timestamp, batch: usize) -> Result<u64, StoreError> {
         if batch == 0 {
             return Ok(0);
         }
@@ -690,11 +706,5 @@ impl SessionStore for RedisStore {
             remaining = remaining.saturating_sub(n);
         }
         Ok(removed)
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        let mut conn = self.conn.clone();
-        let _: Value = step("ping", redis::cmd("PING").query_async(&mut conn)).await?;
-        Ok(())
     }
 }

@@ -12,18 +12,35 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use sessionwarden::store::CachedStore;
 use sessionwarden::{
-    Backend, Expiry, Record, SaveOutcome, SessionId, SessionStore, StoreError, StoreKey, Timestamp,
+    Backend, Expiry, Record, SaveOutcome, SessionId, SessionIndex, SessionStore, StoreError, StoreKey,
+    Timestamp,
 };
 use sessionwarden_redis::RedisStore;
 
 /// The promise under test: another server's write is seen within this.
 const WITHIN: Duration = Duration::from_secs(1);
 
-sessionwarden_test::store_conformance!(cached_redis, || async {
+sessionwarden_test::core_conformance!(cached_redis_core, || async {
+    common::or_exit(common::single(&common::unique_prefix("cachedconf")).await).with_local_cache(10_000).await
+});
+sessionwarden_test::index_conformance!(cached_redis_index, || async {
+    common::or_exit(common::single(&common::unique_prefix("cachedconf")).await).with_local_cache(10_000).await
+});
+sessionwarden_test::expired_deletion_conformance!(cached_redis_expired_deletion, || async {
     common::or_exit(common::single(&common::unique_prefix("cachedconf")).await).with_local_cache(10_000).await
 });
 
-sessionwarden_test::store_conformance!(cached_redis_cluster, || async {
+sessionwarden_test::core_conformance!(cached_redis_cluster_core, || async {
+    common::or_exit(common::cluster(&common::unique_prefix("cachedconf")).await)
+        .with_local_cache(10_000)
+        .await
+});
+sessionwarden_test::index_conformance!(cached_redis_cluster_index, || async {
+    common::or_exit(common::cluster(&common::unique_prefix("cachedconf")).await)
+        .with_local_cache(10_000)
+        .await
+});
+sessionwarden_test::expired_deletion_conformance!(cached_redis_cluster_expired_deletion, || async {
     common::or_exit(common::cluster(&common::unique_prefix("cachedconf")).await)
         .with_local_cache(10_000)
         .await

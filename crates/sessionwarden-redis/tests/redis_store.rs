@@ -11,7 +11,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use redis::AsyncCommands as _;
 use redis::aio::MultiplexedConnection;
-use sessionwarden::{Expiry, Record, SaveOutcome, SessionId, SessionStore, StoreError, StoreKey, Timestamp};
+use sessionwarden::{
+    ExpiredDeletion, Expiry, Record, SaveOutcome, SessionId, SessionIndex, SessionStore, StoreError,
+    StoreKey, Timestamp,
+};
 use sessionwarden_redis::RedisStore;
 
 fn real_now() -> i64 {
@@ -369,7 +372,7 @@ async fn fails_closed_during_an_outage_and_recovers() {
     ));
     assert!(matches!(store.list_user("carol", now).await, Err(StoreError::Unavailable { .. })));
     assert!(matches!(store.revoke_user("carol").await, Err(StoreError::Unavailable { .. })));
-    assert!(matches!(store.sweep(now, 10).await, Err(StoreError::Unavailable { .. })));
+    assert!(matches!(store.delete_expired(now, 10).await, Err(StoreError::Unavailable { .. })));
     let err = store.ping().await.unwrap_err();
     assert!(matches!(err, StoreError::Unavailable { .. }));
     assert!(!format!("{err} {err:?}").contains("hunter2"), "errors must not carry the password");

@@ -16,7 +16,9 @@ use std::time::Duration;
 use anyhow::{Context as _, Result};
 use axum::Router;
 use sessionwarden::keyring::Keyring;
-use sessionwarden::{Backend, Clock, CookieConfig, Events, Expiry, SessionLayer, SessionStore, SystemClock};
+use sessionwarden::{
+    Backend, Clock, CookieConfig, Events, ExpiredDeletion, Expiry, SessionLayer, SessionStore, SystemClock,
+};
 
 use crate::cli::ServeArgs;
 
@@ -25,6 +27,8 @@ use crate::cli::ServeArgs;
 pub struct AppState {
     /// The server-side store, if sessions are kept on the server.
     pub store: Option<Arc<dyn SessionStore>>,
+    /// What `POST /logout-everywhere` can do about the user's sessions (decided at start-up).
+    pub user_revocation: stores::UserRevocation,
     /// The keyring.
     pub keyring: Keyring,
     /// The security event hub.
@@ -55,6 +59,8 @@ pub struct App {
     pub csrf: sessionwarden::CsrfLayer,
     /// Flask interop (`--store flask-cookie` / `flask-redis`), if on.
     pub flask: Option<flask::FlaskMode>,
+    /// Deletion of expired records, if the store needs a sweeper.
+    pub expired_deletion: Option<Arc<dyn ExpiredDeletion>>,
 }
 
 impl App {
@@ -68,7 +74,14 @@ impl App {
         events: Events,
         clock: Arc<dyn Clock>,
     ) -> Result<Self> {
-        let (backend, store) = stores::open(args).await?;
+        let stores = stores::open(args).await?;
+        let user_revocation = stores.user_revocation();
+        if let stores::UserRevocation::Unsupported(why) = &user_revocation {
+            tracing::warn!(
+                target: "sessionwarden::server",
+                "POST /logout-everywhere is unavailable and answers 501: {why}"
+            );
+        }
         let mut cookie = CookieConfig::default();
         if args.insecure_cookies {
             cookie = cookie.insecure_allow_http();
@@ -95,12 +108,22 @@ impl App {
             token_stores,
         )?);
         Ok(Self {
-            state: AppState { store, keyring, events, clock, users, tokens, flask_values: flask.is_some() },
+            state: AppState {
+                store: stores.store,
+                user_revocation,
+                keyring,
+                events,
+                clock,
+                users,
+                tokens,
+                flask_values: flask.is_some(),
+            },
             cookie,
             expiry,
-            backend,
+            backend: stores.backend,
             csrf,
             flask,
+            expired_deletion: stores.expired_deletion,
         })
     }
 
@@ -142,7 +165,8 @@ pub async fn serve(args: ServeArgs, keyring_path: std::path::PathBuf) -> Result<
         );
     }
     let app = App::new(&args, keyring, events, Arc::new(SystemClock)).await?;
-    if let Some(store) = app.state.store.clone() {
+    // Only stores that need it: Flask-Session's records expire by TTL, with nothing to sweep.
+    if let Some(store) = app.expired_deletion.clone() {
         spawn_sweeper(store, app.state.clock.clone());
     }
     spawn_token_purger(app.state.tokens.clone());
@@ -161,14 +185,14 @@ pub async fn serve(args: ServeArgs, keyring_path: std::path::PathBuf) -> Result<
 }
 
 /// Removes expired sessions in bounded batches, once a minute.
-fn spawn_sweeper(store: Arc<dyn SessionStore>, clock: Arc<dyn Clock>) {
+fn spawn_sweeper(store: Arc<dyn ExpiredDeletion>, clock: Arc<dyn Clock>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         loop {
             tick.tick().await;
             // Small batches keep each statement short; stop when a batch comes back short.
             loop {
-                match store.sweep(clock.now(), 1000).await {
+                match store.delete_expired(clock.now(), 1000).await {
                     Ok(n) if n >= 1000 => tokio::task::yield_now().await,
                     Ok(_) => break,
                     Err(e) => {

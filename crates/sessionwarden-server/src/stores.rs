@@ -1,27 +1,139 @@
-//! Opening the configured store, and the `sessions` admin commands that act on it.
+//! Opening the configured store with its capabilities, and the `sessions` admin commands
+//! that act on it.
 
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result, bail};
 use sessionwarden::{
-    Backend, Clock as _, CookieStore, MemoryStore, SessionHandle, SessionStore, SystemClock,
+    Backend, Clock as _, CookieStore, ExpiredDeletion, MemoryStore, SessionHandle, SessionIndex,
+    SessionStore, SystemClock,
 };
 use sessionwarden_redis::RedisStore;
 use sessionwarden_sql::{PostgresStore, SqliteStore};
 
 use crate::cli::{ServeArgs, SessionsCommand, StoreKind};
 
-/// The session backend for `args`, and the server-side store behind it (none for cookies).
+/// A capability the configured store does not have: which store, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unsupported {
+    /// The store, as `--store` names it.
+    pub store: &'static str,
+    /// Why it cannot, as the end of a sentence that starts with the store.
+    pub reason: &'static str,
+}
+
+impl std::fmt::Display for Unsupported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the {} store {}", self.store, self.reason)
+    }
+}
+
+impl std::error::Error for Unsupported {}
+
+/// What `POST /logout-everywhere` can do about the user's sessions under the configured
+/// store, decided once at start-up (so a request never ends half done).
+#[derive(Debug, Clone)]
+pub enum UserRevocation {
+    /// Sessions live in cookies: there is nothing on the server to end (their tokens are
+    /// still revoked; other browsers keep their cookie until it expires).
+    NoServerSessions,
+    /// The store revokes every session of a user.
+    Index(Arc<dyn SessionIndex>),
+    /// The store keeps sessions but cannot find them by user: logout everywhere is refused
+    /// before anything is revoked.
+    Unsupported(Unsupported),
+}
+
+/// The configured store and its capabilities, as types: what needs listing, revocation or
+/// expired-record deletion takes it from here, and finds out at start-up if the store
+/// cannot, never through an empty answer at run time.
+#[derive(Debug, Clone)]
+pub struct Stores {
+    /// What the session layer uses.
+    pub backend: Backend,
+    /// The server-side store behind it (none for cookie stores).
+    pub store: Option<Arc<dyn SessionStore>>,
+    /// Listing and revocation of sessions, or why the store has none.
+    pub index: Result<Arc<dyn SessionIndex>, Unsupported>,
+    /// Deletion of expired records in batches, if the store needs it (the sweeper runs only
+    /// then).
+    pub expired_deletion: Option<Arc<dyn ExpiredDeletion>>,
+}
+
+/// Why `kind` cannot list or revoke sessions, if it cannot: known from the kind alone, so
+/// the `sessions` commands refuse before connecting to anything.
+#[must_use]
+pub fn missing_index(kind: StoreKind) -> Option<Unsupported> {
+    let reason = match kind {
+        StoreKind::Sqlite | StoreKind::Memory | StoreKind::Postgres | StoreKind::Redis => return None,
+        StoreKind::Cookie | StoreKind::FlaskCookie => {
+            "keeps nothing on the server: there is nothing to list or revoke (rotate and retire keys instead)"
+        }
+        StoreKind::FlaskRedis => {
+            "cannot list or revoke sessions: Flask-Session keeps no index of sessions by user or handle"
+        }
+    };
+    Some(Unsupported { store: store_name(kind), reason })
+}
+
+/// [`missing_index`] of a kind that has no index.
+fn no_index(kind: StoreKind) -> Unsupported {
+    missing_index(kind).unwrap_or(Unsupported { store: store_name(kind), reason: "has no session index" })
+}
+
+impl Stores {
+    /// A store with every capability.
+    fn indexed<S: SessionIndex + ExpiredDeletion>(store: S) -> Self {
+        let store = Arc::new(store);
+        Self {
+            backend: Backend::Server(store.clone()),
+            store: Some(store.clone()),
+            index: Ok(store.clone()),
+            expired_deletion: Some(store),
+        }
+    }
+
+    /// A cookie store: nothing on the server.
+    fn cookie(backend: Backend, kind: StoreKind) -> Self {
+        Self { backend, store: None, index: Err(no_index(kind)), expired_deletion: None }
+    }
+
+    /// What `POST /logout-everywhere` can do about sessions.
+    #[must_use]
+    pub fn user_revocation(&self) -> UserRevocation {
+        match (&self.store, &self.index) {
+            (None, _) => UserRevocation::NoServerSessions,
+            (Some(_), Ok(index)) => UserRevocation::Index(index.clone()),
+            (Some(_), Err(why)) => UserRevocation::Unsupported(*why),
+        }
+    }
+}
+
+/// The store's name as `--store` spells it.
+#[must_use]
+pub fn store_name(kind: StoreKind) -> &'static str {
+    match kind {
+        StoreKind::Sqlite => "sqlite",
+        StoreKind::Memory => "memory",
+        StoreKind::Cookie => "cookie",
+        StoreKind::Postgres => "postgres",
+        StoreKind::Redis => "redis",
+        StoreKind::FlaskCookie => "flask-cookie",
+        StoreKind::FlaskRedis => "flask-redis",
+    }
+}
+
+/// The store `args` configure, with its capabilities.
 ///
 /// # Errors
 /// When the store cannot be opened or reached.
-pub async fn open(args: &ServeArgs) -> Result<(Backend, Option<Arc<dyn SessionStore>>)> {
-    let store: Arc<dyn SessionStore> = match args.store {
+pub async fn open(args: &ServeArgs) -> Result<Stores> {
+    Ok(match args.store {
         StoreKind::Cookie => {
             let store = if args.encrypt_cookies { CookieStore::encrypted() } else { CookieStore::signed() };
-            return Ok((store.into(), None));
+            Stores::cookie(store.into(), args.store)
         }
-        StoreKind::Memory => Arc::new(MemoryStore::with_capacity(args.memory_capacity)),
+        StoreKind::Memory => Stores::indexed(MemoryStore::with_capacity(args.memory_capacity)),
         StoreKind::Sqlite => {
             let path = match args.database_url.as_deref() {
                 Some(url) => {
@@ -32,7 +144,7 @@ pub async fn open(args: &ServeArgs) -> Result<(Backend, Option<Arc<dyn SessionSt
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
             }
-            Arc::new(
+            Stores::indexed(
                 SqliteStore::open(&path).await.with_context(|| format!("SQLite store {}", path.display()))?,
             )
         }
@@ -40,48 +152,55 @@ pub async fn open(args: &ServeArgs) -> Result<(Backend, Option<Arc<dyn SessionSt
             let Some(url) = args.database_url.as_deref() else {
                 bail!("--store postgres needs --database-url (or SESSIONWARDEN_DATABASE_URL)");
             };
-            Arc::new(PostgresStore::connect(url).await.context("PostgreSQL store")?)
+            Stores::indexed(PostgresStore::connect(url).await.context("PostgreSQL store")?)
         }
         StoreKind::Redis => {
             let store = RedisStore::connect_any(&args.redis_url).await.context("Redis store")?;
             let store =
                 store.try_with_prefix(args.redis_prefix.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
             if args.local_cache > 0 {
-                Arc::new(store.with_local_cache(args.local_cache).await)
+                Stores::indexed(store.with_local_cache(args.local_cache).await)
             } else {
-                Arc::new(store)
+                Stores::indexed(store)
             }
         }
-        StoreKind::FlaskCookie => return Ok((crate::flask::cookie_store(args)?.into(), None)),
+        StoreKind::FlaskCookie => Stores::cookie(crate::flask::cookie_store(args)?.into(), args.store),
         StoreKind::FlaskRedis => {
             let store = sessionwarden_flask::adapter::FlaskRedisStore::connect(&args.redis_url)
                 .await
                 .context("Flask-Session Redis store")?
                 .with_prefix(args.redis_prefix.clone())
                 .with_lifetime(args.permanent_session_lifetime);
-            Arc::new(store)
+            // Core only: Flask-Session keeps no index to list or revoke by, and Redis expires
+            // its records by TTL with nothing left behind to sweep.
+            let store: Arc<dyn SessionStore> = Arc::new(store);
+            Stores {
+                backend: Backend::Server(store.clone()),
+                store: Some(store),
+                index: Err(no_index(args.store)),
+                expired_deletion: None,
+            }
         }
-    };
-    Ok((Backend::Server(store.clone()), Some(store)))
+    })
 }
 
 /// Runs a `sessions` subcommand against the store `args` configure, writing to `out`.
 ///
 /// # Errors
-/// When the store cannot be reached, the handle is malformed, or nothing matched.
+/// When the store cannot list or revoke sessions (before it is opened), cannot be reached,
+/// the handle is malformed, or nothing matched.
 pub async fn run(cmd: &SessionsCommand, args: &ServeArgs, out: &mut impl std::io::Write) -> Result<()> {
+    // Refused before connecting to anything, naming the store and why.
+    if let Some(why) = missing_index(args.store) {
+        return Err(why.into());
+    }
     // Through the cache on Redis, so a revocation from the CLI is published to the servers'
     // local caches (if they run one) instead of waiting out their time to live.
     let mut args = args.clone();
     if matches!(args.store, StoreKind::Redis) && args.local_cache == 0 {
         args.local_cache = 1;
     }
-    let (_, store) = open(&args).await?;
-    let Some(store) = store else {
-        bail!(
-            "the cookie store keeps nothing on the server: there is nothing to list or revoke (rotate and retire keys instead)"
-        );
-    };
+    let store = open(&args).await?.index?;
     let now = SystemClock.now();
     match cmd {
         SessionsCommand::List { user, json } => {

@@ -685,15 +685,28 @@ pub(crate) async fn revoke_session_tokens(state: &AppState, session: &Session) -
 
 /// `POST /logout-everywhere`: for the logged-in user, revokes every session (server-side
 /// stores), every refresh-token family, and every access token issued up to now.
+///
+/// Under a store that keeps sessions but cannot revoke them by user (`flask-redis`) it
+/// answers 501 and revokes nothing: a partial logout would look like a complete one.
 async fn logout_everywhere(State(state): State<AppState>, session: Session) -> Result<Response, Error> {
+    use crate::stores::UserRevocation;
+    // Decided before the session or any token is touched.
+    let index = match &state.user_revocation {
+        UserRevocation::Index(index) => Some(index),
+        // The cookie store has no server-side sessions to end: other browsers keep theirs until
+        // they expire (see `logout`); their tokens are refused all the same.
+        UserRevocation::NoServerSessions => None,
+        UserRevocation::Unsupported(why) => {
+            let error = format!("logout-everywhere is unavailable: {why}");
+            return Ok((StatusCode::NOT_IMPLEMENTED, Json(json!({"error": error}))).into_response());
+        }
+    };
     let Some(user) = session.user().await? else {
         return Ok(unauthorized());
     };
     state.tokens.revoke_user(&user).await.map_err(jwt_error)?;
-    let sessions = match &state.store {
-        Some(store) => store.revoke_user(&user).await?,
-        // The cookie store has no server-side sessions to end: other browsers keep theirs until
-        // they expire (see `logout`); their tokens are refused all the same.
+    let sessions = match index {
+        Some(index) => index.revoke_user(&user).await?,
         None => 0,
     };
     session.destroy().await?;

@@ -475,3 +475,95 @@ async fn jwt_fleet_on_redis_cluster() {
     }
     jwt_fleet_shares_tokens_through_redis(&nodes.join(","), &nodes).await;
 }
+
+/// Under `--store flask-redis` (no session index) `POST /logout-everywhere` is refused with a
+/// clear 501 before anything is revoked: afterwards the session, the access token and the
+/// refresh token all still work. Start-up says so once in the log.
+#[tokio::test]
+async fn logout_everywhere_under_flask_redis_is_refused_and_revokes_nothing() {
+    let url = sessionwarden_test::env::redis_url();
+    if !redis_or_skip(&url, "redis") {
+        return;
+    }
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let prefix = format!("swtest:flask-logout:{}-{nanos}:", std::process::id());
+    let (session_prefix, token_prefix) = (format!("{prefix}s:"), format!("{prefix}t:"));
+    let dir = TempDir::new();
+    let server = Server::start(
+        dir.path(),
+        &[
+            "--insecure-cookies",
+            "--store",
+            "flask-redis",
+            "--redis-url",
+            &url,
+            "--redis-prefix",
+            &session_prefix,
+            "--redis-token-prefix",
+            &token_prefix,
+            "--demo-user",
+            "alice:wonderland-42",
+        ],
+        &[("SECRET_KEY", "a-flask-secret-key")],
+    );
+    let (cookie, csrf) = login(&server, "alice", "wonderland-42").await;
+    let (access, refresh_token) = tokens(&server, &cookie).await;
+    assert_eq!(me(&server, &access).await, 200);
+
+    let r = support::client()
+        .post(server.url("/logout-everywhere"))
+        .header("cookie", &cookie)
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 501);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(
+        body["error"],
+        "logout-everywhere is unavailable: the flask-redis store cannot list or revoke sessions: \
+         Flask-Session keeps no index of sessions by user or handle"
+    );
+
+    // Nothing was revoked: the session, the access token and the refresh token still work.
+    let (status, me_body, _) = get(&server.url("/me"), Some(&cookie)).await;
+    assert_eq!(status, 200, "the session survives: {me_body}");
+    assert!(me_body.contains("alice"), "{me_body}");
+    assert_eq!(me(&server, &access).await, 200, "the access token survives");
+    let (status, rotated) = refresh(&server, &refresh_token).await;
+    assert_eq!(status, 200, "the refresh token survives");
+    assert!(rotated.is_some());
+
+    let log = server.stderr();
+    assert_eq!(
+        log.matches("POST /logout-everywhere is unavailable").count(),
+        1,
+        "warned once at start-up: {log}"
+    );
+    redis_clean(std::slice::from_ref(&url), &format!("{prefix}*"));
+}
+
+/// The `sessions` commands under a store without a session index fail at once, non-zero,
+/// with one line naming the store and the reason (before connecting to anything).
+#[test]
+fn sessions_cli_under_flask_redis_refuses_with_the_reason() {
+    let dir = TempDir::new();
+    let d = dir.path().to_str().unwrap().to_owned();
+    let want = "error: the flask-redis store cannot list or revoke sessions: Flask-Session keeps no index \
+                of sessions by user or handle";
+    for command in [
+        &["list"][..],
+        &["list", "--user", "alice", "--json"],
+        &["revoke", "AAAAAAAAAAAAAAAAAAAAAA"],
+        &["revoke-user", "alice"],
+    ] {
+        // An unreachable Redis: the refusal must not depend on connecting.
+        let mut args = vec!["sessions", "--store", "flask-redis", "--redis-url", "redis://127.0.0.1:1/"];
+        args.extend(command);
+        args.extend(["--data-dir", &d]);
+        let (ok, out, err) = support::cli(&args);
+        assert!(!ok, "{args:?} succeeded: {out}");
+        assert!(out.is_empty(), "{args:?} printed a table or list: {out}");
+        assert_eq!(err.trim_end(), want, "{args:?}");
+    }
+}

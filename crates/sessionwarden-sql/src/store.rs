@@ -12,7 +12,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use sessionwarden::{
-    Record, SaveOutcome, SessionHandle, SessionInfo, SessionStore, StoreError, StoreKey, Timestamp,
+    ExpiredDeletion, Record, SaveOutcome, SessionHandle, SessionIndex, SessionInfo, SessionStore, StoreError,
+    StoreKey, Timestamp,
 };
 use sqlx::Pool;
 
@@ -334,8 +335,10 @@ impl<D: Dialect> SessionStore for SqlStore<D> {
     async fn ping(&self) -> Result<(), StoreError> {
         self.ping_pools().await
     }
+}
 
-    // Index.
+#[async_trait]
+impl<D: Dialect> SessionIndex for SqlStore<D> {
     async fn list_user(&self, user: &str, now: Timestamp) -> Result<Vec<SessionInfo>, StoreError> {
         self.list_user_sessions(user, now).await
     }
@@ -351,9 +354,11 @@ impl<D: Dialect> SessionStore for SqlStore<D> {
     async fn revoke_user(&self, user: &str) -> Result<u64, StoreError> {
         self.revoke_user_sessions(user).await
     }
+}
 
-    // Expired deletion.
-    async fn sweep(&self, now: Timestamp, batch: usize) -> Result<u64, StoreError> {
+#[async_trait]
+impl<D: Dialect> ExpiredDeletion for SqlStore<D> {
+    async fn delete_expired(&self, now: Timestamp, batch: usize) -> Result<u64, StoreError> {
         self.delete_expired_rows(now, batch).await
     }
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use sessionwarden::{Clock as _, SessionStore, SystemClock};
+use sessionwarden::{Clock as _, ExpiredDeletion, SystemClock};
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
@@ -24,7 +24,7 @@ use tokio::time::MissedTickBehavior;
 /// # Ok(()) }
 /// ```
 #[must_use = "dropping the handle detaches the sweeper; keep it to stop the task with abort()"]
-pub fn spawn_sweeper<S: SessionStore>(store: S, interval: Duration, batch: usize) -> JoinHandle<()> {
+pub fn spawn_sweeper<S: ExpiredDeletion>(store: S, interval: Duration, batch: usize) -> JoinHandle<()> {
     let batch = batch.max(1);
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(interval.max(Duration::from_millis(1)));
@@ -34,7 +34,7 @@ pub fn spawn_sweeper<S: SessionStore>(store: S, interval: Duration, batch: usize
             let now = SystemClock.now();
             let mut total = 0u64;
             loop {
-                match store.sweep(now, batch).await {
+                match store.delete_expired(now, batch).await {
                     Ok(n) => {
                         total += n;
                         if n < batch as u64 {

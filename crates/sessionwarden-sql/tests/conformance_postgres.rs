@@ -1,4 +1,4 @@
-//! The conformance suite on PostgreSQL, plus what only the SQL store promises: corrupt rows
+//! The conformance suites (core, index, expired deletion) on PostgreSQL, plus what only the SQL store promises: corrupt rows
 //! are reported, dumps hold no id, sweeps are bounded, and a killed connection is an outage
 //! (never "no session") that heals by itself within two seconds.
 //!
@@ -12,24 +12,26 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{NOW, assert_no_id, expired_at, key, record, text_forms, user};
-use sessionwarden::{SessionId, SessionStore, StoreError, Timestamp};
+use sessionwarden::{ExpiredDeletion, SessionId, SessionIndex, SessionStore, StoreError, Timestamp};
 use sessionwarden_sql::{PostgresOptions, PostgresStore};
 use sessionwarden_test::env::{postgres_url, service_missing};
 use sqlx::{Connection as _, PgConnection, Row as _};
 
 /// The conformance suite has no way to skip, so without PostgreSQL its cases fail (after
-/// `service_missing` has said why); `cargo test -- --skip postgres::` leaves them out.
+/// `service_missing` has said why); `cargo test -- --skip postgres_` leaves them out.
 async fn conformance_store() -> PostgresStore {
     match PostgresStore::connect(&postgres_url()).await {
         Ok(store) => store,
         Err(e) => {
             service_missing("PostgreSQL", &e.to_string());
-            panic!("PostgreSQL unavailable ({e}); run with `-- --skip postgres::` to leave these out");
+            panic!("PostgreSQL unavailable ({e}); run with `-- --skip postgres_` to leave these out");
         }
     }
 }
 
-sessionwarden_test::store_conformance!(postgres, conformance_store);
+sessionwarden_test::core_conformance!(postgres_core, conformance_store);
+sessionwarden_test::index_conformance!(postgres_index, conformance_store);
+sessionwarden_test::expired_deletion_conformance!(postgres_expired_deletion, conformance_store);
 
 /// A store with its own application_name, or `None` (after reporting it) without PostgreSQL.
 async fn store_named(name: &str) -> Option<PostgresStore> {
@@ -122,7 +124,7 @@ async fn sweep_is_bounded_by_batch() {
     // This test's rows expired in 1970, and it sweeps at a `now` that only they precede.
     let at = Timestamp::from_unix(150);
     let sweep_now = Timestamp::from_unix(200);
-    while store.sweep(sweep_now, 10_000).await.unwrap() > 0 {} // leftovers of an aborted run
+    while store.delete_expired(sweep_now, 10_000).await.unwrap() > 0 {} // leftovers of an aborted run
     let u = user();
     let data = expired_at(at, Some(&u)).to_bytes().unwrap();
     let mut side = side_connection().await;
@@ -140,7 +142,7 @@ async fn sweep_is_bounded_by_batch() {
     let live = key();
     store.create(&live, &record(NOW, None, &[])).await.unwrap();
 
-    assert_eq!(store.sweep(sweep_now, 1000).await.unwrap(), 1000);
+    assert_eq!(store.delete_expired(sweep_now, 1000).await.unwrap(), 1000);
     let left: i64 = sqlx::query_scalar("SELECT count(*) FROM sessionwarden_sessions WHERE user_id = $1")
         .bind(&u)
         .fetch_one(&mut side)
@@ -149,7 +151,7 @@ async fn sweep_is_bounded_by_batch() {
     assert_eq!(left, 4000);
     let mut removed = 1000;
     loop {
-        let n = store.sweep(sweep_now, 1000).await.unwrap();
+        let n = store.delete_expired(sweep_now, 1000).await.unwrap();
         assert!(n <= 1000);
         if n == 0 {
             break;

@@ -1,4 +1,4 @@
-//! The conformance suite on SQLite (file and in-memory), plus what only the SQL store
+//! The conformance suites (core, index, expired deletion) on SQLite (file and in-memory), plus what only the SQL store
 //! promises: corrupt rows are reported, dumps hold no id, sweeps are bounded, writes survive
 //! a reopen.
 #![allow(clippy::unwrap_used, missing_docs)]
@@ -9,16 +9,32 @@ use std::path::Path;
 use std::sync::Arc;
 
 use common::{NOW, assert_no_id, expired_at, fresh_dir, key, record, text_forms, user};
-use sessionwarden::{SaveOutcome, SessionId, SessionStore, StoreError, Timestamp};
+use sessionwarden::{
+    ExpiredDeletion, SaveOutcome, SessionId, SessionIndex, SessionStore, StoreError, Timestamp,
+};
 use sessionwarden_sql::SqliteStore;
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Connection as _, Row as _, SqliteConnection};
 
-sessionwarden_test::store_conformance!(sqlite_file, || async {
+sessionwarden_test::core_conformance!(sqlite_file_core, || async {
+    SqliteStore::open(fresh_dir().join("sessions.db")).await.unwrap()
+});
+sessionwarden_test::index_conformance!(sqlite_file_index, || async {
+    SqliteStore::open(fresh_dir().join("sessions.db")).await.unwrap()
+});
+sessionwarden_test::expired_deletion_conformance!(sqlite_file_expired_deletion, || async {
     SqliteStore::open(fresh_dir().join("sessions.db")).await.unwrap()
 });
 
-sessionwarden_test::store_conformance!(sqlite_memory, || async { SqliteStore::in_memory().await.unwrap() });
+sessionwarden_test::core_conformance!(sqlite_memory_core, || async {
+    SqliteStore::in_memory().await.unwrap()
+});
+sessionwarden_test::index_conformance!(sqlite_memory_index, || async {
+    SqliteStore::in_memory().await.unwrap()
+});
+sessionwarden_test::expired_deletion_conformance!(sqlite_memory_expired_deletion, || async {
+    SqliteStore::in_memory().await.unwrap()
+});
 
 /// A second connection to the store's file, as an operator (or an attacker with a copy of the
 /// file) would have.
@@ -112,12 +128,12 @@ async fn sweep_is_bounded_by_batch() {
     let live = key();
     store.create(&live, &record(NOW, None, &[])).await.unwrap();
 
-    assert_eq!(store.sweep(NOW, 1000).await.unwrap(), 1000);
+    assert_eq!(store.delete_expired(NOW, 1000).await.unwrap(), 1000);
     let left: i64 =
         sqlx::query_scalar("SELECT count(*) FROM sessionwarden_sessions").fetch_one(&mut side).await.unwrap();
     assert_eq!(left, 4001);
     let mut calls = 1;
-    while store.sweep(NOW, 1000).await.unwrap() > 0 {
+    while store.delete_expired(NOW, 1000).await.unwrap() > 0 {
         calls += 1;
     }
     assert_eq!(calls, 5);

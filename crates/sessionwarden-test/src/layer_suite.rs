@@ -11,51 +11,17 @@ use sessionwarden::{Backend, CookieConfig, Expiry};
 
 use crate::harness::Harness;
 
-/// Mounts every case of [`crate::layer_suite`] for the backend made by `$make`
-/// (a closure returning a future of a [`Backend`]).
-#[macro_export]
-macro_rules! layer_conformance {
-    ($name:ident, $make:expr) => {
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-            $crate::layer_conformance!(@cases $make;
-                round_trip,
-                default_cookie_attributes,
-                insecure_cookie_attributes,
-                persistent_cookie_has_max_age,
-                untouched_responses_are_left_alone,
-                read_only_visitor_gets_no_session,
-                load_is_lazy,
-                read_only_traffic_does_not_write,
-                bad_cookies_are_no_session,
-                rotation_logs_nobody_out,
-                idle_timeout_expires,
-                absolute_timeout_expires,
-                cycle_id_retires_old_id,
-                destroy_expires_cookie_and_record,
-                store_outage_fails_closed,
-                concurrent_writes_lose_nothing,
-                oversized_session_is_refused,
-                debug_output_shows_no_secret,
-            );
-        }
-    };
-    (@cases $make:expr; $($case:ident),* $(,)?) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $case() {
-                let make = $make;
-                let backend: sessionwarden::Backend = make().await;
-                $crate::layer_suite::$case(backend).await;
-            }
-        )*
-    };
-}
-
 fn attrs(set_cookie: &str) -> Vec<String> {
     set_cookie.split(';').skip(1).map(|s| s.trim().to_owned()).collect()
 }
+
+suite! {
+$
+/// Mounts every case of [`crate::layer_suite`] as `#[tokio::test]`s for the backend made by
+/// `$make` (a closure returning a future of a [`Backend`](sessionwarden::Backend)).
+mount layer_conformance;
+path layer_suite;
+wrap std::convert::identity;
 
 pub async fn round_trip(backend: Backend) {
     let mut h = Harness::new(backend);
@@ -379,4 +345,5 @@ pub async fn debug_output_shows_no_secret(backend: Backend) {
     assert!(!dump.contains("hunter2-value"), "{dump}");
     assert!(!dump.contains(&payload_part));
     assert!(!dump.contains(&cookie));
+}
 }

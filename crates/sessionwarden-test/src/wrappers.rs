@@ -6,22 +6,38 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use sessionwarden::{
-    Record, SaveOutcome, SessionHandle, SessionInfo, SessionStore, StoreError, StoreKey, Timestamp,
+    ExpiredDeletion, Record, SaveOutcome, SessionHandle, SessionIndex, SessionInfo, SessionStore, StoreError,
+    StoreKey, Timestamp,
 };
 
 /// Counts reads and writes, fails every call while `down` is set, and can make saves slow
 /// (to hold writers in flight together).
-#[derive(Debug, Clone)]
-pub struct Instrumented {
-    pub inner: Arc<dyn SessionStore>,
+///
+/// It has the capabilities of what it wraps: `Instrumented<dyn SessionStore>` (the default)
+/// is only a core store, `Instrumented<MemoryStore>` also lists, revokes and sweeps.
+#[derive(Debug)]
+pub struct Instrumented<S: ?Sized = dyn SessionStore> {
+    pub inner: Arc<S>,
     pub loads: Arc<AtomicUsize>,
     pub writes: Arc<AtomicUsize>,
     pub down: Arc<AtomicBool>,
     pub save_delay_ms: Arc<AtomicU64>,
 }
 
-impl Instrumented {
-    pub fn new(inner: Arc<dyn SessionStore>) -> Self {
+impl<S: ?Sized> Clone for Instrumented<S> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            loads: self.loads.clone(),
+            writes: self.writes.clone(),
+            down: self.down.clone(),
+            save_delay_ms: self.save_delay_ms.clone(),
+        }
+    }
+}
+
+impl<S: ?Sized> Instrumented<S> {
+    pub fn new(inner: Arc<S>) -> Self {
         Self {
             inner,
             loads: Arc::default(),
@@ -57,7 +73,7 @@ impl Instrumented {
 }
 
 #[async_trait]
-impl SessionStore for Instrumented {
+impl<S: SessionStore + ?Sized> SessionStore for Instrumented<S> {
     async fn load(&self, key: &StoreKey, now: Timestamp) -> Result<Option<Record>, StoreError> {
         self.check("load")?;
         self.loads.fetch_add(1, Ordering::SeqCst);
@@ -87,6 +103,14 @@ impl SessionStore for Instrumented {
         self.writes.fetch_add(1, Ordering::SeqCst);
         self.inner.cycle(from, to).await
     }
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.check("ping")?;
+        self.inner.ping().await
+    }
+}
+
+#[async_trait]
+impl<S: SessionIndex + ?Sized> SessionIndex for Instrumented<S> {
     async fn list_user(&self, user: &str, now: Timestamp) -> Result<Vec<SessionInfo>, StoreError> {
         self.check("list_user")?;
         self.inner.list_user(user, now).await
@@ -103,12 +127,12 @@ impl SessionStore for Instrumented {
         self.check("revoke_user")?;
         self.inner.revoke_user(user).await
     }
-    async fn sweep(&self, now: Timestamp, batch: usize) -> Result<u64, StoreError> {
-        self.check("sweep")?;
-        self.inner.sweep(now, batch).await
-    }
-    async fn ping(&self) -> Result<(), StoreError> {
-        self.check("ping")?;
-        self.inner.ping().await
+}
+
+#[async_trait]
+impl<S: ExpiredDeletion + ?Sized> ExpiredDeletion for Instrumented<S> {
+    async fn delete_expired(&self, now: Timestamp, batch: usize) -> Result<u64, StoreError> {
+        self.check("delete_expired")?;
+        self.inner.delete_expired(now, batch).await
     }
 }

@@ -1,11 +1,38 @@
-//! The conformance suite on the in-process store, plus what only it promises: a bound.
+//! The conformance suites on the in-process store (it has every capability the suites cover),
+//! on a cache and on the test wrapper over it (both keep the capabilities of what they wrap),
+//! plus what only the memory store promises: a bound.
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use std::time::Duration;
 
 use sessionwarden::{Expiry, MemoryStore, Record, SessionId, SessionStore, Timestamp};
 
-sessionwarden_test::store_conformance!(memory, || async { MemoryStore::default() });
+use sessionwarden::store::{CachedStore, LocalInvalidator};
+use sessionwarden_test::wrappers::Instrumented;
+
+fn cached() -> CachedStore<MemoryStore> {
+    CachedStore::new(MemoryStore::default(), LocalInvalidator::default(), 1000)
+}
+
+fn instrumented() -> Instrumented<MemoryStore> {
+    Instrumented::new(std::sync::Arc::new(MemoryStore::default()))
+}
+
+sessionwarden_test::core_conformance!(memory_core, || async { MemoryStore::default() });
+sessionwarden_test::index_conformance!(memory_index, || async { MemoryStore::default() });
+sessionwarden_test::expired_deletion_conformance!(memory_expired_deletion, || async {
+    MemoryStore::default()
+});
+
+sessionwarden_test::core_conformance!(cached_memory_core, || async { cached() });
+sessionwarden_test::index_conformance!(cached_memory_index, || async { cached() });
+sessionwarden_test::expired_deletion_conformance!(cached_memory_expired_deletion, || async { cached() });
+
+sessionwarden_test::core_conformance!(instrumented_memory_core, || async { instrumented() });
+sessionwarden_test::index_conformance!(instrumented_memory_index, || async { instrumented() });
+sessionwarden_test::expired_deletion_conformance!(instrumented_memory_expired_deletion, || async {
+    instrumented()
+});
 
 #[tokio::test]
 async fn never_grows_past_its_bound() {

@@ -56,6 +56,7 @@ pub use self::record::{ClientSummary, Data, Record};
 pub use self::session::Session;
 pub use self::store::{Backend, CookieStore, MemoryStore, SaveOutcome, SessionInfo, SessionStore};
 pub use self::store::{CachedStore, Invalidator};
+pub use self::store::{ExpiredDeletion, SessionIndex};
 pub use self::time::{Clock, ManualClock, SystemClock, Timestamp};
 
 #[doc(hidden)]

@@ -8,8 +8,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{RedisResult, Script, Value};
-use sessionwarden::store::{SaveOutcome, SessionInfo, SessionStore};
-use sessionwarden::{Record, SessionHandle, StoreError, StoreKey, Timestamp};
+use sessionwarden::store::{SaveOutcome, SessionStore};
+use sessionwarden::{Record, StoreError, StoreKey, Timestamp};
 use sha1::{Digest as _, Sha1};
 
 use super::record::{map_from_record, record_from_map};
@@ -61,11 +61,17 @@ return 1
 ///   SHA-1 of its stored value, and a save compares it inside a Lua script
 ///   (`redis.sha1hex`) before writing. A Flask write in between changes the bytes, so the
 ///   layer merges its changes onto Flask's record instead of overwriting it.
-/// - **Not supported**: Flask records name no session handle an admin could list, so
-///   [`list`](SessionStore::list) and [`list_user`](SessionStore::list_user) return nothing,
-///   and [`revoke`](SessionStore::revoke) / [`revoke_user`](SessionStore::revoke_user) fail
-///   with [`StoreError::Unavailable`] rather than pretend. Redis expires records itself, so
-///   [`sweep`](SessionStore::sweep) does nothing. Redis Cluster is not supported.
+/// - **Core only**: it implements [`SessionStore`] and nothing else. Flask-Session keeps no
+///   index of sessions by user or handle (only `prefix + sid` keys), so it is not a
+///   [`SessionIndex`](sessionwarden::SessionIndex): nothing can list its sessions or revoke
+///   them by handle or user, and code that needs to finds out at compile time or start-up,
+///   never through an empty list. Redis expires the records by their TTL and there is no
+///   index to clean, so it is not an [`ExpiredDeletion`](sessionwarden::ExpiredDeletion)
+///   either and needs no sweeper. Redis Cluster is not supported.
+/// - **Record fields Flask-Session does not keep**: the version is a hash of the stored bytes
+///   (see above), and the deadlines and creation time are derived from the Redis TTL at load,
+///   so what was created is not what loads field for field (the core conformance suite names
+///   these divergences at its mount).
 /// - Flask-Session cannot store `Markup` (and reads tuples back as lists, UUIDs as strings);
 ///   saving a session holding `Markup` fails as Flask's own request would.
 ///
@@ -270,27 +276,6 @@ impl SessionStore for FlaskRedisStore {
         inv.key(self.redis_key(from)).key(self.redis_key(to));
         let moved: i64 = step("cycle", inv.invoke_async(&mut conn)).await?;
         Ok(moved == 1)
-    }
-
-    async fn list_user(&self, _user: &str, _now: Timestamp) -> Result<Vec<SessionInfo>, StoreError> {
-        Ok(Vec::new())
-    }
-
-    async fn list(&self, _now: Timestamp, _limit: usize) -> Result<Vec<SessionInfo>, StoreError> {
-        Ok(Vec::new())
-    }
-
-    async fn revoke(&self, _handle: &SessionHandle) -> Result<bool, StoreError> {
-        Err(StoreError::unavailable("revoke", "the Flask-Session store cannot revoke by handle"))
-    }
-
-    async fn revoke_user(&self, _user: &str) -> Result<u64, StoreError> {
-        Err(StoreError::unavailable("revoke_user", "the Flask-Session store cannot revoke by user"))
-    }
-
-    async fn sweep(&self, _now: Timestamp, _batch: usize) -> Result<u64, StoreError> {
-        // Redis expires Flask-Session records by their TTL.
-        Ok(0)
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use parking_lot::Mutex;
 
-use super::{SaveOutcome, SessionInfo, SessionStore};
+use super::{ExpiredDeletion, SaveOutcome, SessionIndex, SessionInfo, SessionStore};
 use crate::error::StoreError;
 use crate::id::{SessionHandle, StoreKey};
 use crate::record::Record;
@@ -565,6 +565,15 @@ impl<S: SessionStore> SessionStore for CachedStore<S> {
         }
     }
 
+    async fn ping(&self) -> Result<(), StoreError> {
+        let result = self.inner.ping().await;
+        self.state.note(&result);
+        result
+    }
+}
+
+#[async_trait]
+impl<S: SessionIndex> SessionIndex for CachedStore<S> {
     async fn list_user(&self, user: &str, now: Timestamp) -> Result<Vec<SessionInfo>, StoreError> {
         let result = self.inner.list_user(user, now).await;
         self.state.note(&result);
@@ -593,16 +602,13 @@ impl<S: SessionStore> SessionStore for CachedStore<S> {
         self.invalidate(Invalidation::User(user.to_owned())).await?;
         Ok(n)
     }
+}
 
-    async fn sweep(&self, now: Timestamp, batch: usize) -> Result<u64, StoreError> {
+#[async_trait]
+impl<S: ExpiredDeletion> ExpiredDeletion for CachedStore<S> {
+    async fn delete_expired(&self, now: Timestamp, batch: usize) -> Result<u64, StoreError> {
         // Swept records were expired, and hits refuse expired records: nothing to publish.
-        let result = self.inner.sweep(now, batch).await;
-        self.state.note(&result);
-        result
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        let result = self.inner.ping().await;
+        let result = self.inner.delete_expired(now, batch).await;
         self.state.note(&result);
         result
     }
@@ -806,21 +812,6 @@ mod tests {
         }
         async fn cycle(&self, from: &StoreKey, to: &StoreKey) -> Result<bool, StoreError> {
             self.inner.cycle(from, to).await
-        }
-        async fn list_user(&self, user: &str, now: Timestamp) -> Result<Vec<SessionInfo>, StoreError> {
-            self.inner.list_user(user, now).await
-        }
-        async fn list(&self, now: Timestamp, limit: usize) -> Result<Vec<SessionInfo>, StoreError> {
-            self.inner.list(now, limit).await
-        }
-        async fn revoke(&self, handle: &SessionHandle) -> Result<bool, StoreError> {
-            self.inner.revoke(handle).await
-        }
-        async fn revoke_user(&self, user: &str) -> Result<u64, StoreError> {
-            self.inner.revoke_user(user).await
-        }
-        async fn sweep(&self, now: Timestamp, batch: usize) -> Result<u64, StoreError> {
-            self.inner.sweep(now, batch).await
         }
         async fn ping(&self) -> Result<(), StoreError> {
             self.inner.ping().await

@@ -49,8 +49,9 @@ pub trait SessionIndex: SessionStore {
 
 /// The store can delete expired records in bounded batches.
 ///
-/// Stores whose backend expires records by itself (Redis TTLs) need no sweeper and do not
-/// implement this. Contract (suite `expired_deletion`): only records expired at `now` are
+/// Stores whose backend expires records by itself and leaves nothing behind (Flask-Session's
+/// Redis keys with TTLs) need no sweeper and do not implement this; `RedisStore` does, since
+/// its TTLs free records but not the index entries that name them. Contract (suite `expired_deletion`): only records expired at `now` are
 /// removed, at most `batch` per call.
 #[async_trait]
 pub trait ExpiredDeletion: SessionStore {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use parking_lot::Mutex;
 
-use super::{SaveOutcome, SessionInfo, SessionStore};
+use super::{ExpiredDeletion, SaveOutcome, SessionIndex, SessionInfo, SessionStore};
 use crate::error::StoreError;
 use crate::id::{SessionHandle, StoreKey};
 use crate::record::Record;
@@ -178,6 +178,13 @@ impl SessionStore for MemoryStore {
         Ok(true)
     }
 
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl SessionIndex for MemoryStore {
     async fn list_user(&self, user: &str, now: Timestamp) -> Result<Vec<SessionInfo>, StoreError> {
         let inner = self.inner.lock();
         let mut out: Vec<SessionInfo> = inner
@@ -219,12 +226,11 @@ impl SessionStore for MemoryStore {
         }
         Ok(keys.len() as u64)
     }
+}
 
-    async fn sweep(&self, now: Timestamp, batch: usize) -> Result<u64, StoreError> {
+#[async_trait]
+impl ExpiredDeletion for MemoryStore {
+    async fn delete_expired(&self, now: Timestamp, batch: usize) -> Result<u64, StoreError> {
         Ok(self.inner.lock().sweep(now, batch))
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        Ok(())
     }
 }

@@ -1,12 +1,55 @@
-//! Where sessions live: the [`SessionStore`] trait for server-side stores, the in-process
-//! [`MemoryStore`], and the client-side [`CookieStore`].
+//! Where sessions live: the core [`SessionStore`] trait for server-side stores, the capability
+//! traits a store may add to it, the in-process [`MemoryStore`], and the client-side
+//! [`CookieStore`].
 //!
 //! A store never sees a session id, only its [`StoreKey`] (SHA-256 of the id), so a dump of
-//! the store yields no usable cookie. Every server-side store passes the same conformance
-//! suite (`sessionwarden-test`'s `store_conformance!`).
+//! the store yields no usable cookie.
+//!
+//! # Core and capabilities
+//!
+//! [`SessionStore`] is what the session layer needs on every request: load, create, save,
+//! delete, cycle and ping. Every server-side store implements it. What only some backends
+//! can do is a trait of its own (the table below says which store has which):
+//!
+//! - [`SessionIndex`]: list and revoke sessions by handle and by user (self-service, admin
+//!   listings, the CLI, logout everywhere);
+//! - [`ExpiredDeletion`]: delete expired records in bounded batches (the sweeper); a store
+//!   whose backend expires records and leaves nothing behind (Flask-Session's Redis keys with
+//!   TTLs) does not implement it;
+//! - [`AuditLog`], [`RateLimitStore`], [`OneTimeKeys`]: shared state for the admin plane and
+//!   the risk engine.
+//!
+//! A store that cannot do something does not implement the trait: code that needs it says so
+//! in its bounds (`S: SessionIndex`), or, where the store is picked at run time, holds an
+//! `Option<Arc<dyn SessionIndex>>` decided at start-up. An `Arc<dyn SessionIndex>` coerces to
+//! an `Arc<dyn SessionStore>`, so one value serves both the layer and the admin plane:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use sessionwarden::store::{Backend, MemoryStore, SessionIndex, SessionStore};
+//!
+//! let index: Arc<dyn SessionIndex> = Arc::new(MemoryStore::default());
+//! let core: Arc<dyn SessionStore> = index.clone();
+//! let backend = Backend::from(core);
+//! # drop((index, backend));
+//! ```
+//!
+//! Each trait has its own conformance suite in `sessionwarden-test` (`core_conformance!`,
+//! `index_conformance!`, `expired_deletion_conformance!`, ...), and every store mounts exactly
+//! the suites of the traits it implements.
+//!
+//! # Capabilities
+//!
+//! | store | [`SessionStore`] | [`SessionIndex`] | [`ExpiredDeletion`] |
+//! |---|---|---|---|
+//! | [`MemoryStore`] | yes | yes | yes |
+//! | [`CachedStore<S>`] | yes | when `S` is | when `S` is |
+//! | `SqliteStore`, `PostgresStore` | yes | yes | yes |
+//! | `RedisStore` (single node, Cluster) | yes | yes | yes: TTLs free records, not their index entries |
+//! | `FlaskRedisStore` | yes | no: Flask-Session keeps no index | no: records expire by TTL |
 //!
 //! [`CookieStore`] is not a `SessionStore`: it keeps nothing on the server, so it cannot
-//! list or revoke sessions, and pretending otherwise through the trait would break the
+//! even delete a session, and pretending otherwise through the trait would break the
 //! trait's promises. The session layer accepts either through [`Backend`].
 
 mod cached;
@@ -77,15 +120,18 @@ impl SessionInfo {
     }
 }
 
-/// A server-side session store.
+/// A server-side session store: the core every store implements.
 ///
-/// Contract (checked by the conformance suite):
+/// Listing, revocation by handle or user, and deletion of expired records are capabilities of
+/// their own ([`SessionIndex`], [`ExpiredDeletion`]).
+///
+/// Contract (checked by the core conformance suite):
 /// - `load` never returns a record that is expired at `now`, even if the backend has not
 ///   evicted it yet, and reports undecodable bytes as [`StoreError::Corrupt`];
 /// - `create` never overwrites an existing record;
 /// - `save` writes only if the stored version equals `expected_version`;
 /// - `cycle` moves a record to a new key atomically: afterwards the old key loads nothing;
-/// - revocation is immediate and complete;
+/// - `delete` is immediate: afterwards the key loads nothing;
 /// - an unreachable backend yields [`StoreError::Unavailable`], never "no session".
 #[async_trait]
 pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
@@ -111,21 +157,6 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
     /// nothing) if there is no record under `from` or there already is one under `to`.
     async fn cycle(&self, from: &StoreKey, to: &StoreKey) -> Result<bool, StoreError>;
 
-    /// The live sessions of `user`, at `now`.
-    async fn list_user(&self, user: &str, now: Timestamp) -> Result<Vec<SessionInfo>, StoreError>;
-
-    /// Up to `limit` live sessions, for admin listings.
-    async fn list(&self, now: Timestamp, limit: usize) -> Result<Vec<SessionInfo>, StoreError>;
-
-    /// Deletes the session named by `handle`. Returns whether one was found.
-    async fn revoke(&self, handle: &SessionHandle) -> Result<bool, StoreError>;
-
-    /// Deletes every session of `user`. Returns how many were deleted.
-    async fn revoke_user(&self, user: &str) -> Result<u64, StoreError>;
-
-    /// Removes up to `batch` expired records. Returns how many were removed.
-    async fn sweep(&self, now: Timestamp, batch: usize) -> Result<u64, StoreError>;
-
     /// Checks that the backend answers (for readiness probes).
     async fn ping(&self) -> Result<(), StoreError>;
 }
@@ -147,6 +178,13 @@ impl<S: SessionStore + ?Sized> SessionStore for Arc<S> {
     async fn cycle(&self, from: &StoreKey, to: &StoreKey) -> Result<bool, StoreError> {
         (**self).cycle(from, to).await
     }
+    async fn ping(&self) -> Result<(), StoreError> {
+        (**self).ping().await
+    }
+}
+
+#[async_trait]
+impl<S: SessionIndex + ?Sized> SessionIndex for Arc<S> {
     async fn list_user(&self, user: &str, now: Timestamp) -> Result<Vec<SessionInfo>, StoreError> {
         (**self).list_user(user, now).await
     }
@@ -159,11 +197,12 @@ impl<S: SessionStore + ?Sized> SessionStore for Arc<S> {
     async fn revoke_user(&self, user: &str) -> Result<u64, StoreError> {
         (**self).revoke_user(user).await
     }
-    async fn sweep(&self, now: Timestamp, batch: usize) -> Result<u64, StoreError> {
-        (**self).sweep(now, batch).await
-    }
-    async fn ping(&self) -> Result<(), StoreError> {
-        (**self).ping().await
+}
+
+#[async_trait]
+impl<S: ExpiredDeletion + ?Sized> ExpiredDeletion for Arc<S> {
+    async fn delete_expired(&self, now: Timestamp, batch: usize) -> Result<u64, StoreError> {
+        (**self).delete_expired(now, batch).await
     }
 }
 
