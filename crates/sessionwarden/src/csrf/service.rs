@@ -4,7 +4,7 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
-use http::header::{CONTENT_TYPE, COOKIE};
+use http::header::CONTENT_TYPE;
 use http::{HeaderMap, Request, Response, StatusCode};
 use http_body::Body;
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
@@ -14,6 +14,7 @@ use super::layer::Config;
 use super::origin::is_safe;
 use super::rejection::{CsrfRejectReason, CsrfVerified, forbidden, record};
 use crate::error::{BoxError, Error, StoreError};
+use crate::layer::cookies;
 use crate::session::Session;
 
 /// Headers a token may come in: ours, and Django's and Flask-WTF's name.
@@ -134,7 +135,7 @@ fn plan<B>(config: &Config, req: &Request<B>, session: &Session) -> Plan {
     // it (a bearer-token API call, a first visit) there is nothing to abuse, except on
     // paths where the request itself does the harm (login).
     let path = req.uri().path();
-    if !carries_cookie(req.headers(), session.shared().cookie.name())
+    if !cookies::lookup(req.headers(), session.shared().cookie.name()).is_present()
         && !config.token_required.iter().any(|p| p == path)
     {
         return Plan::Pass;
@@ -146,14 +147,6 @@ fn plan<B>(config: &Config, req: &Request<B>, session: &Session) -> Plan {
         // Multipart bodies are not parsed here: send the token in a header.
         Ok(None) => Plan::Reject(CsrfRejectReason::TokenMissing),
     }
-}
-
-fn carries_cookie(headers: &HeaderMap, name: &str) -> bool {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|h| h.to_str().ok())
-        .any(|text| text.split(';').filter_map(|pair| pair.split_once('=')).any(|(k, _)| k.trim() == name))
 }
 
 /// The token from the headers; `Err` when two differ (one of them is not ours to trust).

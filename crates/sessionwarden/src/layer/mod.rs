@@ -7,6 +7,7 @@
 //! in the request, the response is replaced by a 503: a store outage never logs anyone out
 //! and never lets a request continue without its real session.
 
+pub(crate) mod cookies;
 mod extract;
 #[allow(clippy::module_inception)]
 mod layer;

@@ -3,11 +3,12 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures_util::future::BoxFuture;
-use http::header::{CACHE_CONTROL, COOKIE, SET_COOKIE, USER_AGENT, VARY};
+use http::header::{CACHE_CONTROL, SET_COOKIE, USER_AGENT, VARY};
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
 use tower_service::Service;
 
 use super::Shared;
+use super::cookies::{self, Lookup};
 use crate::config::CacheControl;
 use crate::events::{CookieRejectReason, SecurityEvent};
 use crate::session::{Finish, Session};
@@ -37,28 +38,16 @@ impl<S> SessionService<S> {
 }
 
 /// The value of the session cookie, if the request carries exactly one.
-fn session_cookie(headers: &HeaderMap, name: &str, shared: &Shared) -> Option<String> {
-    let mut found: Option<&str> = None;
-    let mut duplicate = false;
-    for header in headers.get_all(COOKIE) {
-        let Ok(text) = header.to_str() else { continue };
-        for pair in text.split(';') {
-            let Some((k, v)) = pair.split_once('=') else { continue };
-            if k.trim() != name {
-                continue;
-            }
-            if found.is_some() {
-                duplicate = true;
-            }
-            found = Some(v.trim().trim_matches('"'));
+fn session_cookie(headers: &HeaderMap, shared: &Shared) -> Option<String> {
+    match cookies::lookup(headers, shared.cookie.name()) {
+        Lookup::Absent => None,
+        Lookup::One(value) => Some(value),
+        Lookup::Duplicate => {
+            // Two cookies of our name: a sibling domain may be tossing one in. Trust neither.
+            shared.event(SecurityEvent::CookieRejected { reason: CookieRejectReason::Duplicate });
+            None
         }
     }
-    if duplicate {
-        // Two cookies of our name: a sibling domain may be tossing one in. Trust neither.
-        shared.event(SecurityEvent::CookieRejected { reason: CookieRejectReason::Duplicate });
-        return None;
-    }
-    found.map(str::to_owned)
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for SessionService<S>
@@ -81,7 +70,7 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let shared = self.shared.clone();
-        let cookie = session_cookie(req.headers(), shared.cookie.name(), &shared);
+        let cookie = session_cookie(req.headers(), &shared);
         let user_agent = req.headers().get(USER_AGENT).cloned();
         let session = Session::new(shared.clone(), cookie, user_agent);
         req.extensions_mut().insert(session.clone());
