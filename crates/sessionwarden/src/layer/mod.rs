@@ -11,6 +11,7 @@ pub(crate) mod cookies;
 mod extract;
 #[allow(clippy::module_inception)]
 mod layer;
+pub(crate) mod rejection;
 mod service;
 
 pub use self::layer::SessionLayer;

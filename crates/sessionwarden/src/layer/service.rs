@@ -4,11 +4,12 @@ use std::task::{Context, Poll};
 
 use futures_util::future::BoxFuture;
 use http::header::{CACHE_CONTROL, SET_COOKIE, USER_AGENT, VARY};
-use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
+use http::{HeaderMap, HeaderValue, Request, Response};
 use tower_service::Service;
 
 use super::Shared;
 use super::cookies::{self, Lookup};
+use super::rejection::{Rejection as _, SessionFailed, StoreUnavailable};
 use crate::config::CacheControl;
 use crate::events::{CookieRejectReason, SecurityEvent};
 use crate::session::{Finish, Session};
@@ -79,12 +80,10 @@ where
             let cookie = match session.finish().await {
                 Finish::Untouched => return Ok(res),
                 Finish::Touched(cookie) => cookie,
-                Finish::Unavailable => return Ok(unavailable()),
+                Finish::Unavailable => return Ok(StoreUnavailable.head()),
                 Finish::Failed(e) => {
                     tracing::error!(target: "sessionwarden::layer", error = %e, "session could not be saved");
-                    let mut r = Response::new(ResBody::default());
-                    *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-                    return Ok(r);
+                    return Ok(SessionFailed.head());
                 }
             };
             let headers = res.headers_mut();
@@ -114,13 +113,4 @@ where
             Ok(res)
         })
     }
-}
-
-/// The fail-closed answer: 503 with a generic body, never an anonymous session.
-fn unavailable<B: Default>() -> Response<B> {
-    let mut r = Response::new(B::default());
-    *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-    r.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    r.headers_mut().insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
-    r
 }
