@@ -87,6 +87,14 @@ define_rejection! {
 }
 
 define_rejection! {
+    #[status = PAYLOAD_TOO_LARGE]
+    #[body = "Payload Too Large"]
+    /// A cookie-store session would not fit in a cookie. Nothing of the request's session
+    /// writes was saved: keep less in the session, or use a server-side store.
+    pub(crate) struct SessionTooLarge;
+}
+
+define_rejection! {
     #[status = BAD_REQUEST]
     #[body = "Bad Request"]
     /// A session value did not (de)serialise into the type the handler asked for, or a
@@ -126,6 +134,10 @@ pub(crate) fn for_error(error: &crate::Error) -> Response {
             tracing::warn!(target: "sessionwarden::layer", error = %error, "session value rejected");
             BadRequest.into_response()
         }
+        Error::CookieTooLarge { .. } => {
+            tracing::warn!(target: "sessionwarden::layer", error = %error, "session too large");
+            SessionTooLarge.into_response()
+        }
         Error::MissingLayer => {
             tracing::error!(target: "sessionwarden::layer", error = %error, "session error");
             MissingSessionLayer.into_response()
@@ -155,7 +167,8 @@ mod tests {
 
     #[test]
     fn every_rejection_is_fixed_and_uncached() {
-        let cases: [(&str, http::Response<String>, u16, &str, Option<&str>); 5] = [
+        let cases: [(&str, http::Response<String>, u16, &str, Option<&str>); 6] = [
+            ("session too large", SessionTooLarge.response(), 413, "Payload Too Large", None),
             ("store outage", StoreUnavailable.response(), 503, "Service Unavailable", Some("1")),
             ("session failure", SessionFailed.response(), 500, "Internal Server Error", None),
             ("missing layer", MissingSessionLayer.response(), 500, "Internal Server Error", None),
@@ -182,6 +195,7 @@ mod tests {
             ("deserialize", Error::Deserialize { key: "k".into(), source: de }, 400),
             ("missing layer", Error::MissingLayer, 500),
             ("random", Error::Random, 500),
+            ("too large", Error::CookieTooLarge { size: 5000, limit: 4096 }, 413),
         ];
         for (name, error, status) in cases {
             let res = for_error(&error);

@@ -9,10 +9,10 @@ use tower_service::Service;
 
 use super::Shared;
 use super::cookies::{self, Lookup};
-use super::rejection::{Rejection as _, SessionFailed, StoreUnavailable};
+use super::rejection::{Rejection as _, SessionFailed, SessionTooLarge, StoreUnavailable};
 use crate::config::CacheControl;
 use crate::events::{CookieRejectReason, SecurityEvent};
-use crate::session::{Finish, Session};
+use crate::session::{Finish, Presented, Session};
 
 /// The service [`super::SessionLayer`] wraps around yours.
 pub struct SessionService<S> {
@@ -38,15 +38,15 @@ impl<S> SessionService<S> {
     }
 }
 
-/// The value of the session cookie, if the request carries exactly one.
-fn session_cookie(headers: &HeaderMap, shared: &Shared) -> Option<String> {
+/// The session cookie the request presents. Two of our name are refused (a sibling domain
+/// may be tossing one in: trust neither), and the refusal recorded at once.
+fn session_cookie(headers: &HeaderMap, shared: &Shared) -> Presented {
     match cookies::lookup(headers, shared.cookie.name()) {
-        Lookup::Absent => None,
-        Lookup::One(value) => Some(value),
+        Lookup::Absent => Presented::Absent,
+        Lookup::One(value) => Presented::One(value),
         Lookup::Duplicate => {
-            // Two cookies of our name: a sibling domain may be tossing one in. Trust neither.
             shared.event(SecurityEvent::CookieRejected { reason: CookieRejectReason::Duplicate });
-            None
+            Presented::Refused
         }
     }
 }
@@ -77,16 +77,20 @@ where
         req.extensions_mut().insert(session.clone());
         Box::pin(async move {
             let mut res = inner.call(req).await?;
-            let cookie = match session.finish().await {
+            let (cookie, uncacheable) = match session.finish().await {
                 Finish::Untouched => return Ok(res),
-                Finish::Touched(cookie) => cookie,
+                Finish::Touched { cookie, uncacheable } => (cookie, uncacheable),
                 Finish::Unavailable => return Ok(StoreUnavailable.head()),
+                Finish::TooLarge => return Ok(SessionTooLarge.head()),
                 Finish::Failed(e) => {
                     tracing::error!(target: "sessionwarden::layer", error = %e, "session could not be saved");
                     return Ok(SessionFailed.head());
                 }
             };
             let headers = res.headers_mut();
+            // A response that sets the cookie, or carries a CSRF token, holds a secret: no
+            // cache at all may keep it (`private` would still let the browser's cache).
+            let secret = cookie.is_some() || uncacheable;
             if let Some(cookie) = cookie {
                 match HeaderValue::try_from(cookie.encoded().to_string()) {
                     Ok(v) => {
@@ -103,7 +107,9 @@ where
                 .get(CACHE_CONTROL)
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|v| v.contains("no-store"));
-            if !no_store {
+            if secret {
+                headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            } else if !no_store {
                 let value = match shared.cookie.cache_control() {
                     CacheControl::Private => "private",
                     CacheControl::NoStore => "no-store",

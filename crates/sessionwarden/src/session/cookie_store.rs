@@ -34,6 +34,7 @@ pub(super) fn load(shared: &Shared, store: &CookieStore, value: &str) -> Phase {
         persisted: Persisted::Sealed,
         reissue: false,
         stale_cookie: false,
+        too_large: None,
     };
     live.resealed(shared, opened.resealed_from);
     Phase::Live(live)

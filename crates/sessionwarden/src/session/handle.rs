@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -10,7 +11,7 @@ use serde_json::Value;
 use tokio::sync::{Mutex, MutexGuard};
 
 use super::server_store::Saved;
-use super::state::{Persisted, Phase, Plan, State};
+use super::state::{Persisted, Phase, Plan, Presented, State, TooLarge};
 use super::{cookie_store, server_store};
 use crate::error::{Error, StoreError};
 use crate::id::SessionHandle;
@@ -48,6 +49,8 @@ pub struct Session {
 struct Inner {
     shared: Arc<Shared>,
     state: Mutex<State>,
+    /// The response carries a secret (a CSRF token): no cache may keep it.
+    uncacheable: AtomicBool,
 }
 
 impl fmt::Debug for Session {
@@ -61,20 +64,30 @@ pub(crate) enum Finish {
     /// Nothing: the session was never touched.
     Untouched,
     /// Touched; maybe a `Set-Cookie`.
-    Touched(Option<cookie::Cookie<'static>>),
+    Touched {
+        /// The `Set-Cookie` to send, if any.
+        cookie: Option<cookie::Cookie<'static>>,
+        /// The response carries a secret besides the cookie (a CSRF token).
+        uncacheable: bool,
+    },
     /// The store failed: answer 503.
     Unavailable,
-    /// The session could not be written (cookie too large): answer 500.
+    /// A write did not fit in a cookie: nothing was saved; answer 413.
+    TooLarge,
+    /// The session could not be written: answer 500.
     Failed(Error),
 }
 
 impl Session {
-    pub(crate) fn new(
-        shared: Arc<Shared>,
-        cookie: Option<String>,
-        user_agent: Option<http::HeaderValue>,
-    ) -> Self {
-        Self { inner: Arc::new(Inner { shared, state: Mutex::new(State::new(cookie, user_agent)) }) }
+    pub(crate) fn new(shared: Arc<Shared>, cookie: Presented, user_agent: Option<http::HeaderValue>) -> Self {
+        let state = Mutex::new(State::new(cookie, user_agent));
+        Self { inner: Arc::new(Inner { shared, state, uncacheable: AtomicBool::new(false) }) }
+    }
+
+    /// Marks the response as carrying a secret of this session (a CSRF token): it gets
+    /// `Cache-Control: no-store`.
+    pub(crate) fn mark_uncacheable(&self) {
+        self.inner.uncacheable.store(true, Ordering::Relaxed);
     }
 
     /// What the session layer shares with this request (keyring, clock, events, cookie).
@@ -257,9 +270,15 @@ impl Session {
         if let Some(cookie) = st.take_unloaded() {
             let shared = self.shared();
             let phase = match (cookie, &shared.backend) {
-                (None, _) => Ok(Phase::NoSession { stale_cookie: false }),
-                (Some(value), Backend::Cookie(store)) => Ok(cookie_store::load(shared, store, &value)),
-                (Some(value), Backend::Server(store)) => server_store::load(shared, &**store, &value).await,
+                (Presented::Absent, _) => Ok(Phase::NoSession { stale_cookie: false }),
+                // The layer recorded why when it refused the cookie.
+                (Presented::Refused, _) => Ok(Phase::NoSession { stale_cookie: true }),
+                (Presented::One(value), Backend::Cookie(store)) => {
+                    Ok(cookie_store::load(shared, store, &value))
+                }
+                (Presented::One(value), Backend::Server(store)) => {
+                    server_store::load(shared, &**store, &value).await
+                }
             };
             let phase = st.settle(shared, phase)?;
             st.set_loaded(phase);
@@ -280,7 +299,10 @@ impl Session {
         let shared = self.shared();
         let result = self.persist(&mut st).await;
         match st.settle(shared, result) {
-            Ok(cookie) => Finish::Touched(cookie),
+            Ok(cookie) => {
+                Finish::Touched { cookie, uncacheable: self.inner.uncacheable.load(Ordering::Relaxed) }
+            }
+            Err(Error::CookieTooLarge { .. }) => Finish::TooLarge,
             // Contention is transient overload: 503 with Retry-After, like an outage.
             Err(Error::Store(StoreError::Unavailable { .. }) | Error::Contention { .. }) => {
                 Finish::Unavailable
@@ -307,6 +329,7 @@ impl Session {
             Plan::Keep => return Ok(None),
             Plan::Remove => return Ok(Some(shared.cookie.removal())),
             Plan::Write { touch } => touch,
+            Plan::Refuse(TooLarge { size, limit }) => return Err(Error::CookieTooLarge { size, limit }),
         };
         match &shared.backend {
             Backend::Cookie(store) => cookie_store::persist(shared, store, live, touch),

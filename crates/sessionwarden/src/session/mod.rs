@@ -29,3 +29,4 @@ pub(crate) use self::commit::SaveQueues;
 pub(crate) use self::handle::Finish;
 pub use self::handle::Session;
 use self::state::Changes;
+pub(crate) use self::state::Presented;

@@ -56,6 +56,7 @@ pub(super) async fn load(shared: &Shared, store: &dyn SessionStore, value: &str)
                 persisted: Persisted::Stored { ident, version },
                 reissue: false,
                 stale_cookie: false,
+                too_large: None,
             };
             live.resealed(shared, opened.resealed_from);
             Ok(Phase::Live(live))

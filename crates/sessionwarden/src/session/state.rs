@@ -40,8 +40,8 @@ pub(crate) enum Phase {
     /// Nothing read yet (no store round trip, no MAC check): `cookie` is the presented value,
     /// still sealed.
     Unloaded {
-        /// The session cookie's value, if the request carried exactly one.
-        cookie: Option<String>,
+        /// What the request presented.
+        cookie: Presented,
     },
     /// Loaded, and no session stands behind the request.
     NoSession {
@@ -66,6 +66,18 @@ pub(crate) enum Phase {
     },
 }
 
+/// The session cookie a request presented.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Presented {
+    /// None.
+    Absent,
+    /// Exactly one, with this (still sealed) value.
+    One(String),
+    /// Refused before loading (two cookies of the session's name): no session, and the
+    /// cookie is removed like any other rejected one.
+    Refused,
+}
+
 /// A session this request can read and write.
 pub(crate) struct Live {
     /// The record as this request sees it (stored record + this request's changes).
@@ -80,6 +92,16 @@ pub(crate) struct Live {
     pub(crate) reissue: bool,
     /// As in [`Phase::NoSession`], for a session started in this request.
     pub(crate) stale_cookie: bool,
+    /// A write of this request would not fit in a cookie. Writes are all or nothing: none
+    /// of this request's changes is saved, and the layer answers 413.
+    pub(crate) too_large: Option<TooLarge>,
+}
+
+/// A refused write's sealed size and the limit it exceeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TooLarge {
+    pub(crate) size: usize,
+    pub(crate) limit: usize,
 }
 
 /// Whether (and where) a live session is already kept.
@@ -169,11 +191,13 @@ pub(crate) enum Plan {
         /// Its data changed or its idle deadline is due for renewal: bump `last_seen`.
         touch: bool,
     },
+    /// Write nothing and answer 413: a write of this request did not fit.
+    Refuse(TooLarge),
 }
 
 impl State {
     /// The state of a request that presented `cookie`.
-    pub(crate) fn new(cookie: Option<String>, user_agent: Option<HeaderValue>) -> Self {
+    pub(crate) fn new(cookie: Presented, user_agent: Option<HeaderValue>) -> Self {
         Self { phase: Phase::Unloaded { cookie }, user_agent }
     }
 
@@ -194,9 +218,9 @@ impl State {
     }
 
     /// Takes the presented cookie for loading; `None` once loaded.
-    pub(crate) fn take_unloaded(&mut self) -> Option<Option<String>> {
+    pub(crate) fn take_unloaded(&mut self) -> Option<Presented> {
         match &mut self.phase {
-            Phase::Unloaded { cookie } => Some(cookie.take()),
+            Phase::Unloaded { cookie } => Some(std::mem::replace(cookie, Presented::Absent)),
             _ => None,
         }
     }
@@ -262,6 +286,7 @@ impl State {
                     persisted: Persisted::New { id: None },
                     reissue: false,
                     stale_cookie,
+                    too_large: None,
                 };
                 let out = f(&mut live);
                 *other = Phase::Live(live);
@@ -323,6 +348,9 @@ impl Phase {
 impl Live {
     /// What the end of the request must do with this session, at `now`.
     pub(crate) fn plan(&self, now: Timestamp, renew_interval: i64) -> Plan {
+        if let Some(too_large) = self.too_large {
+            return Plan::Refuse(too_large);
+        }
         let due = now.unix() - self.record.last_seen.unix() >= renew_interval;
         let changed = !self.changes.is_empty();
         let new = matches!(self.persisted, Persisted::New { .. });
@@ -336,7 +364,8 @@ impl Live {
         Plan::Write { touch: changed || due }
     }
 
-    /// Sets `key`, unless `fits` refuses the resulting record (then nothing changes).
+    /// Sets `key`, unless `fits` refuses the resulting record: then the record stays as it
+    /// was, and a refused size voids every write of the request ([`Live::too_large`]).
     pub(crate) fn insert(
         &mut self,
         key: &str,
@@ -350,6 +379,9 @@ impl Live {
                 Some(p) => self.record.data.insert(key.to_owned(), p),
                 None => self.record.data.remove(key),
             };
+            if let Error::CookieTooLarge { size, limit } = e {
+                self.too_large = Some(TooLarge { size, limit });
+            }
             return Err(e);
         }
         self.changes.data.insert(key.to_owned(), Some(value));
@@ -412,8 +444,8 @@ mod tests {
     }
 
     fn loaded(phase: Phase) -> State {
-        let mut st = State::new(Some("cookie".into()), None);
-        assert_eq!(st.take_unloaded(), Some(Some("cookie".into())));
+        let mut st = State::new(Presented::One("cookie".into()), None);
+        assert_eq!(st.take_unloaded(), Some(Presented::One("cookie".into())));
         st.set_loaded(phase);
         st
     }
@@ -429,6 +461,7 @@ mod tests {
             persisted: Persisted::Stored { ident, version },
             reissue: false,
             stale_cookie: false,
+            too_large: None,
         })
     }
 
@@ -446,10 +479,10 @@ mod tests {
 
     #[test]
     fn unloaded_is_untouched_and_loads_once() {
-        let mut st = State::new(Some("v".into()), None);
+        let mut st = State::new(Presented::One("v".into()), None);
         assert!(!st.is_touched());
         assert_eq!(st.plan(T0, RENEW), Plan::Keep);
-        assert_eq!(st.take_unloaded(), Some(Some("v".into())));
+        assert_eq!(st.take_unloaded(), Some(Presented::One("v".into())));
         st.set_loaded(Phase::NoSession { stale_cookie: false });
         assert!(st.is_touched());
         assert_eq!(st.take_unloaded(), None, "a loaded state never loads again");
@@ -616,11 +649,21 @@ mod tests {
         assert_eq!(live.record.data.get("k"), Some(&Value::from(1)));
         assert!(!live.record.data.contains_key("new"));
         assert_eq!(live.changes.data.len(), 1);
+        let refused = TooLarge { size: 5000, limit: 4096 };
+        assert_eq!(st.plan(T0, RENEW), Plan::Refuse(refused), "all or nothing: the first write is void too");
+    }
+
+    #[test]
+    fn only_a_size_refusal_voids_the_request() {
+        let mut st = loaded(stored(1));
+        let other = |_: &Record| Err(Error::Random);
+        assert!(st.write(T0, &expiry(), |l| l.insert("k", Value::from(1), other)).is_err());
+        assert_eq!(st.plan(T0, RENEW), Plan::Keep);
     }
 
     #[test]
     fn a_new_session_records_the_client_once() {
-        let mut st = State::new(None, Some(HeaderValue::from_static("agent/1")));
+        let mut st = State::new(Presented::Absent, Some(HeaderValue::from_static("agent/1")));
         st.take_unloaded();
         st.set_loaded(Phase::NoSession { stale_cookie: false });
         st.write(T0, &expiry(), |l| l.set_user(Some("a")));
@@ -641,6 +684,7 @@ mod tests {
             persisted: Persisted::Sealed,
             reissue: false,
             stale_cookie: false,
+            too_large: None,
         };
         live.clear();
         live.insert("kept", Value::from(2), |_| Ok(())).unwrap();
