@@ -13,7 +13,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Session {
     }
 }
 
-/// Clients get a fixed status and a generic body (see [`super::rejection`]); the detail
+/// Clients get a fixed status and a generic body (a typed rejection); the detail
 /// goes to the log.
 impl IntoResponse for Error {
     fn into_response(self) -> Response {

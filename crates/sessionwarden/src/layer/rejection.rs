@@ -167,17 +167,60 @@ mod tests {
 
     #[test]
     fn every_rejection_is_fixed_and_uncached() {
-        let cases: [(&str, http::Response<String>, u16, &str, Option<&str>); 6] = [
-            ("session too large", SessionTooLarge.response(), 413, "Payload Too Large", None),
-            ("store outage", StoreUnavailable.response(), 503, "Service Unavailable", Some("1")),
-            ("session failure", SessionFailed.response(), 500, "Internal Server Error", None),
-            ("missing layer", MissingSessionLayer.response(), 500, "Internal Server Error", None),
-            ("bad request", BadRequest.response(), 400, "Bad Request", None),
-            ("too large", PayloadTooLarge.response(), 413, "Payload Too Large", None),
+        struct Case {
+            name: &'static str,
+            res: http::Response<String>,
+            status: u16,
+            body: &'static str,
+            retry_after: Option<&'static str>,
+        }
+        let cases = [
+            Case {
+                name: "store outage",
+                res: StoreUnavailable.response(),
+                status: 503,
+                body: "Service Unavailable",
+                retry_after: Some("1"),
+            },
+            Case {
+                name: "session failure",
+                res: SessionFailed.response(),
+                status: 500,
+                body: "Internal Server Error",
+                retry_after: None,
+            },
+            Case {
+                name: "missing layer",
+                res: MissingSessionLayer.response(),
+                status: 500,
+                body: "Internal Server Error",
+                retry_after: None,
+            },
+            Case {
+                name: "session too large",
+                res: SessionTooLarge.response(),
+                status: 413,
+                body: "Payload Too Large",
+                retry_after: None,
+            },
+            Case {
+                name: "bad request",
+                res: BadRequest.response(),
+                status: 400,
+                body: "Bad Request",
+                retry_after: None,
+            },
+            Case {
+                name: "form too large",
+                res: PayloadTooLarge.response(),
+                status: 413,
+                body: "Payload Too Large",
+                retry_after: None,
+            },
         ];
-        for (name, res, status, body, retry) in cases {
-            assert_eq!(text(&res), (status, body, Some("no-store"), retry, None), "{name}");
-            assert_eq!(res.headers()[header::CONTENT_TYPE], "text/plain; charset=utf-8", "{name}");
+        for c in cases {
+            assert_eq!(text(&c.res), (c.status, c.body, Some("no-store"), c.retry_after, None), "{}", c.name);
+            assert_eq!(c.res.headers()[header::CONTENT_TYPE], "text/plain; charset=utf-8", "{}", c.name);
         }
         let head: http::Response<String> = StoreUnavailable.head();
         assert_eq!(text(&head), (503, "", Some("no-store"), Some("1"), None));

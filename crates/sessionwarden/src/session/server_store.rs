@@ -133,25 +133,10 @@ pub(super) async fn persist(
     if touch {
         live.record.touch(now, &shared.expiry);
     }
-    match &mut live.persisted {
-        Persisted::New { id } => {
-            let id = id.take();
-            let (ident, record) = create(shared, store, &live.record, id).await?;
-            let cookie = issue(shared, &ident.id, &record, now)?;
-            live.record = record;
-            live.persisted = Persisted::Stored { ident, version: 1 };
-            live.reissue = true;
-            Ok(Saved::Cookie(Some(cookie)))
-        }
-        // A sealed record on a server-side backend: never stored here, so create it.
-        Persisted::Sealed => {
-            let (ident, record) = create(shared, store, &live.record, None).await?;
-            let cookie = issue(shared, &ident.id, &record, now)?;
-            live.record = record;
-            live.persisted = Persisted::Stored { ident, version: 1 };
-            live.reissue = true;
-            Ok(Saved::Cookie(Some(cookie)))
-        }
+    let id = match &mut live.persisted {
+        Persisted::New { id } => id.take(),
+        // A sealed record on a server-side backend was never stored here: create it.
+        Persisted::Sealed => None,
         Persisted::Stored { ident, version } => {
             if touch {
                 let record = live.record.clone();
@@ -166,9 +151,15 @@ pub(super) async fn persist(
             if !live.reissue {
                 return Ok(Saved::Cookie(None));
             }
-            Ok(Saved::Cookie(Some(issue(shared, &ident.id, &live.record, now)?)))
+            return Ok(Saved::Cookie(Some(issue(shared, &ident.id, &live.record, now)?)));
         }
-    }
+    };
+    let (ident, record) = create(shared, store, &live.record, id).await?;
+    let cookie = issue(shared, &ident.id, &record, now)?;
+    live.record = record;
+    live.persisted = Persisted::Stored { ident, version: 1 };
+    live.reissue = true;
+    Ok(Saved::Cookie(Some(cookie)))
 }
 
 /// The cookie that carries `id`.

@@ -36,6 +36,9 @@ pub(crate) struct State {
 }
 
 /// Where the request's session stands.
+// large_enum_variant: one Phase per request, in place inside the session's mutex; boxing
+// `Live` would only add an allocation to every request that uses its session.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Phase {
     /// Nothing read yet (no store round trip, no MAC check): `cookie` is the presented value,
     /// still sealed.
