@@ -134,7 +134,7 @@ impl Session {
                 Backend::Cookie(store) => cookie_store::fits(shared, store, record),
                 Backend::Server(_) => Ok(()),
             })
-        })
+        })?
     }
 
     /// Removes `key`, returning its value as `T` if it was there.
@@ -189,8 +189,7 @@ impl Session {
     pub async fn set_user(&self, user: Option<&str>) -> Result<(), Error> {
         let mut st = self.loaded().await?;
         let shared = self.shared();
-        st.write(shared.now(), &shared.expiry, |live| live.set_user(user));
-        Ok(())
+        st.write(shared.now(), &shared.expiry, |live| live.set_user(user))
     }
 
     /// Makes the cookie persistent (outliving the browser session) or not.
@@ -200,8 +199,7 @@ impl Session {
     pub async fn set_persistent(&self, persistent: bool) -> Result<(), Error> {
         let mut st = self.loaded().await?;
         let shared = self.shared();
-        st.write(shared.now(), &shared.expiry, |live| live.set_persistent(persistent));
-        Ok(())
+        st.write(shared.now(), &shared.expiry, |live| live.set_persistent(persistent))
     }
 
     /// The session's opaque handle (for listings and revocation), if it has been stored.
@@ -230,7 +228,7 @@ impl Session {
     pub async fn cycle_id(&self) -> Result<(), Error> {
         let mut st = self.loaded().await?;
         let shared = self.shared();
-        st.write(shared.now(), &shared.expiry, |live| live.reissue = true);
+        st.write(shared.now(), &shared.expiry, |live| live.reissue = true)?;
         let result = match (&shared.backend, st.phase_mut()) {
             (Backend::Server(store), Phase::Live(live)) => {
                 server_store::cycle_id(shared, &**store, live).await

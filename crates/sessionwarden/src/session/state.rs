@@ -1,18 +1,24 @@
 //! One request's session state, as a state machine.
 //!
 //! ```text
-//!              load: no cookie, bad cookie, unknown id        write (insert, set_user, ...)
-//!  Unloaded ──────────────────────────────────────► NoSession ──────────────────────┐
-//!     │  load: record found                                                         ▼
-//!     └───────────────────────────────────────────────────────────────────────────► Live
-//!                                                        destroy ◄──────────────────┘ │
-//!                                       Destroyed ── write ──► Live (a new session)   │
-//!  any phase ── store unavailable ──► Failed (terminal: the layer answers 503)        │
+//!   Unloaded ── load: no cookie, two cookies, bad or expired cookie, unknown id ──► NoSession
+//!      │                                                                               │
+//!      │ load: record found                                     write (insert, ...)    │
+//!      ▼                                                                               │
+//!    Live ◄────────────────────────────────────────────────────────────────────────────┘
+//!      │  ▲
+//!      │  └──── write: a new session ────┐
+//!      └─ destroy ──────────────────► Destroyed
+//!
+//!   any loaded phase ── store unavailable ──► Failed   (terminal: every call fails, 503)
 //! ```
 //!
+//! At the end of the request, [`State::plan`] says what to do without doing it: keep, remove
+//! the cookie, write (and maybe re-issue), or refuse with 413 when a write of a cookie-store
+//! session did not fit ([`Live::too_large`]: writes are all or nothing).
+//!
 //! Everything here is synchronous and knows no backend: what a load found is handed in
-//! ([`Phase`] values built by `cookie_store`/`server_store`), and [`State::plan`] says what
-//! the end of the request must do without doing it.
+//! ([`Phase`] values built by `cookie_store` and `server_store`), and the I/O is theirs.
 
 use std::collections::HashMap;
 
@@ -273,8 +279,17 @@ impl State {
     }
 
     /// Runs `f` on the live session, starting a new one first if there is none.
-    pub(crate) fn write<R>(&mut self, now: Timestamp, expiry: &Expiry, f: impl FnOnce(&mut Live) -> R) -> R {
-        match &mut self.phase {
+    ///
+    /// # Errors
+    /// As [`State::check`]: a failed request never starts a session.
+    pub(crate) fn write<R>(
+        &mut self,
+        now: Timestamp,
+        expiry: &Expiry,
+        f: impl FnOnce(&mut Live) -> R,
+    ) -> Result<R, Error> {
+        self.check()?;
+        Ok(match &mut self.phase {
             Phase::Live(live) => f(live),
             other => {
                 let stale_cookie = match other {
@@ -295,7 +310,7 @@ impl State {
                 *other = Phase::Live(live);
                 out
             }
-        }
+        })
     }
 
     /// Ends the session in this request (the store's part is done by the caller). A
@@ -503,7 +518,7 @@ mod tests {
             to: &'static str,
             plan: Plan,
         }
-        let write: Step = |st| st.write(T0, &expiry(), |l| l.set_user(Some("alice")));
+        let write: Step = |st| st.write(T0, &expiry(), |l| l.set_user(Some("alice"))).unwrap();
         let read: Step = |st| {
             let _ = st.live().map(|l| l.record.data.len());
         };
@@ -533,14 +548,14 @@ mod tests {
             Case {
                 name: "no session, emptied: never created",
                 from: || Phase::NoSession { stale_cookie: false },
-                step: |st| st.write(T0, &expiry(), |_| ()),
+                step: |st| st.write(T0, &expiry(), |_| ()).unwrap(),
                 to: "live, new",
                 plan: Plan::Keep,
             },
             Case {
                 name: "stale cookie, emptied: removed",
                 from: || Phase::NoSession { stale_cookie: true },
-                step: |st| st.write(T0, &expiry(), |_| ()),
+                step: |st| st.write(T0, &expiry(), |_| ()).unwrap(),
                 to: "live, new",
                 plan: Plan::Remove,
             },
@@ -639,15 +654,17 @@ mod tests {
         assert!(st.live().is_none(), "a failed request sees no session");
         st.destroy();
         assert_eq!(name(st.phase()), "failed", "nothing leaves Failed");
+        assert!(st.write(T0, &expiry(), |l| l.set_user(Some("mallory"))).is_err());
+        assert_eq!(name(st.phase()), "failed", "a failed request never starts a session");
     }
 
     #[test]
     fn a_refused_insert_changes_nothing() {
         let mut st = loaded(stored(1));
-        st.write(T0, &expiry(), |l| l.insert("k", Value::from(1), |_| Ok(()))).unwrap();
+        st.write(T0, &expiry(), |l| l.insert("k", Value::from(1), |_| Ok(()))).unwrap().unwrap();
         let too_big = |_: &Record| Err(Error::CookieTooLarge { size: 5000, limit: 4096 });
-        assert!(st.write(T0, &expiry(), |l| l.insert("k", Value::from(2), too_big)).is_err());
-        assert!(st.write(T0, &expiry(), |l| l.insert("new", Value::from(3), too_big)).is_err());
+        assert!(st.write(T0, &expiry(), |l| l.insert("k", Value::from(2), too_big)).unwrap().is_err());
+        assert!(st.write(T0, &expiry(), |l| l.insert("new", Value::from(3), too_big)).unwrap().is_err());
         let live = st.live().unwrap();
         assert_eq!(live.record.data.get("k"), Some(&Value::from(1)));
         assert!(!live.record.data.contains_key("new"));
@@ -660,7 +677,7 @@ mod tests {
     fn only_a_size_refusal_voids_the_request() {
         let mut st = loaded(stored(1));
         let other = |_: &Record| Err(Error::Random);
-        assert!(st.write(T0, &expiry(), |l| l.insert("k", Value::from(1), other)).is_err());
+        assert!(st.write(T0, &expiry(), |l| l.insert("k", Value::from(1), other)).unwrap().is_err());
         assert_eq!(st.plan(T0, RENEW), Plan::Keep);
     }
 
@@ -669,11 +686,11 @@ mod tests {
         let mut st = State::new(Presented::Absent, Some(HeaderValue::from_static("agent/1")));
         st.take_unloaded();
         st.set_loaded(Phase::NoSession { stale_cookie: false });
-        st.write(T0, &expiry(), |l| l.set_user(Some("a")));
+        st.write(T0, &expiry(), |l| l.set_user(Some("a"))).unwrap();
         let client = st.live().unwrap().record.client.clone().unwrap();
         assert_eq!(client.user_agent_hash.as_deref().map(str::len), Some(16));
         st.destroy();
-        st.write(T0, &expiry(), |l| l.set_user(Some("b")));
+        st.write(T0, &expiry(), |l| l.set_user(Some("b"))).unwrap();
         assert!(st.live().unwrap().record.client.is_none(), "summarised for the first session only");
     }
 
