@@ -51,7 +51,8 @@ async fn secure_defaults_on_the_binary() {
         }
         assert!(!sc.contains("Domain"), "{sc}");
         assert_eq!(r.headers()["vary"], "Cookie");
-        assert_eq!(r.headers()["cache-control"], "private");
+        // The response sets the session cookie: no cache may keep it.
+        assert_eq!(r.headers()["cache-control"], "no-store");
     }
 }
 

@@ -77,6 +77,10 @@ async fn cycle(session: Session) -> Result<&'static str, Error> {
     Ok("cycled")
 }
 
+async fn csrf_token(token: sessionwarden::CsrfToken) -> String {
+    token.into_string()
+}
+
 async fn destroy(session: Session) -> Result<&'static str, Error> {
     session.destroy().await?;
     Ok("destroyed")
@@ -129,6 +133,7 @@ impl Harness {
             .route("/destroy", post(destroy))
             .route("/big", get(big))
             .route("/noop", get(noop))
+            .route("/csrf-token", get(csrf_token))
             .layer(layer);
         Self {
             client: TestClient::new(router.clone()),

@@ -336,6 +336,65 @@ pub async fn oversized_session_is_refused(backend: Backend) {
     }
 }
 
+/// A response that sets the session cookie or carries a CSRF token holds a secret:
+/// `no-store`, not just `private` (which still lets the browser's own cache keep it).
+pub async fn secret_responses_are_never_stored(backend: Backend) {
+    let mut h = Harness::new(backend);
+    let r = h.client.get("/set").await;
+    assert_eq!(r.set_cookies().len(), 1);
+    assert_eq!(r.headers.get("cache-control").unwrap(), "no-store", "a response that sets the cookie");
+    let r = h.client.get("/get").await;
+    assert!(r.set_cookies().is_empty());
+    assert_eq!(r.headers.get("cache-control").unwrap(), "private", "a read needs only private");
+    h.client.get("/csrf-token").await;
+    let r = h.client.get("/csrf-token").await;
+    assert_eq!(r.status, 200);
+    assert!(r.set_cookies().is_empty(), "the CSRF secret exists already");
+    assert_eq!(r.headers.get("cache-control").unwrap(), "no-store", "a response that carries a CSRF token");
+}
+
+/// Two session cookies are refused, and the one we can reach (host-only, `Path=/`) is
+/// cleared, so the browser does not keep sending a pair that can never load.
+pub async fn duplicate_cookies_are_cleared(backend: Backend) {
+    let mut h = Harness::new(backend);
+    h.client.get("/set").await;
+    let good = h.cookie().unwrap();
+    let name = h.cookie_name.clone();
+    h.rec.clear();
+    let r = h.get_with_cookie("/get", &format!("{name}={good}; {name}={good}")).await;
+    assert_eq!((r.status.as_u16(), r.body.as_str()), (200, "User: None"));
+    assert_eq!(h.rec.reasons("cookie_rejected"), ["duplicate_cookie"]);
+    let sc = r.set_cookies();
+    assert_eq!(sc.len(), 1, "{sc:?}");
+    assert!(sc[0].starts_with(&format!("{name}=;")), "{}", sc[0]);
+    assert!(attrs(&sc[0]).contains(&"Max-Age=0".to_owned()), "{}", sc[0]);
+    assert_eq!(r.headers.get("cache-control").unwrap(), "no-store");
+    // Refusing the pair deleted nothing: the genuine cookie alone still loads.
+    assert_eq!(h.get_with_cookie("/get", &format!("{name}={good}")).await.body, "User: admin");
+}
+
+/// A cookie-store request whose second write overflows the cookie saves neither write:
+/// a typed 413 and no `Set-Cookie` (not a 500 with the first write's cookie).
+pub async fn oversized_write_is_all_or_nothing(backend: Backend) {
+    let mut h = Harness::new(backend);
+    h.client.get("/set").await;
+    let before = h.cookie().unwrap();
+    let r = h.client.post_json("/data", &json!({"a_small": 1, "b_big": "x".repeat(5000)})).await;
+    if h.store.is_some() {
+        assert_eq!(r.status, 200, "server-side sessions are not bound by the cookie limit");
+        let data = h.client.get("/data").await.json();
+        assert_eq!((data["a_small"].clone(), data["b_big"].as_str().map(str::len)), (json!(1), Some(5000)));
+        return;
+    }
+    assert_eq!(r.status, 413, "{}", r.body);
+    assert!(r.set_cookies().is_empty(), "no cookie with the writes made before the overflow");
+    assert_eq!(r.headers.get("cache-control").unwrap(), "no-store");
+    assert_eq!(h.cookie().unwrap(), before);
+    let data = h.client.get("/data").await.json();
+    assert!(data.get("a_small").is_none(), "the first write was not kept: {data}");
+    assert_eq!(data["user"], "admin");
+}
+
 pub async fn debug_output_shows_no_secret(backend: Backend) {
     let mut h = Harness::new(backend);
     h.client.post_json("/data", &json!({"secret": "hunter2-value"})).await;

@@ -43,8 +43,10 @@ pub enum Error {
 
     /// The sealed cookie would exceed the browser's limit of 4096 bytes.
     ///
-    /// Browsers silently drop such cookies. The change was not applied: keep less in a
-    /// cookie-store session, or use a server-side store.
+    /// Browsers silently drop such cookies. The change was not applied, and writes are all
+    /// or nothing: none of the request's session changes is saved and the session layer
+    /// answers `413 Payload Too Large` without a `Set-Cookie`. Keep less in a cookie-store
+    /// session, or use a server-side store.
     #[error(
         "session cookie would be {size} bytes, over the browser limit of {limit}; store less or use a server-side store"
     )]

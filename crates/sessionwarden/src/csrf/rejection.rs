@@ -4,11 +4,12 @@ use std::fmt;
 
 use axum_core::extract::FromRequestParts;
 use axum_core::response::{IntoResponse, Response};
+use http::StatusCode;
 use http::request::Parts;
-use http::{HeaderValue, StatusCode, header};
 use serde::Serialize;
 
 use crate::events::SecurityEvent;
+use crate::layer::rejection::Rejection;
 use crate::session::Session;
 
 /// The body of every CSRF rejection. Fixed and generic: the reason goes to a
@@ -118,20 +119,16 @@ impl fmt::Display for CsrfRejection {
 
 impl std::error::Error for CsrfRejection {}
 
-impl IntoResponse for CsrfRejection {
-    fn into_response(self) -> Response {
-        forbidden()
-    }
+/// Every reason gets the same answer: the reason is not the client's to know.
+impl Rejection for CsrfRejection {
+    const STATUS: StatusCode = StatusCode::FORBIDDEN;
+    const BODY: &'static str = REJECTION_BODY;
 }
 
-/// The 403 every CSRF failure gets, in any body type.
-pub(crate) fn forbidden<B: From<&'static str>>() -> http::Response<B> {
-    let mut res = http::Response::new(B::from(REJECTION_BODY));
-    *res.status_mut() = StatusCode::FORBIDDEN;
-    let headers = res.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    res
+impl IntoResponse for CsrfRejection {
+    fn into_response(self) -> Response {
+        self.response()
+    }
 }
 
 /// Records the event for `reason` on the session's hub (the layer's only event sink).

@@ -4,16 +4,20 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
-use http::header::{CONTENT_TYPE, COOKIE};
-use http::{HeaderMap, Request, Response, StatusCode};
+use http::header::CONTENT_TYPE;
+use http::{HeaderMap, Request, Response};
 use http_body::Body;
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use tower_service::Service;
 
 use super::layer::Config;
 use super::origin::is_safe;
-use super::rejection::{CsrfRejectReason, CsrfVerified, forbidden, record};
+use super::rejection::{CsrfRejectReason, CsrfRejection, CsrfVerified, record};
 use crate::error::{BoxError, Error, StoreError};
+use crate::layer::cookies;
+use crate::layer::rejection::{
+    BadRequest, MissingSessionLayer, PayloadTooLarge, Rejection as _, SessionFailed, StoreUnavailable,
+};
 use crate::session::Session;
 
 /// Headers a token may come in: ours, and Django's and Flask-WTF's name.
@@ -91,9 +95,7 @@ where
                 target: "sessionwarden::csrf",
                 "CsrfLayer runs outside SessionLayer: add .layer(csrf) before .layer(session)"
             );
-            return Box::pin(async {
-                Ok(status(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"))
-            });
+            return Box::pin(async { Ok(MissingSessionLayer.response()) });
         };
         let plan = plan(&config, &req, &session);
         Box::pin(async move {
@@ -114,12 +116,8 @@ where
                     inner.call(req).await
                 }
                 Err(Verdict::Reject(reason)) => Ok(reject(&session, reason)),
-                Err(Verdict::Unavailable) => {
-                    Ok(status(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable"))
-                }
-                Err(Verdict::Failed) => {
-                    Ok(status(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"))
-                }
+                Err(Verdict::Unavailable) => Ok(StoreUnavailable.response()),
+                Err(Verdict::Failed) => Ok(SessionFailed.response()),
             }
         })
     }
@@ -134,7 +132,7 @@ fn plan<B>(config: &Config, req: &Request<B>, session: &Session) -> Plan {
     // it (a bearer-token API call, a first visit) there is nothing to abuse, except on
     // paths where the request itself does the harm (login).
     let path = req.uri().path();
-    if !carries_cookie(req.headers(), session.shared().cookie.name())
+    if !cookies::lookup(req.headers(), session.shared().cookie.name()).is_present()
         && !config.token_required.iter().any(|p| p == path)
     {
         return Plan::Pass;
@@ -146,14 +144,6 @@ fn plan<B>(config: &Config, req: &Request<B>, session: &Session) -> Plan {
         // Multipart bodies are not parsed here: send the token in a header.
         Ok(None) => Plan::Reject(CsrfRejectReason::TokenMissing),
     }
-}
-
-fn carries_cookie(headers: &HeaderMap, name: &str) -> bool {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|h| h.to_str().ok())
-        .any(|text| text.split(';').filter_map(|pair| pair.split_once('=')).any(|(k, _)| k.trim() == name))
 }
 
 /// The token from the headers; `Err` when two differ (one of them is not ours to trust).
@@ -195,9 +185,9 @@ where
     let bytes = match Limited::new(body, limit).collect().await {
         Ok(c) => c.to_bytes(),
         Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
-            return Err(status(StatusCode::PAYLOAD_TOO_LARGE, "Payload Too Large"));
+            return Err(PayloadTooLarge.response());
         }
-        Err(_) => return Err(status(StatusCode::BAD_REQUEST, "Bad Request")),
+        Err(_) => return Err(BadRequest.response()),
     };
     let mut token: Option<String> = None;
     let mut conflict = false;
@@ -241,11 +231,5 @@ async fn verify(config: &Config, session: &Session, token: &str) -> Result<(), V
 
 fn reject<B: From<&'static str>>(session: &Session, reason: CsrfRejectReason) -> Response<B> {
     record(session, reason);
-    forbidden()
-}
-
-fn status<B: From<&'static str>>(code: StatusCode, body: &'static str) -> Response<B> {
-    let mut res = Response::new(B::from(body));
-    *res.status_mut() = code;
-    res
+    CsrfRejection::new(reason).response()
 }

@@ -296,7 +296,10 @@ pub(crate) async fn token_with(session: &Session, scheme: &dyn TokenScheme) -> R
         }
     };
     let shared = session.shared();
-    scheme.issue(&shared.keyring.current(), &secret, shared.now())
+    let token = scheme.issue(&shared.keyring.current(), &secret, shared.now())?;
+    // The token is a secret of this session: the response that carries it is never cached.
+    session.mark_uncacheable();
+    Ok(token)
 }
 
 /// Replaces the session's CSRF secret: every token issued before stops verifying. Call it

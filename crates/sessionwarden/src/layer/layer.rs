@@ -152,3 +152,12 @@ impl<S> Layer<S> for SessionLayer {
         SessionService::new(inner, self.shared.clone())
     }
 }
+
+#[cfg(test)]
+impl Shared {
+    /// A memory-store layer's shared part, for unit tests that record events.
+    pub(crate) fn for_tests() -> Arc<Self> {
+        let keys = crate::keyring::KeySet::generate(Timestamp::from_unix(0)).unwrap();
+        SessionLayer::new(crate::MemoryStore::default(), Keyring::new(keys)).shared
+    }
+}

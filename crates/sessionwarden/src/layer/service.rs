@@ -3,14 +3,16 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures_util::future::BoxFuture;
-use http::header::{CACHE_CONTROL, COOKIE, SET_COOKIE, USER_AGENT, VARY};
-use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
+use http::header::{CACHE_CONTROL, SET_COOKIE, USER_AGENT, VARY};
+use http::{HeaderMap, HeaderValue, Request, Response};
 use tower_service::Service;
 
 use super::Shared;
+use super::cookies::{self, Lookup};
+use super::rejection::{Rejection as _, SessionFailed, SessionTooLarge, StoreUnavailable};
 use crate::config::CacheControl;
 use crate::events::{CookieRejectReason, SecurityEvent};
-use crate::session::{Finish, Session};
+use crate::session::{Finish, Presented, Session};
 
 /// The service [`super::SessionLayer`] wraps around yours.
 pub struct SessionService<S> {
@@ -36,29 +38,17 @@ impl<S> SessionService<S> {
     }
 }
 
-/// The value of the session cookie, if the request carries exactly one.
-fn session_cookie(headers: &HeaderMap, name: &str, shared: &Shared) -> Option<String> {
-    let mut found: Option<&str> = None;
-    let mut duplicate = false;
-    for header in headers.get_all(COOKIE) {
-        let Ok(text) = header.to_str() else { continue };
-        for pair in text.split(';') {
-            let Some((k, v)) = pair.split_once('=') else { continue };
-            if k.trim() != name {
-                continue;
-            }
-            if found.is_some() {
-                duplicate = true;
-            }
-            found = Some(v.trim().trim_matches('"'));
+/// The session cookie the request presents. Two of our name are refused (a sibling domain
+/// may be tossing one in: trust neither), and the refusal recorded at once.
+fn session_cookie(headers: &HeaderMap, shared: &Shared) -> Presented {
+    match cookies::lookup(headers, shared.cookie.name()) {
+        Lookup::Absent => Presented::Absent,
+        Lookup::One(value) => Presented::One(value),
+        Lookup::Duplicate => {
+            shared.event(SecurityEvent::CookieRejected { reason: CookieRejectReason::Duplicate });
+            Presented::Refused
         }
     }
-    if duplicate {
-        // Two cookies of our name: a sibling domain may be tossing one in. Trust neither.
-        shared.event(SecurityEvent::CookieRejected { reason: CookieRejectReason::Duplicate });
-        return None;
-    }
-    found.map(str::to_owned)
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for SessionService<S>
@@ -81,24 +71,26 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let shared = self.shared.clone();
-        let cookie = session_cookie(req.headers(), shared.cookie.name(), &shared);
+        let cookie = session_cookie(req.headers(), &shared);
         let user_agent = req.headers().get(USER_AGENT).cloned();
         let session = Session::new(shared.clone(), cookie, user_agent);
         req.extensions_mut().insert(session.clone());
         Box::pin(async move {
             let mut res = inner.call(req).await?;
-            let cookie = match session.finish().await {
+            let (cookie, uncacheable) = match session.finish().await {
                 Finish::Untouched => return Ok(res),
-                Finish::Touched(cookie) => cookie,
-                Finish::Unavailable => return Ok(unavailable()),
+                Finish::Touched { cookie, uncacheable } => (cookie, uncacheable),
+                Finish::Unavailable => return Ok(StoreUnavailable.head()),
+                Finish::TooLarge => return Ok(SessionTooLarge.head()),
                 Finish::Failed(e) => {
                     tracing::error!(target: "sessionwarden::layer", error = %e, "session could not be saved");
-                    let mut r = Response::new(ResBody::default());
-                    *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-                    return Ok(r);
+                    return Ok(SessionFailed.head());
                 }
             };
             let headers = res.headers_mut();
+            // A response that sets the cookie, or carries a CSRF token, holds a secret: no
+            // cache at all may keep it (`private` would still let the browser's cache).
+            let secret = cookie.is_some() || uncacheable;
             if let Some(cookie) = cookie {
                 match HeaderValue::try_from(cookie.encoded().to_string()) {
                     Ok(v) => {
@@ -115,7 +107,9 @@ where
                 .get(CACHE_CONTROL)
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|v| v.contains("no-store"));
-            if !no_store {
+            if secret {
+                headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            } else if !no_store {
                 let value = match shared.cookie.cache_control() {
                     CacheControl::Private => "private",
                     CacheControl::NoStore => "no-store",
@@ -125,13 +119,4 @@ where
             Ok(res)
         })
     }
-}
-
-/// The fail-closed answer: 503 with a generic body, never an anonymous session.
-fn unavailable<B: Default>() -> Response<B> {
-    let mut r = Response::new(B::default());
-    *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-    r.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    r.headers_mut().insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
-    r
 }
