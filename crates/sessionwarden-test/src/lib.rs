@@ -6,15 +6,24 @@
 //! ```ignore
 //! sessionwarden_test::store_conformance!(memory, || async { sessionwarden::MemoryStore::default() });
 //! ```
+//!
+//! The store capabilities beyond the core trait have suites of their own, mounted the same way:
+//! [`audit_conformance!`], [`rate_limit_conformance!`] and [`one_time_conformance!`]. Backends
+//! shared by several servers also pass `nodes: || async { (node_a, node_b) }`, two instances
+//! over one backend, and get the cases that check the nodes share one state.
 
 // A test-support crate: a failed unwrap is a failed test, which is what we want.
 #![allow(clippy::unwrap_used)]
 
+pub mod audit;
+mod capabilities;
 pub mod client;
 pub mod conformance;
 pub mod env;
 pub mod harness;
 pub mod layer_suite;
+pub mod one_time;
+pub mod rate_limit;
 pub mod recorder;
 pub mod tokens;
 pub mod wrappers;

@@ -13,6 +13,7 @@ mod cached;
 mod capability;
 mod cookie;
 mod memory;
+mod memory_caps;
 
 use std::fmt;
 use std::sync::Arc;
