@@ -77,6 +77,33 @@ pub async fn decisions_equal_gcra_step<S: RateLimitStore>(store: Arc<S>) {
     assert!(allowed > 10 && refused > 10, "the scripts allow some and refuse some: {allowed}/{refused}");
 }
 
+/// Degenerate and enormous rates (a zero interval, a zero burst, intervals of millennia, costs
+/// and bursts near `u32::MAX`) and far-off clocks still decide exactly as [`gcra_step`],
+/// saturating where it saturates.
+pub async fn extreme_rates_equal_gcra_step<S: RateLimitStore>(store: Arc<S>) {
+    let year_ms: i64 = 365 * 24 * 3_600_000;
+    let rates = [
+        Rate { interval: Duration::ZERO, burst: 0 },
+        Rate { interval: Duration::from_millis(1), burst: u32::MAX },
+        Rate { interval: Duration::from_millis(40_000 * year_ms.unsigned_abs()), burst: 2 },
+        Rate { interval: Duration::from_secs(u64::MAX), burst: 3 },
+        Rate { interval: Duration::from_millis(1_000), burst: u32::MAX },
+    ];
+    let events: [(i64, u32); 8] =
+        [(0, 1), (0, 1), (0, 0), (0, u32::MAX), (1, 1), (year_ms, 1), (0, 2), (-year_ms, 0)];
+    for (base, r) in [NOW_MS, i64::MAX / 4, -NOW_MS].into_iter().flat_map(|b| rates.map(|r| (b, r))) {
+        let k = key("extreme");
+        let mut model = Model::default();
+        let mut now = base;
+        for (i, &(step, cost)) in events.iter().enumerate() {
+            now = now.saturating_add(step);
+            let want = model.check(r, cost, now);
+            let got = store.check(&k, r, cost, now).await.unwrap();
+            assert_eq!(got, want, "rate {r:?} from {base}, event {i} (cost {cost})");
+        }
+    }
+}
+
 /// The burst is allowed at once, the next event is refused with `retry_after` one interval,
 /// and one interval later exactly one more is allowed.
 pub async fn burst_then_one_per_interval<S: RateLimitStore>(store: Arc<S>) {
@@ -205,6 +232,7 @@ macro_rules! rate_limit_conformance {
             use super::*;
             $crate::__capability_cases!(rate_limit; $make;
                 decisions_equal_gcra_step,
+                extreme_rates_equal_gcra_step,
                 burst_then_one_per_interval,
                 peek_counts_nothing,
                 keys_are_isolated,
