@@ -62,7 +62,11 @@
 //! client-side to a few seconds, which covers a network partition where no error ever arrives.
 //! Undecodable `data` is [`StoreError::Corrupt`](sessionwarden::StoreError::Corrupt).
 
+pub mod audit;
+mod capabilities;
 mod columns;
+pub mod limiter;
+pub mod once;
 mod postgres;
 mod sqlite;
 mod sweeper;

@@ -93,7 +93,7 @@ impl PostgresOptions {
 /// ```
 #[derive(Clone)]
 pub struct PostgresStore {
-    pool: PgPool,
+    pub(crate) pool: PgPool,
     description: Arc<str>,
 }
 

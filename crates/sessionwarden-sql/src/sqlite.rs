@@ -52,8 +52,8 @@ const READERS: u32 = 4;
 /// ```
 #[derive(Clone)]
 pub struct SqliteStore {
-    writer: SqlitePool,
-    reader: SqlitePool,
+    pub(crate) writer: SqlitePool,
+    pub(crate) reader: SqlitePool,
     location: Arc<str>,
 }
 

@@ -91,7 +91,8 @@ pub async fn extreme_rates_equal_gcra_step<S: RateLimitStore>(store: Arc<S>) {
     ];
     let events: [(i64, u32); 8] =
         [(0, 1), (0, 1), (0, 0), (0, u32::MAX), (1, 1), (year_ms, 1), (0, 2), (-year_ms, 0)];
-    for (base, r) in [NOW_MS, i64::MAX / 4, -NOW_MS].into_iter().flat_map(|b| rates.map(|r| (b, r))) {
+    // Clocks from NOW on: stores that purge by time (SQL) may run a purge of 1970 beside it.
+    for (base, r) in [NOW_MS, i64::MAX / 4].into_iter().flat_map(|b| rates.map(|r| (b, r))) {
         let k = key("extreme");
         let mut model = Model::default();
         let mut now = base;
