@@ -69,7 +69,11 @@ impl RedisStore {
 #[async_trait]
 impl OneTimeKeys for RedisStore {
     async fn put(&self, key: &OnceKey, expires_at: Timestamp, now: Timestamp) -> Result<bool, StoreError> {
-        let ttl = expires_at.unix().saturating_sub(now.unix()).max(0).saturating_add(ONCE_TTL_MARGIN_SECS)
+        let ttl = expires_at
+            .unix()
+            .saturating_sub(now.unix())
+            .max(0)
+            .saturating_add(ONCE_TTL_MARGIN_SECS)
             .min(ONCE_TTL_CEILING_SECS);
         let mut inv = SCRIPTS[0].key(self.once_key(key));
         inv.arg(expires_at.unix()).arg(now.unix()).arg(ttl);

@@ -53,7 +53,8 @@ macro_rules! dialect {
                 if q.limit == 0 {
                     return Ok(Vec::new());
                 }
-                let mut sql = sqlx::QueryBuilder::<$db>::new("SELECT entry FROM sessionwarden_audit WHERE 1 = 1");
+                let mut sql =
+                    sqlx::QueryBuilder::<$db>::new("SELECT entry FROM sessionwarden_audit WHERE 1 = 1");
                 if let Some(kind) = &q.kind {
                     sql.push(" AND kind = ").push_bind(kind.clone());
                 }
@@ -74,7 +75,11 @@ macro_rules! dialect {
                 Ok(rows.iter().filter_map(|(json,)| serde_json::from_str(json).ok()).collect())
             }
 
-            pub(crate) async fn purge(pool: &Pool, before: Timestamp, batch: usize) -> Result<u64, StoreError> {
+            pub(crate) async fn purge(
+                pool: &Pool,
+                before: Timestamp,
+                batch: usize,
+            ) -> Result<u64, StoreError> {
                 if batch == 0 {
                     return Ok(0);
                 }

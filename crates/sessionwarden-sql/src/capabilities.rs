@@ -36,7 +36,13 @@ macro_rules! capabilities {
         /// GCRA state in `sessionwarden_rate_limits`; see [`limiter`](crate::limiter).
         #[async_trait]
         impl RateLimitStore for $ty {
-            async fn check(&self, key: &str, rate: Rate, cost: u32, now_ms: i64) -> Result<RateDecision, StoreError> {
+            async fn check(
+                &self,
+                key: &str,
+                rate: Rate,
+                cost: u32,
+                now_ms: i64,
+            ) -> Result<RateDecision, StoreError> {
                 limiter::$dialect::check(&self.$writer, key, rate, cost, now_ms).await
             }
         }
@@ -44,7 +50,12 @@ macro_rules! capabilities {
         /// One-time keys in `sessionwarden_once_keys`; see [`once`](crate::once).
         #[async_trait]
         impl OneTimeKeys for $ty {
-            async fn put(&self, key: &OnceKey, expires_at: Timestamp, now: Timestamp) -> Result<bool, StoreError> {
+            async fn put(
+                &self,
+                key: &OnceKey,
+                expires_at: Timestamp,
+                now: Timestamp,
+            ) -> Result<bool, StoreError> {
                 once::$dialect::put(&self.$writer, &self.$reader, key, expires_at, now).await
             }
 
@@ -64,7 +75,11 @@ macro_rules! capabilities {
             ///
             /// # Errors
             /// [`StoreError::Unavailable`] if the database fails.
-            pub async fn purge_expired_capabilities(&self, now: Timestamp, batch: usize) -> Result<u64, StoreError> {
+            pub async fn purge_expired_capabilities(
+                &self,
+                now: Timestamp,
+                batch: usize,
+            ) -> Result<u64, StoreError> {
                 let now_ms = now.unix().saturating_mul(1000);
                 let limits = limiter::$dialect::purge_expired(&self.$writer, now_ms, batch).await?;
                 let keys = once::$dialect::purge_expired(&self.$writer, now, batch).await?;

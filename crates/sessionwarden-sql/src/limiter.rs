@@ -81,7 +81,11 @@ macro_rules! dialect {
             }
 
             /// Deletes up to `batch` rows whose state has run out at `now_ms`.
-            pub(crate) async fn purge_expired(pool: &Pool, now_ms: i64, batch: usize) -> Result<u64, StoreError> {
+            pub(crate) async fn purge_expired(
+                pool: &Pool,
+                now_ms: i64,
+                batch: usize,
+            ) -> Result<u64, StoreError> {
                 bounded("rate_limit_purge", async {
                     let done = sqlx::query(PURGE)
                         .bind(now_ms)
@@ -98,12 +102,16 @@ macro_rules! dialect {
 }
 
 /// SQLite: take the write lock before reading, so no other connection steps in between.
-async fn begin_sqlite(pool: &sqlx::SqlitePool) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+async fn begin_sqlite(
+    pool: &sqlx::SqlitePool,
+) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
     pool.begin_with("BEGIN IMMEDIATE").await
 }
 
 /// PostgreSQL: an ordinary transaction; the `FOR UPDATE` read locks the row.
-async fn begin_postgres(pool: &sqlx::PgPool) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+async fn begin_postgres(
+    pool: &sqlx::PgPool,
+) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
     pool.begin().await
 }
 

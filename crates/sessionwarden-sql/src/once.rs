@@ -71,7 +71,11 @@ macro_rules! dialect {
             }
 
             /// Removes `key` if it is live at `now`; whether it was (writer pool).
-            pub(crate) async fn take(writer: &Pool, key: &OnceKey, now: Timestamp) -> Result<bool, StoreError> {
+            pub(crate) async fn take(
+                writer: &Pool,
+                key: &OnceKey,
+                now: Timestamp,
+            ) -> Result<bool, StoreError> {
                 bounded("once_take", async {
                     let done = sqlx::query(TAKE)
                         .bind(&key.as_bytes()[..])
@@ -85,7 +89,11 @@ macro_rules! dialect {
             }
 
             /// Deletes up to `batch` keys expired at `now`.
-            pub(crate) async fn purge_expired(writer: &Pool, now: Timestamp, batch: usize) -> Result<u64, StoreError> {
+            pub(crate) async fn purge_expired(
+                writer: &Pool,
+                now: Timestamp,
+                batch: usize,
+            ) -> Result<u64, StoreError> {
                 bounded("once_purge", async {
                     let done = sqlx::query(PURGE)
                         .bind(now.unix())

@@ -12,7 +12,11 @@ use sqlx::Connection as _;
 
 /// A fresh directory under Cargo's per-target temp dir, kept after the test.
 fn fresh_dir() -> PathBuf {
-    tempfile::Builder::new().prefix("sessionwarden-caps-").tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap().keep()
+    tempfile::Builder::new()
+        .prefix("sessionwarden-caps-")
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .unwrap()
+        .keep()
 }
 
 async fn file() -> SqliteStore {

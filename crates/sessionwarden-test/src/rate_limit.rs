@@ -47,12 +47,12 @@ impl Model {
 /// the burst, and a clock that steps back.
 pub async fn decisions_equal_gcra_step<S: RateLimitStore>(store: Arc<S>) {
     let burst_refill: Vec<(i64, u32)> = [
-        vec![(0, 1); 5],                          // the burst, then refusals
-        vec![(0, 0), (1, 1), (499, 1), (1, 1)],   // a peek; partial and exact refill
-        vec![(0, 2), (0, 1), (2_000, 2), (0, 3)], // costs above one
+        vec![(0, 1); 5],                           // the burst, then refusals
+        vec![(0, 0), (1, 1), (499, 1), (1, 1)],    // a peek; partial and exact refill
+        vec![(0, 2), (0, 1), (2_000, 2), (0, 3)],  // costs above one
         vec![(10_000, 1), (0, 1), (0, 1), (0, 1)], // full refill after a long pause
-        vec![(0, 9)],                             // above the burst: always refused
-        vec![(-700, 1), (-5_000, 0), (6_000, 1)], // a clock that steps back
+        vec![(0, 9)],                              // above the burst: always refused
+        vec![(-700, 1), (-5_000, 0), (6_000, 1)],  // a clock that steps back
         vec![(3, 0), (0, 1), (0, 0)],
     ]
     .concat();
@@ -117,7 +117,10 @@ pub async fn burst_then_one_per_interval<S: RateLimitStore>(store: Arc<S>) {
     assert_eq!(refused, RateDecision { allowed: false, retry_after: Duration::from_secs(1) });
     // Refusals count nothing: the wait does not grow.
     for _ in 0..10 {
-        assert_eq!(store.check(&k, r, 1, NOW_MS + 400).await.unwrap().retry_after, Duration::from_millis(600));
+        assert_eq!(
+            store.check(&k, r, 1, NOW_MS + 400).await.unwrap().retry_after,
+            Duration::from_millis(600)
+        );
     }
     assert!(store.check(&k, r, 1, NOW_MS + 1_000).await.unwrap().allowed);
     assert!(!store.check(&k, r, 1, NOW_MS + 1_000).await.unwrap().allowed);
@@ -129,10 +132,10 @@ pub async fn peek_counts_nothing<S: RateLimitStore>(store: Arc<S>) {
     let r = rate(3, 2_000);
     let k = key("peek");
     for _ in 0..20 {
-        assert_eq!(store.check(&k, r, 0, NOW_MS).await.unwrap(), RateDecision {
-            allowed: true,
-            retry_after: Duration::ZERO
-        });
+        assert_eq!(
+            store.check(&k, r, 0, NOW_MS).await.unwrap(),
+            RateDecision { allowed: true, retry_after: Duration::ZERO }
+        );
     }
     for i in 0..3 {
         assert!(store.check(&k, r, 1, NOW_MS).await.unwrap().allowed, "event {i} after the peeks");

@@ -4,14 +4,6 @@
 //! Each lives behind its own lock (never the sessions' one), so audit writes, limiter checks
 //! and session requests do not queue behind each other. Every operation is one critical
 //! section, which makes the rate-limit step and `take` atomic.
-//!
-//! Bounds, so a flood of distinct keys cannot grow memory without limit:
-//!
-//! | state | bound | when full |
-//! |---|---|---|
-//! | audit records | [`MemoryStore::AUDIT_CAPACITY`] | the oldest record (by time) is dropped |
-//! | rate-limit keys | [`MemoryStore::LIMITER_CAPACITY`] | expired state is dropped first, then the key whose state runs out soonest (the one closest to being forgotten anyway) |
-//! | one-time keys | [`MemoryStore::ONCE_CAPACITY`] | expired keys are dropped; if none are, `put` fails with [`StoreError::Unavailable`] (refusing is safer than forgetting a live replay guard) |
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -29,6 +21,17 @@ const AUDIT_CAPACITY: usize = MemoryStore::AUDIT_CAPACITY;
 const LIMITER_CAPACITY: usize = MemoryStore::LIMITER_CAPACITY;
 const ONCE_CAPACITY: usize = MemoryStore::ONCE_CAPACITY;
 
+/// The capabilities beyond sessions: [`AuditLog`], [`RateLimitStore`] and [`OneTimeKeys`],
+/// each behind its own lock and shared by the store's clones (one process only: a fleet needs a
+/// shared store).
+///
+/// Bounds, so a flood of distinct keys cannot grow memory without limit:
+///
+/// | state | bound | when full |
+/// |---|---|---|
+/// | audit records | [`MemoryStore::AUDIT_CAPACITY`] | the oldest record (by time) is dropped |
+/// | rate-limit keys | [`MemoryStore::LIMITER_CAPACITY`] | expired state is dropped first, then the key whose state runs out soonest (the one closest to being forgotten anyway) |
+/// | one-time keys | [`MemoryStore::ONCE_CAPACITY`] | expired keys are dropped; if none are, `put` fails with [`StoreError::Unavailable`] (refusing is safer than forgetting a live replay guard) |
 impl MemoryStore {
     /// How many audit records a store keeps; past it the oldest go.
     ///
@@ -43,21 +46,32 @@ impl MemoryStore {
 }
 
 /// The capability state of one [`MemoryStore`] (and its clones).
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(super) struct MemoryCaps {
     audit: Mutex<Audit>,
     limits: Mutex<Limits>,
     once: Mutex<Once>,
 }
 
-#[derive(Debug, Default)]
+impl std::fmt::Debug for MemoryCaps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Sizes only: records name users, keys name challenges.
+        f.debug_struct("MemoryCaps")
+            .field("audit_records", &self.audit.lock().entries.len())
+            .field("rate_limit_keys", &self.limits.lock().tat.len())
+            .field("one_time_keys", &self.once.lock().keys.len())
+            .finish()
+    }
+}
+
+#[derive(Default)]
 struct Audit {
     next: u64,
     // Keyed by (time, append sequence): iteration order is oldest first, ties by appending.
     entries: std::collections::BTreeMap<(Timestamp, u64), AuditEntry>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct Limits {
     tat: HashMap<String, i64>,
     // (tat, key): what runs out first is at the front.
@@ -71,16 +85,16 @@ impl Limits {
         }
     }
 
-    fn store(&mut self, key: &str, tat: i64, now_ms: i64) {
+    fn store(&mut self, key: &str, tat: i64, now_ms: i64, capacity: usize) {
         if let Some(old) = self.tat.get(key).copied() {
             self.by_tat.remove(&(old, key.to_owned()));
-        } else if self.tat.len() >= LIMITER_CAPACITY {
+        } else if self.tat.len() >= capacity {
             // Expired state says nothing a missing one would not: drop it first.
             while self.by_tat.first().is_some_and(|(t, _)| *t <= now_ms) {
                 self.pop_first();
             }
             // Still full: the state that runs out soonest goes.
-            if self.tat.len() >= LIMITER_CAPACITY {
+            if self.tat.len() >= capacity {
                 self.pop_first();
             }
         }
@@ -89,13 +103,41 @@ impl Limits {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct Once {
     keys: HashMap<[u8; 32], Timestamp>,
     by_expiry: BTreeSet<(Timestamp, [u8; 32])>,
 }
 
 impl Once {
+    /// Stores `key` until `expires_at` unless a live one is there (`Ok(false)`); `Err` when
+    /// `capacity` live keys are held.
+    fn put(
+        &mut self,
+        k: [u8; 32],
+        expires_at: Timestamp,
+        now: Timestamp,
+        capacity: usize,
+    ) -> Result<bool, StoreError> {
+        if self.keys.get(&k).is_some_and(|&at| at > now) {
+            return Ok(false);
+        }
+        self.remove(&k);
+        if expires_at <= now {
+            // Already expired: it could never be taken, so there is nothing to keep.
+            return Ok(true);
+        }
+        if self.keys.len() >= capacity {
+            self.sweep(now);
+            if self.keys.len() >= capacity {
+                return Err(StoreError::unavailable("once_put", "one-time key store is full"));
+            }
+        }
+        self.keys.insert(k, expires_at);
+        self.by_expiry.insert((expires_at, k));
+        Ok(true)
+    }
+
     fn remove(&mut self, key: &[u8; 32]) {
         if let Some(at) = self.keys.remove(key) {
             self.by_expiry.remove(&(at, *key));
@@ -135,14 +177,7 @@ impl AuditLog for MemoryStore {
 
     async fn query(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
         let audit = self.caps.audit.lock();
-        Ok(audit
-            .entries
-            .values()
-            .rev()
-            .filter(|e| matches(e, query))
-            .take(query.limit)
-            .cloned()
-            .collect())
+        Ok(audit.entries.values().rev().filter(|e| matches(e, query)).take(query.limit).cloned().collect())
     }
 
     async fn purge(&self, before: Timestamp, batch: usize) -> Result<u64, StoreError> {
@@ -169,7 +204,7 @@ impl RateLimitStore for MemoryStore {
         let mut limits = self.caps.limits.lock();
         let (decision, stored) = gcra_step(limits.tat.get(key).copied(), now_ms, rate, cost);
         if let Some(tat) = stored {
-            limits.store(key, tat, now_ms);
+            limits.store(key, tat, now_ms, LIMITER_CAPACITY);
         }
         Ok(decision)
     }
@@ -179,25 +214,7 @@ impl RateLimitStore for MemoryStore {
 #[async_trait]
 impl OneTimeKeys for MemoryStore {
     async fn put(&self, key: &OnceKey, expires_at: Timestamp, now: Timestamp) -> Result<bool, StoreError> {
-        let mut once = self.caps.once.lock();
-        let k = *key.as_bytes();
-        if once.keys.get(&k).is_some_and(|&at| at > now) {
-            return Ok(false);
-        }
-        once.remove(&k);
-        if expires_at <= now {
-            // Already expired: it could never be taken, so there is nothing to keep.
-            return Ok(true);
-        }
-        if once.keys.len() >= ONCE_CAPACITY {
-            once.sweep(now);
-            if once.keys.len() >= ONCE_CAPACITY {
-                return Err(StoreError::unavailable("once_put", "one-time key store is full"));
-            }
-        }
-        once.keys.insert(k, expires_at);
-        once.by_expiry.insert((expires_at, k));
-        Ok(true)
+        self.caps.once.lock().put(*key.as_bytes(), expires_at, now, ONCE_CAPACITY)
     }
 
     async fn take(&self, key: &OnceKey, now: Timestamp) -> Result<bool, StoreError> {
@@ -208,5 +225,57 @@ impl OneTimeKeys for MemoryStore {
             once.remove(&k);
         }
         Ok(live)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limiter_state_stays_within_its_bound() {
+        let mut limits = Limits::default();
+        for i in 0..10 {
+            limits.store(&format!("k{i}"), 1_000 + i, 0, 4);
+            assert!(limits.tat.len() <= 4 && limits.by_tat.len() == limits.tat.len());
+        }
+        // The soonest to run out went first: the four latest remain.
+        let mut left: Vec<_> = limits.tat.values().copied().collect();
+        left.sort_unstable();
+        assert_eq!(left, [1_006, 1_007, 1_008, 1_009]);
+        // Expired state goes before live state: at 1_007 two are expired, and one new key
+        // evicts only expired ones.
+        limits.store("new", 5_000, 1_007, 4);
+        assert!(
+            limits.tat.contains_key("k8") && limits.tat.contains_key("k9") && limits.tat.contains_key("new")
+        );
+        // Updating a known key never evicts.
+        limits.store("k9", 6_000, 0, limits.tat.len());
+        assert_eq!(limits.tat["k9"], 6_000);
+        assert_eq!(limits.by_tat.len(), limits.tat.len());
+    }
+
+    #[test]
+    fn once_keys_fail_closed_when_full_of_live_keys() {
+        let mut once = Once::default();
+        let (t, now) = (Timestamp::from_unix, Timestamp::from_unix(100));
+        for i in 0..3u8 {
+            assert!(once.put([i; 32], t(200 + i64::from(i)), now, 3).unwrap());
+        }
+        assert!(once.put([9; 32], t(300), now, 3).is_err(), "full of live keys: refuse, forget none");
+        assert!(!once.put([0; 32], t(300), now, 3).unwrap(), "the live ones are all still there");
+        // Once some have expired they make room.
+        assert!(once.put([9; 32], t(300), t(201), 3).unwrap());
+        assert_eq!(once.keys.len(), 2, "the two expired keys were swept, the new one stored");
+        assert_eq!(once.by_expiry.len(), once.keys.len());
+    }
+
+    #[test]
+    fn debug_shows_sizes_only() {
+        let caps = MemoryCaps::default();
+        caps.limits.lock().store("secret-user@example.com", 10, 0, 10);
+        let shown = format!("{caps:?}");
+        assert!(!shown.contains("secret-user"), "{shown}");
+        assert!(shown.contains("rate_limit_keys: 1"), "{shown}");
     }
 }
