@@ -4,7 +4,7 @@
 //! with a kind and a user unique to the run, and queries through those filters, so logs shared
 //! between tests and runs (one Redis, one PostgreSQL database) need no cleanup. The purge case
 //! works on records dated in 1970, which no other case writes; the other cases' records are
-//! dated around [`NOW`](crate::conformance::NOW).
+//! dated around [`NOW`].
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use std::sync::Arc;

@@ -14,7 +14,7 @@ use sessionwarden::store::{Rate, RateDecision, RateLimitStore, gcra_step};
 use crate::conformance::NOW;
 use crate::tokens::unique;
 
-/// The suite's clock in Unix milliseconds: [`NOW`](crate::conformance::NOW) plus a bit.
+/// The suite's clock in Unix milliseconds: [`NOW`] plus a bit.
 pub const NOW_MS: i64 = NOW.unix() * 1000 + 123;
 
 fn key(what: &str) -> String {
