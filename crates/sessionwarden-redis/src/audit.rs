@@ -101,6 +101,16 @@ impl RedisStore {
     fn audit_key(&self, what: &str) -> String {
         format!("{}{{audit}}:{what}", self.prefix())
     }
+
+    /// `append`, keeping the newest `max` records.
+    async fn append_bounded(&self, entry: &AuditEntry, max: usize) -> Result<(), StoreError> {
+        let json = serde_json::to_string(entry).map_err(|e| StoreError::unavailable("audit_append", e))?;
+        let mut inv = SCRIPTS[0].key(self.audit_key("log"));
+        inv.key(self.audit_key("seq")).arg(entry.at.unix()).arg(json).arg(max).arg(AUDIT_TTL.as_secs());
+        let mut conn = self.conn.clone();
+        let _: i64 = step("audit_append", inv.invoke_async(&mut conn)).await?;
+        Ok(())
+    }
 }
 
 fn bound(t: Option<Timestamp>, exclusive: bool, none: &str) -> String {
@@ -116,16 +126,7 @@ fn bound(t: Option<Timestamp>, exclusive: bool, none: &str) -> String {
 #[async_trait]
 impl AuditLog for RedisStore {
     async fn append(&self, entry: &AuditEntry) -> Result<(), StoreError> {
-        let json = serde_json::to_string(entry).map_err(|e| StoreError::unavailable("audit_append", e))?;
-        let mut inv = SCRIPTS[0].key(self.audit_key("log"));
-        inv.key(self.audit_key("seq"))
-            .arg(entry.at.unix())
-            .arg(json)
-            .arg(AUDIT_MAX_ENTRIES)
-            .arg(AUDIT_TTL.as_secs());
-        let mut conn = self.conn.clone();
-        let _: i64 = step("audit_append", inv.invoke_async(&mut conn)).await?;
-        Ok(())
+        self.append_bounded(entry, AUDIT_MAX_ENTRIES).await
     }
 
     async fn query(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
@@ -163,5 +164,31 @@ impl AuditLog for RedisStore {
         let mut conn = self.conn.clone();
         let removed: u64 = step("audit_purge", inv.invoke_async(&mut conn)).await?;
         Ok(removed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// The trim the bound relies on, with a bound small enough to reach: the oldest records
+    /// (by time, not by appending) go, the newest `max` stay.
+    #[tokio::test]
+    async fn append_keeps_the_newest_records_only() {
+        let url = sessionwarden_test::env::redis_url();
+        let store = match RedisStore::connect(&url).await {
+            Ok(store) => {
+                store.with_prefix(format!("swtest:{}:trim:", sessionwarden_test::tokens::unique("p")))
+            }
+            Err(e) => return sessionwarden_test::env::service_missing("redis", &e.to_string()),
+        };
+        for at in [5, 1, 9, 3, 7, 2] {
+            let entry = AuditEntry::new(Timestamp::from_unix(at), "trim");
+            store.append_bounded(&entry, 4).await.unwrap();
+        }
+        let left = store.query(&AuditQuery::newest(100)).await.unwrap();
+        let times: Vec<i64> = left.iter().map(|e| e.at.unix()).collect();
+        assert_eq!(times, [9, 7, 5, 3]);
     }
 }
