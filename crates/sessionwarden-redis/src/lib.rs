@@ -104,6 +104,23 @@
 //! keys (`r…:` after theirs) cannot collide even under one prefix. The
 //! [`tokens`] module docs give the reasoning, the costs and the TTLs.
 //!
+//! # Capability key layout
+//!
+//! [`RedisStore`] also implements the store capabilities the admin plane, the risk engine and
+//! DBSC/DPoP build on, under the session prefix (`session:` by default):
+//!
+//! | key | type | content | module |
+//! | --- | --- | --- | --- |
+//! | `session:{audit}:log`, `session:{audit}:seq` | sorted set, string | audit records by time, and their append counter; newest [`audit::AUDIT_MAX_ENTRIES`] kept, TTL [`audit::AUDIT_TTL`] from the last append | [`audit`] |
+//! | `session:lim:<key>` | string | a rate-limit key's GCRA state (TAT, Unix ms), TTL until it stops mattering plus a minute | [`limiter`] |
+//! | `session:once:<hex>` | string | a one-time key's `expires_at`, TTL until then plus a minute | [`once`] |
+//!
+//! Every operation is one script on one key (the audit log's two keys share the hash tag
+//! `{audit}`), so each is atomic on a single node and on a cluster. None of these keys can
+//! collide with the session keys (`{<bb>}:…`, `revoking:…`) or the token keys (`r…:`).
+//! Decisions use the caller's clock (`now`, `now_ms`), never Redis's: keep a fleet's clocks
+//! synchronised.
+//!
 //! # TTLs
 //!
 //! Expiry is decided in Rust: `load` decodes the record and refuses it if its deadline has
@@ -139,8 +156,11 @@
 //!   later one.
 //! - Listings skip records they cannot decode; `load` of the same key reports them.
 
+pub mod audit;
 mod conn;
 mod invalidation;
+pub mod limiter;
+pub mod once;
 mod scripts;
 mod store;
 pub mod tokens;

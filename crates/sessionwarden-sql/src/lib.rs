@@ -57,6 +57,16 @@
 //! never decode session data. Times are integers, like [`Timestamp`](sessionwarden::Timestamp),
 //! and every expiry check uses the caller's `now`, never the database's clock.
 //!
+//! # Schema versions
+//! Later versions add tables beside the sessions table, each in one migration per dialect
+//! (`migrations/sqlite`, `migrations/postgres`), never editing an earlier one:
+//!
+//! | version | migration | tables |
+//! | --- | --- | --- |
+//! | 1 | `20260401000001_sessionwarden_sessions` | `sessionwarden_sessions` (above) |
+//! | 2 | `20260601000001_sessionwarden_jwt` | `sessionwarden_refresh_families`, `sessionwarden_refresh_tokens`, `sessionwarden_revocations` (the JWT token stores) |
+//! | 3 | `20261201000001_sessionwarden_capabilities` | `sessionwarden_audit` ([`audit`]), `sessionwarden_rate_limits` ([`limiter`]), `sessionwarden_once_keys` ([`once`]): the store capabilities [`SqliteStore`] and [`PostgresStore`] implement beyond sessions |
+//!
 //! # Failure
 //! Every driver error (connection refused, pool timeout, server restart, a statement killed
 //! by the server) becomes [`StoreError::Unavailable`](sessionwarden::StoreError::Unavailable),
@@ -64,8 +74,12 @@
 //! client-side to a few seconds, which covers a network partition where no error ever arrives.
 //! Undecodable `data` is [`StoreError::Corrupt`](sessionwarden::StoreError::Corrupt).
 
+pub mod audit;
+mod capabilities;
 mod columns;
 pub mod dialect;
+pub mod limiter;
+pub mod once;
 mod postgres;
 mod sqlite;
 mod store;

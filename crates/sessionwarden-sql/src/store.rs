@@ -63,6 +63,16 @@ impl<D: Dialect> SqlStore<D> {
     fn reader(&self) -> &Pool<Db<D>> {
         self.reader.as_ref().unwrap_or(&self.writer)
     }
+
+    /// The pool writes go to (SQLite's single writer connection orders them).
+    pub(crate) fn writer_pool(&self) -> &Pool<Db<D>> {
+        &self.writer
+    }
+
+    /// The pool reads go to.
+    pub(crate) fn reader_pool(&self) -> &Pool<Db<D>> {
+        self.reader()
+    }
 }
 
 impl<D: Dialect> Clone for SqlStore<D> {

@@ -16,6 +16,11 @@
 //! A store that cannot keep a case (a documented limitation of its backend) names it in
 //! `known_divergences: [..]`: the case still runs there and must fail, so the list cannot go
 //! stale, and a name that is not a case of the suite does not compile.
+//!
+//! The store capabilities beyond the core trait have suites of their own, mounted the same way:
+//! [`audit_conformance!`], [`rate_limit_conformance!`] and [`one_time_conformance!`]. Backends
+//! shared by several servers also pass `nodes: || async { (node_a, node_b) }`, two instances
+//! over one backend, and get the cases that check the nodes share one state.
 
 // A test-support crate: a failed unwrap is a failed test, which is what we want.
 #![allow(clippy::unwrap_used)]
@@ -91,11 +96,15 @@ macro_rules! suite {
     };
 }
 
+pub mod audit;
+mod capabilities;
 pub mod client;
 pub mod conformance;
 pub mod env;
 pub mod harness;
 pub mod layer_suite;
+pub mod one_time;
+pub mod rate_limit;
 pub mod recorder;
 pub mod tokens;
 pub mod wrappers;
@@ -127,6 +136,30 @@ mod tests {
                 .collect();
             assert!(!defined.is_empty(), "{file}: no cases found");
             assert_eq!(defined, cases, "{file}: a case function is outside its suite! block");
+        }
+    }
+
+    /// The capability suites list their cases in their mount macros: every case function of
+    /// such a file must be named in that file's macro, or no store would run it.
+    #[test]
+    fn every_capability_case_is_mounted() {
+        let suites = [
+            ("audit.rs", include_str!("audit.rs")),
+            ("rate_limit.rs", include_str!("rate_limit.rs")),
+            ("one_time.rs", include_str!("one_time.rs")),
+        ];
+        for (file, source) in suites {
+            let (cases, mount) = source.split_once("macro_rules!").expect("a mount macro");
+            let defined: Vec<&str> = cases
+                .lines()
+                .filter_map(|l| l.trim_start().strip_prefix("pub async fn "))
+                .filter_map(|l| l.split(['(', '<']).next())
+                .collect();
+            assert!(!defined.is_empty(), "{file}: no cases found");
+            for case in defined {
+                let named = mount.split(|c: char| !(c.is_alphanumeric() || c == '_')).any(|w| w == case);
+                assert!(named, "{file}: case {case} is not mounted by the suite's macro");
+            }
         }
     }
 }

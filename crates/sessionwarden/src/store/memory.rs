@@ -27,6 +27,8 @@ use crate::time::Timestamp;
 #[derive(Clone, Debug)]
 pub struct MemoryStore {
     inner: Arc<Mutex<Inner>>,
+    // Audit log, rate limits, one-time keys: see `memory_caps.rs`.
+    pub(super) caps: Arc<super::memory_caps::MemoryCaps>,
 }
 
 #[derive(Debug)]
@@ -57,6 +59,7 @@ impl MemoryStore {
                 by_deadline: BTreeSet::new(),
                 by_user: HashMap::new(),
             })),
+            caps: Arc::default(),
         }
     }
 

@@ -56,6 +56,7 @@ mod cached;
 mod capability;
 mod cookie;
 mod memory;
+mod memory_caps;
 
 use std::fmt;
 use std::sync::Arc;
