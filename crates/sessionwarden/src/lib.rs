@@ -32,6 +32,7 @@
 // Unit tests unwrap: a failed unwrap there is a failed test.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod client;
 pub mod codec;
 pub mod config;
 pub mod csrf;
@@ -46,6 +47,7 @@ mod session;
 pub mod store;
 mod time;
 
+pub use self::client::{ClientInfo, DeviceSummary, IpPrefix, TrustedProxies, resolve_client_ip};
 pub use self::config::{CacheControl, CookieConfig, Expiry, SameSite};
 pub use self::csrf::{CsrfLayer, CsrfToken};
 pub use self::error::{BoxError, Error, StoreError};
