@@ -16,8 +16,9 @@ pub const MAX_USER_AGENT_LEN: usize = 1024;
 /// replacements or from a captured part of the user agent, which a client controls.
 const MAX_FAMILY_LEN: usize = 64;
 
-/// The browser and OS rules of uap-core (the `ua-parser` project's shared data), browser and
-/// OS parsers only, converted to JSON by `scripts/uap-regexes.py`.
+/// The browser and OS rules of uap-core (the `ua-parser` project's shared data, Apache-2.0;
+/// the file records the release), browser and OS parsers only, converted to JSON by
+/// `scripts/uap-regexes.py`. Refresh it when uap-core publishes new rules.
 const UAP_RULES: &str = include_str!("uap-regexes.json");
 
 /// A coarse description of the client device: browser family, browser major version, OS
