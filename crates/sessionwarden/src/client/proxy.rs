@@ -1043,6 +1043,11 @@ mod tests {
                     }
                 }
             }
+
+            #[test]
+            fn fuzz_entry_point_never_panics(data in proptest::collection::vec(any::<u8>(), 0..600)) {
+                crate::__fuzzing::client_headers(&data);
+            }
         }
     }
 }
