@@ -310,8 +310,17 @@ where
     D: Deserializer<'de>,
     T: FromStr,
 {
-    let text = Option::<Cow<'de, str>>::deserialize(deserializer)?;
-    Ok(text.and_then(|t| t.parse().ok()))
+    /// A string, or anything else (a number, an object), which is dropped too.
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Field<'a> {
+        Text(Cow<'a, str>),
+        Other(serde::de::IgnoredAny),
+    }
+    Ok(match Option::<Field<'de>>::deserialize(deserializer)? {
+        Some(Field::Text(text)) => text.parse().ok(),
+        Some(Field::Other(_)) | None => None,
+    })
 }
 
 #[cfg(test)]
@@ -401,6 +410,14 @@ mod tests {
             let old: ClientSummary = serde_json::from_str(json).unwrap();
             assert_eq!(ClientInfo::from(old), info, "{name}: From<ClientSummary>");
         }
+    }
+
+    #[test]
+    fn metadata_of_the_wrong_type_is_dropped_not_fatal() {
+        let json = r#"{"ip_prefix":24,"user_agent_hash":{"a":1},"ip_addr":[1],"login_at":5}"#;
+        let info: ClientInfo = serde_json::from_str(json).unwrap();
+        assert_eq!((info.ip_prefix, info.user_agent_hash, info.ip_addr), (None, None, None));
+        assert_eq!(info.login_at, Some(Timestamp::from_unix(5)));
     }
 
     #[test]
