@@ -32,6 +32,7 @@
 // Unit tests unwrap: a failed unwrap there is a failed test.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod client;
 pub mod codec;
 pub mod config;
 pub mod csrf;
@@ -46,6 +47,7 @@ mod session;
 pub mod store;
 mod time;
 
+pub use self::client::{ClientInfo, DeviceSummary, IpPrefix, TrustedProxies, resolve_client_ip};
 pub use self::config::{CacheControl, CookieConfig, Expiry, SameSite};
 pub use self::csrf::{CsrfLayer, CsrfToken};
 pub use self::error::{BoxError, Error, StoreError};
@@ -75,5 +77,31 @@ pub mod __fuzzing {
         KEYS.with(|keys| {
             let _ = Envelope::open(keys, "session", text, Timestamp::from_unix(1_000_000), None);
         });
+    }
+
+    /// Resolves a client address behind trusted proxies from arbitrary header lines (one per
+    /// `\n`), and summarises the bytes as a `User-Agent`; must never panic. The first byte
+    /// picks the header name sent, the header read and the peer.
+    pub fn client_headers(data: &[u8]) {
+        use crate::client::{DeviceSummary, ForwardingHeader, TrustedProxies, resolve_client_ip};
+        let Some((&selector, rest)) = data.split_first() else { return };
+        let sent = if selector & 1 == 0 { "x-forwarded-for" } else { "forwarded" };
+        let mut headers = http::HeaderMap::new();
+        for line in rest.split(|&b| b == b'\n') {
+            if let Ok(value) = http::HeaderValue::from_bytes(line) {
+                headers.append(sent, value);
+            }
+        }
+        let read =
+            if selector & 2 == 0 { ForwardingHeader::XForwardedFor } else { ForwardingHeader::Forwarded };
+        let trusted =
+            TrustedProxies::new(["10.0.0.0/8", "2001:db8::/32"]).expect("static CIDRs").with_header(read);
+        let peer = if selector & 4 == 0 {
+            [10, 0, 0, 1].into()
+        } else {
+            std::net::IpAddr::from([0x2001, 0xdb8, 0, 0, 0, 0, 0, 1])
+        };
+        let _ = resolve_client_ip(peer, &headers, &trusted);
+        let _ = DeviceSummary::from_user_agent(rest);
     }
 }
