@@ -373,6 +373,19 @@ pub async fn duplicate_cookies_are_cleared(backend: Backend) {
     assert_eq!(h.get_with_cookie("/get", &format!("{name}={good}")).await.body, "User: admin");
 }
 
+/// Without the `__Host-` prefix, one of two session cookies may be a domain cookie tossed by
+/// a sibling subdomain that our clearing cannot reach: the pair is refused, nothing is cleared.
+pub async fn duplicate_cookies_without_host_prefix_stay_refused(backend: Backend) {
+    let mut h = Harness::with(backend, CookieConfig::default().with_name("sid"), Expiry::default());
+    h.client.get("/set").await;
+    let good = h.cookie().unwrap();
+    h.rec.clear();
+    let r = h.get_with_cookie("/get", &format!("sid={good}; sid={good}")).await;
+    assert_eq!((r.status.as_u16(), r.body.as_str()), (200, "User: None"));
+    assert_eq!(h.rec.reasons("cookie_rejected"), ["duplicate_cookie"]);
+    assert!(r.set_cookies().is_empty(), "{:?}", r.set_cookies());
+}
+
 /// A cookie-store request whose second write overflows the cookie saves neither write:
 /// a typed 413 and no `Set-Cookie` (not a 500 with the first write's cookie).
 pub async fn oversized_write_is_all_or_nothing(backend: Backend) {

@@ -269,8 +269,14 @@ impl Session {
             let shared = self.shared();
             let phase = match (cookie, &shared.backend) {
                 (Presented::Absent, _) => Ok(Phase::NoSession { stale_cookie: false }),
-                // The layer recorded why when it refused the cookie.
-                (Presented::Refused, _) => Ok(Phase::NoSession { stale_cookie: true }),
+                // The layer recorded why when it refused the cookie. Clearing is safe only
+                // for a `__Host-` name: otherwise one of the pair may be a domain-scoped
+                // cookie a sibling subdomain tossed, which our clearing cannot reach, and it
+                // would then be sent alone, putting the user in the attacker's session.
+                // Refusing both (no session) is the safer failure.
+                (Presented::Refused, _) => {
+                    Ok(Phase::NoSession { stale_cookie: shared.cookie.name().starts_with("__Host-") })
+                }
                 (Presented::One(value), Backend::Cookie(store)) => {
                     Ok(cookie_store::load(shared, store, &value))
                 }
