@@ -161,24 +161,80 @@ async fn env_secret_key_replaces_the_file() {
     let dir = TempDir::new();
     let short = Server::try_start_fails(dir.path(), &[("SECRET_KEY", "too-short")]);
     assert!(short.contains("at least 32 bytes"), "{short}");
-    let secret = "s".repeat(40);
+    let secret = "vK7qP2xN9mR4tW8zL3cF6hJ1bD5gS0aE-yU";
     let a =
-        Server::start(dir.path(), &["--insecure-cookies", "--store", "cookie"], &[("SECRET_KEY", &secret)]);
+        Server::start(dir.path(), &["--insecure-cookies", "--store", "cookie"], &[("SECRET_KEY", secret)]);
     let r = support::client().get(a.url("/set-session?user=shared")).send().await.unwrap();
     let cookie = cookie_pair(&r);
     assert!(!dir.path().join("keyring.json").exists(), "no keyring file when SECRET_KEY is set");
     // A second server with the same secret (a fleet) reads the cookie.
     let b =
-        Server::start(dir.path(), &["--insecure-cookies", "--store", "cookie"], &[("SECRET_KEY", &secret)]);
+        Server::start(dir.path(), &["--insecure-cookies", "--store", "cookie"], &[("SECRET_KEY", secret)]);
     assert_eq!(get(&b.url("/get-session"), Some(&cookie)).await.1, "User: shared");
     // After a rotation with the old secret as a fallback, it still does.
-    let new = "n".repeat(40);
+    let new = "Qm5rT8wY2kX7nB4vC9zH3jL6pF1sD0gA_eR";
     let c = Server::start(
         dir.path(),
         &["--insecure-cookies", "--store", "cookie"],
-        &[("SECRET_KEY", &new), ("SECRET_KEY_FALLBACKS", &secret)],
+        &[("SECRET_KEY", new), ("SECRET_KEY_FALLBACKS", secret)],
     );
     assert_eq!(get(&c.url("/get-session"), Some(&cookie)).await.1, "User: shared");
+}
+
+/// Long enough is not enough: a key of one repeated character (or a few) is refused from every
+/// source, and the error says which one.
+#[tokio::test]
+async fn weak_keys_are_refused_naming_their_source() {
+    let good = "vK7qP2xN9mR4tW8zL3cF6hJ1bD5gS0aE-yU";
+    let zeros = "0".repeat(32);
+    let pattern = "abab".repeat(10);
+    let weak_second = format!("{good}x,{pattern}");
+    type Envs<'a> = Vec<(&'a str, &'a str)>;
+    let env_cases: [(&str, Envs<'_>, &str); 3] = [
+        (
+            "SECRET_KEY of 32 zeros",
+            vec![("SECRET_KEY", zeros.as_str())],
+            "key SECRET_KEY is not random enough",
+        ),
+        (
+            "weak second fallback",
+            vec![("SECRET_KEY", good), ("SECRET_KEY_FALLBACKS", weak_second.as_str())],
+            "key SECRET_KEY_FALLBACKS[1] is not random enough",
+        ),
+        (
+            "weak first fallback",
+            vec![("SECRET_KEY", good), ("SECRET_KEY_FALLBACKS", zeros.as_str())],
+            "key SECRET_KEY_FALLBACKS[0] is not random enough",
+        ),
+    ];
+    for (name, envs, want) in env_cases {
+        let dir = TempDir::new();
+        let err = Server::try_start_fails(dir.path(), &envs);
+        assert!(err.contains(want), "{name}: {err}");
+    }
+    // A keyring file holding an all-zero key.
+    let dir = TempDir::new();
+    let path = dir.path().join("keyring.json");
+    let zero_key = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, [0u8; 32]);
+    std::fs::write(
+        &path,
+        format!(r#"{{"format":"sessionwarden-keyring/1","keys":[{{"kid":1,"state":"primary","created":0,"secret":"{zero_key}"}}]}}"#),
+    )
+    .unwrap();
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let err = Server::try_start_fails(dir.path(), &[]);
+    assert!(err.contains(&format!("key 1 in {} is not random enough", path.display())), "{err}");
+    // A Flask store takes Flask's key as Flask does, for the Flask formats only.
+    let dir = TempDir::new();
+    let flask = Server::start(
+        dir.path(),
+        &["--insecure-cookies", "--store", "flask-cookie"],
+        &[("SECRET_KEY", zeros.as_str())],
+    );
+    let r = support::client().get(flask.url("/set-session")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(dir.path().join("keyring.json").exists(), "sessionwarden's own keys come from the file");
+    assert!(flask.stderr().contains("keys the Flask formats only"));
 }
 
 #[tokio::test]
