@@ -2,6 +2,7 @@
 //! the routes of the contract in `ARCHITECTURE.md`. Thin over the library crates.
 
 pub mod auth;
+mod body;
 pub mod cli;
 pub mod flask;
 pub mod keys;

@@ -57,9 +57,9 @@ async fn get_data(session: Session) -> Result<Json<Value>, sessionwarden::Error>
 async fn post_data(
     State(state): State<AppState>,
     session: Session,
-    body: Json<Value>,
+    body: crate::body::JsonBody<Value>,
 ) -> Result<Response, sessionwarden::Error> {
-    let Json(Value::Object(changes)) = body else {
+    let crate::body::JsonBody(Value::Object(changes)) = body else {
         return Ok((StatusCode::BAD_REQUEST, "expected a JSON object").into_response());
     };
     if state.flask_values && !crate::flask::values_are_storable(&changes) {

@@ -54,3 +54,64 @@ async fn session_data_rejects_what_is_not_a_json_object() {
     assert_eq!(r.status, 400);
     assert!(c.jar.is_empty(), "a rejected request creates no session");
 }
+
+/// Malformed bodies to every JSON route get a fixed answer: never the parser's message with
+/// its line and column.
+#[tokio::test]
+async fn malformed_json_bodies_get_a_generic_answer() {
+    let mut c = client(StoreKind::Memory).await;
+    let token = c.get("/csrf-token").await.json()["csrf_token"].as_str().unwrap().to_owned();
+    let long = format!(r#"{{"note": "{}", "x": }}"#, "a".repeat(120));
+    let cases: [(&str, &str, &str, u16, &str); 8] = [
+        ("data: truncated", "/session/data", r#"{"a": [1, 2"#, 400, "malformed request body"),
+        ("data: syntax error at column 129", "/session/data", &long, 400, "malformed request body"),
+        (
+            "login: missing comma",
+            "/login",
+            r#"{"username": "a" "password": "b"}"#,
+            400,
+            "malformed request body",
+        ),
+        (
+            "login: wrong type",
+            "/login",
+            r#"{"username": "a", "password": 12345}"#,
+            422,
+            "request body does not have the expected fields",
+        ),
+        (
+            "login: missing field",
+            "/login",
+            r#"{"username": "a"}"#,
+            422,
+            "request body does not have the expected fields",
+        ),
+        ("notes: not JSON", "/notes", "{note", 400, "malformed request body"),
+        ("notes: syntax error at column 129", "/notes", &long, 400, "malformed request body"),
+        (
+            "refresh: truncated",
+            "/token/refresh",
+            r#"{"refresh_token": "#,
+            400,
+            "expected {\"refresh_token\": …}",
+        ),
+    ];
+    for (name, path, body, status, error) in cases {
+        let req = axum::http::Request::post(path)
+            .header("content-type", "application/json")
+            .header("x-csrf-token", &token);
+        let r = c.send(req, Body::from(body.to_owned())).await;
+        assert_eq!(r.status, status, "{name}: {}", r.body);
+        assert_eq!(r.json(), json!({ "error": error }), "{name}");
+        for internal in ["line", "column", "12345", "expected a string", "missing field"] {
+            assert!(!r.body.contains(internal), "{name}: {internal:?} in {}", r.body);
+        }
+    }
+    // A malformed form body is answered the same way.
+    let req = axum::http::Request::post("/login")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-csrf-token", &token);
+    let r = c.send(req, Body::from("username=a")).await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(r.json(), json!({"error": "request body does not have the expected fields"}));
+}
