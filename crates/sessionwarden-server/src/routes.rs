@@ -66,6 +66,10 @@ async fn post_data(
         return Ok((StatusCode::BAD_REQUEST, "a $bytes/$tuple/$datetime/$uuid/$markup marker is malformed")
             .into_response());
     }
+    // All or nothing: a value too deep to store again refuses the whole change (400).
+    for (k, v) in &changes {
+        sessionwarden::check_value_depth(k, v)?;
+    }
     for (k, v) in changes {
         if crate::auth::is_reserved(&k) {
             // The CSRF secret is the server's, not the client's.

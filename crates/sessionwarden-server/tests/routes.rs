@@ -115,3 +115,54 @@ async fn malformed_json_bodies_get_a_generic_answer() {
     assert_eq!(r.status, 422, "{}", r.body);
     assert_eq!(r.json(), json!({"error": "request body does not have the expected fields"}));
 }
+
+/// `value` inside `depth` arrays and objects, alternately.
+fn nested(depth: usize) -> serde_json::Value {
+    let mut v = json!("leaf");
+    for i in 0..depth {
+        v = if i % 2 == 0 { json!([v]) } else { json!({ "k": v }) };
+    }
+    v
+}
+
+/// A value too deep to be read back once stored is refused when written (400), and nothing
+/// of that write is stored; a value at the limit is stored and loads back.
+#[tokio::test]
+async fn too_deep_values_are_refused_and_the_session_survives() {
+    let dir = std::env::temp_dir().join(format!(
+        "sw-depth-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    for store in [StoreKind::Memory, StoreKind::Cookie, StoreKind::Sqlite] {
+        let args = ServeArgs { store, insecure_cookies: true, data_dir: dir.clone(), ..ServeArgs::default() };
+        let keyring = Keyring::new(KeySet::generate(Timestamp::from_unix(0)).unwrap());
+        let app = App::new(&args, keyring, Events::default(), Arc::new(SystemClock)).await.unwrap();
+        let mut c = TestClient::new(app.router());
+        let r = post_data(&mut c, &json!({"a": 1})).await;
+        assert_eq!(r.status, 200, "{store:?}");
+
+        for (name, body) in [
+            ("depth 125", json!({"deep": nested(125)})),
+            ("one over the limit", json!({"deep": nested(sessionwarden::MAX_VALUE_DEPTH + 1)})),
+            ("a good key beside a deep one", json!({"b": 2, "deep": nested(125)})),
+        ] {
+            let r = post_data(&mut c, &body).await;
+            assert_eq!(r.status, 400, "{store:?} {name}: {}", r.body);
+            let data = c.get("/session/data").await;
+            assert_eq!(data.status, 200, "{store:?} {name}");
+            assert_eq!(data.json(), json!({"a": 1}), "{store:?} {name}: the session is unchanged");
+        }
+
+        let at_limit = nested(sessionwarden::MAX_VALUE_DEPTH);
+        let r = post_data(&mut c, &json!({"deep": at_limit})).await;
+        assert_eq!(r.status, 200, "{store:?} at the limit: {}", r.body);
+        let data = c.get("/session/data").await;
+        assert_eq!(data.json(), json!({"a": 1, "deep": at_limit}), "{store:?} at the limit loads back");
+        // And again on a later request, from what the store kept.
+        assert_eq!(c.get("/get-session").await.status, 200);
+        assert_eq!(c.get("/session/data").await.json()["deep"], at_limit, "{store:?}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -35,6 +35,7 @@
 pub mod codec;
 pub mod config;
 pub mod csrf;
+mod depth;
 pub mod envelope;
 mod error;
 pub mod events;
@@ -48,6 +49,7 @@ mod time;
 
 pub use self::config::{CacheControl, CookieConfig, Expiry, SameSite};
 pub use self::csrf::{CsrfLayer, CsrfToken};
+pub use self::depth::{MAX_VALUE_DEPTH, check_value_depth};
 pub use self::error::{BoxError, Error, StoreError};
 pub use self::events::{Events, SecurityEvent};
 pub use self::id::{SESSION_ID_LEN, SessionHandle, SessionId, StoreKey};

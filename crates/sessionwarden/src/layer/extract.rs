@@ -21,7 +21,7 @@ impl IntoResponse for Error {
             Error::Store(StoreError::Unavailable { .. }) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable").into_response()
             }
-            Error::Deserialize { .. } | Error::Serialize { .. } => {
+            Error::Deserialize { .. } | Error::Serialize { .. } | Error::ValueTooDeep { .. } => {
                 tracing::warn!(target: "sessionwarden::layer", error = %self, "session value rejected");
                 (StatusCode::BAD_REQUEST, "Bad Request").into_response()
             }
