@@ -346,3 +346,105 @@ async fn login_under_a_flask_store_answers_a_flask_wtf_token() {
     assert_eq!(note(before).await, 403, "a pre-login token must not survive login");
     assert_eq!(note(after).await, 200);
 }
+
+/// Reads `stream` until the server closes it (EOF or reset); what it sent. Bounded so a
+/// server that never closes fails the test instead of hanging it.
+async fn read_until_closed(mut stream: tokio::net::TcpStream) -> Result<Vec<u8>, &'static str> {
+    use tokio::io::AsyncReadExt as _;
+    let mut out = Vec::new();
+    let read = async {
+        let mut buf = [0u8; 1024];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(60), read).await.map_err(|_| "still open after 60 s")?;
+    Ok(out)
+}
+
+/// Slowloris: hundreds of connections that send half their headers or stop partway through a
+/// body, against a server with few file descriptors. A new client is still served, and every
+/// stalled connection is closed by the server (408 for the stalled bodies).
+#[tokio::test]
+async fn stalled_connections_do_not_starve_new_clients() {
+    use tokio::io::AsyncWriteExt as _;
+    let dir = TempDir::new();
+    let server = Server::start_with_nofile(
+        256,
+        dir.path(),
+        &[
+            "--insecure-cookies",
+            "--store",
+            "memory",
+            "--header-timeout",
+            "1s",
+            "--body-timeout",
+            "1s",
+            "--http-idle-timeout",
+            "2s",
+            "--max-connections",
+            "100",
+        ],
+        &[],
+    );
+    let addr = server.base.strip_prefix("http://").unwrap().to_owned();
+    let mut stalled = Vec::new();
+    for i in 0..300 {
+        let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let partial: &[u8] = if i % 2 == 0 {
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: "
+        } else {
+            b"POST /session/data HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"a\":"
+        };
+        s.write_all(partial).await.unwrap();
+        stalled.push((i % 2 == 1, s));
+    }
+    // A new client, with more stalled connections than the server has descriptors.
+    let r = support::client()
+        .get(server.url("/healthz"))
+        .timeout(Duration::from_secs(60))
+        .send()
+        .await
+        .expect("a new client must be served while stalled connections are open");
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap(), "ok");
+    // Every stalled connection is closed by the server.
+    let mut headers_closed = 0;
+    let mut bodies_408 = 0;
+    for (body, s) in stalled {
+        let sent = read_until_closed(s).await.unwrap();
+        let text = String::from_utf8_lossy(&sent);
+        if body {
+            assert!(text.starts_with("HTTP/1.1 408"), "a stalled body gets 408: {text:?}");
+            bodies_408 += 1;
+        } else {
+            assert!(!text.contains(" 200 "), "half a header is never answered 200: {text:?}");
+            headers_closed += 1;
+        }
+    }
+    assert_eq!((headers_closed, bodies_408), (150, 150));
+    // And the server is still there.
+    assert_eq!(get(&server.url("/healthz"), None).await.0, 200);
+}
+
+/// A kept-alive connection that sends nothing after its response is closed by the server.
+#[tokio::test]
+async fn idle_keep_alive_connections_are_closed() {
+    use tokio::io::AsyncWriteExt as _;
+    let dir = TempDir::new();
+    let server = Server::start(
+        dir.path(),
+        &["--insecure-cookies", "--store", "memory", "--header-timeout", "1s"],
+        &[],
+    );
+    let addr = server.base.strip_prefix("http://").unwrap().to_owned();
+    let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    let sent = read_until_closed(s).await.unwrap();
+    let text = String::from_utf8_lossy(&sent);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text:?}");
+    assert!(text.ends_with("ok"), "one response, then the server closed: {text:?}");
+}
