@@ -305,3 +305,30 @@ async fn malformed_flask_cookies_are_no_session() {
     jar.set_session(&valid);
     assert_eq!(jar.get(sw.url("/get-session")).await.1, "User: valid");
 }
+
+/// A session large enough that Flask stores it compressed (`.` + zlib) stays compressed when
+/// sessionwarden changes one key and writes it back: under 4 KB, and Flask reads it.
+#[tokio::test]
+async fn large_compressed_flask_sessions_stay_compressed() {
+    let Some(py) = python() else { return };
+    let flask = Flask::start(&py, &[("SECRET_KEY", NEW), ("SESSION_MODE", "cookie")]);
+    let dir = TempDir::new();
+    let sw = sessionwarden(&dir, "flask-cookie", &[("SECRET_KEY", NEW)]);
+    let mut browser = Jar::default();
+    assert_eq!(browser.get(flask.url("/set-large")).await, (200, "Large set!".into()));
+    let written = browser.session().unwrap().to_owned();
+    assert!(written.starts_with('.'), "Flask compressed it: {}", &written[..20]);
+    let before = browser.json(flask.url("/session-repr")).await;
+    assert!(before["large"].as_str().unwrap().len() > 4096, "uncompressed it would not fit a cookie");
+
+    let token = browser.csrf(sw.url("/csrf-token")).await;
+    let (status, body) = browser.post_json(sw.url("/session/data"), &token, &json!({"changed": 1})).await;
+    assert_eq!(status, 200, "sessionwarden writes the large session back: {body}");
+    let rewritten = browser.session().unwrap().to_owned();
+    assert!(rewritten.starts_with('.'), "written back compressed");
+    assert!("session=".len() + rewritten.len() <= 4096, "{} bytes", rewritten.len());
+
+    let after = browser.json(flask.url("/session-repr")).await;
+    assert_eq!(after["large"], before["large"], "Flask reads the large value back");
+    assert_eq!(after["changed"], json!("1"));
+}
