@@ -332,3 +332,41 @@ async fn large_compressed_flask_sessions_stay_compressed() {
     assert_eq!(after["large"], before["large"], "Flask reads the large value back");
     assert_eq!(after["changed"], json!("1"));
 }
+
+/// Dicts that look like the typed-JSON markers (`{"$tuple": …}`, `{"$bytes": …}`, …) are
+/// plain dicts to Flask; they come back from sessionwarden exactly as Flask wrote them, when
+/// sessionwarden changes another key, and when it writes them back itself.
+#[tokio::test]
+async fn marker_lookalike_dicts_come_back_as_flask_wrote_them() {
+    let Some(py) = python() else { return };
+    let flask = Flask::start(&py, &[("SECRET_KEY", NEW), ("SESSION_MODE", "cookie")]);
+    let dir = TempDir::new();
+    let sw = sessionwarden(&dir, "flask-cookie", &[("SECRET_KEY", NEW)]);
+    let mut browser = Jar::default();
+    assert_eq!(browser.get(flask.url("/set-lookalikes")).await, (200, "Lookalikes set!".into()));
+    let before = browser.json(flask.url("/session-repr")).await;
+    assert_eq!(before["lk_tuple"], json!("{'$tuple': [1, 2]}"));
+
+    // sessionwarden changes another key: the look-alikes are untouched.
+    let token = browser.csrf(sw.url("/csrf-token")).await;
+    let (status, body) = browser.post_json(sw.url("/session/data"), &token, &json!({"other": 1})).await;
+    assert_eq!(status, 200, "{body}");
+    let after = browser.json(flask.url("/session-repr")).await;
+    for (k, v) in before.as_object().unwrap() {
+        assert_eq!(&after[k], v, "{k} changed type");
+    }
+    assert_eq!(after["other"], json!("1"));
+
+    // sessionwarden writes its own view of them back: still the same.
+    let view = browser.json(sw.url("/session/data")).await;
+    let mut lookalikes = view.as_object().unwrap().clone();
+    lookalikes.retain(|k, _| k.starts_with("lk_"));
+    assert_eq!(lookalikes.len(), 10, "{view}");
+    let (status, body) =
+        browser.post_json(sw.url("/session/data"), &token, &serde_json::Value::Object(lookalikes)).await;
+    assert_eq!(status, 200, "{body}");
+    let again = browser.json(flask.url("/session-repr")).await;
+    for (k, v) in before.as_object().unwrap() {
+        assert_eq!(&again[k], v, "{k} changed type when written back");
+    }
+}
