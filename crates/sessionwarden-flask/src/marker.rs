@@ -219,6 +219,7 @@ fn from_marker(key: &str, v: &Value, depth: usize) -> Result<Option<FlaskValue>,
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use serde_json::json;
 
     use super::*;
