@@ -227,9 +227,9 @@ pub struct ServeArgs {
     #[arg(long, env = "SESSIONWARDEN_BODY_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub body_timeout: std::time::Duration,
 
-    /// Close a connection on which no byte moves either way for this long (a client that
-    /// stops reading). Not the session idle timeout (`--idle-timeout`). Keep it above the
-    /// slowest handler: a handler silent for longer loses its connection.
+    /// Close a connection on which no byte moves either way for this long while no handler
+    /// runs on it (a client that stops reading). Not the session idle timeout
+    /// (`--idle-timeout`).
     #[arg(long, env = "SESSIONWARDEN_HTTP_IDLE_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
     pub http_idle_timeout: std::time::Duration,
 

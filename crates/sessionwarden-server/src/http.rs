@@ -14,9 +14,8 @@
 //! - a request's body must arrive within [`HttpLimits::body_timeout`] of its headers, or the
 //!   request is answered 408 and the connection closed;
 //! - a connection on which no byte moves in either direction for
-//!   [`HttpLimits::idle_timeout`] is closed (a client that stops reading its response). A
-//!   handler that runs longer than that without the connection moving loses it too, so keep
-//!   it above the slowest handler.
+//!   [`HttpLimits::idle_timeout`], while no handler is running on it, is closed (a client
+//!   that stops reading its response). A slow handler does not count as idle.
 //!
 //! Graceful shutdown stops accepting, lets in-flight requests finish, and closes idle
 //! connections.
@@ -25,7 +24,7 @@ use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -103,11 +102,18 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let router = router.clone();
+        let busy = Arc::new(AtomicUsize::new(0));
+        let io = TokioIo::new(IdleIo::new(stream, limits.idle_timeout, busy.clone()));
         let service = hyper::service::service_fn(move |mut req: Request<hyper::body::Incoming>| {
             req.extensions_mut().insert(ConnectInfo(addr));
-            router.clone().oneshot(req.map(Body::new))
+            let running = Running::start(&busy);
+            let response = router.clone().oneshot(req.map(Body::new));
+            async move {
+                let response = response.await;
+                drop(running);
+                response
+            }
         });
-        let io = TokioIo::new(IdleIo::new(stream, limits.idle_timeout));
         let conn = graceful.watch(http.serve_connection(io, service));
         tokio::spawn(async move {
             if let Err(e) = conn.await {
@@ -180,17 +186,35 @@ impl http_body::Body for DeadlineBody {
     }
 }
 
+/// One handler running on a connection, counted in its `busy` count until dropped (also
+/// when the request is cancelled).
+struct Running(Arc<AtomicUsize>);
+
+impl Running {
+    fn start(busy: &Arc<AtomicUsize>) -> Self {
+        busy.fetch_add(1, Ordering::AcqRel);
+        Self(busy.clone())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// A TCP stream that fails with `TimedOut` once no byte has moved either way for its idle
-/// timeout while the server waits on it.
+/// timeout while the server waits on it and no handler runs (`busy` is zero).
 struct IdleIo {
     stream: TcpStream,
     timeout: Duration,
     sleep: Pin<Box<Sleep>>,
+    busy: Arc<AtomicUsize>,
 }
 
 impl IdleIo {
-    fn new(stream: TcpStream, timeout: Duration) -> Self {
-        Self { stream, timeout, sleep: Box::pin(tokio::time::sleep(timeout)) }
+    fn new(stream: TcpStream, timeout: Duration, busy: Arc<AtomicUsize>) -> Self {
+        Self { stream, timeout, sleep: Box::pin(tokio::time::sleep(timeout)), busy }
     }
 
     fn progressed(&mut self) {
@@ -199,6 +223,13 @@ impl IdleIo {
     }
 
     fn check_idle(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+        if self.busy.load(Ordering::Acquire) > 0 {
+            // A handler is working: hyper watches the socket for EOF meanwhile, which is not
+            // the client idling. The deadline starts over when the handler is done (its
+            // response is written, or the next wait polls again).
+            self.progressed();
+            return Ok(());
+        }
         match self.sleep.as_mut().poll(cx) {
             Poll::Ready(()) => Err(io::Error::new(io::ErrorKind::TimedOut, "connection idle")),
             Poll::Pending => Ok(()),

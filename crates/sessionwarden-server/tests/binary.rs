@@ -448,3 +448,24 @@ async fn idle_keep_alive_connections_are_closed() {
     assert!(text.starts_with("HTTP/1.1 200"), "{text:?}");
     assert!(text.ends_with("ok"), "one response, then the server closed: {text:?}");
 }
+
+/// A connection on which nothing moves is closed by `--http-idle-timeout`, long before the
+/// header timeout would close it.
+#[tokio::test]
+async fn silent_connections_are_closed_by_the_http_idle_timeout() {
+    use tokio::io::AsyncWriteExt as _;
+    let dir = TempDir::new();
+    let server = Server::start(
+        dir.path(),
+        &["--insecure-cookies", "--store", "memory", "--header-timeout", "10m", "--http-idle-timeout", "1s"],
+        &[],
+    );
+    let addr = server.base.strip_prefix("http://").unwrap().to_owned();
+    let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    // read_until_closed gives up after 60 s, well before the 10-minute header timeout.
+    let sent = read_until_closed(s).await.unwrap();
+    assert!(!String::from_utf8_lossy(&sent).contains(" 200 "));
+    // A request on a fresh connection is still served.
+    assert_eq!(get(&server.url("/healthz"), None).await.0, 200);
+}
