@@ -4,7 +4,13 @@
 //! `{"$datetime": ISO 8601}`, `{"$uuid": hyphenated}`, `{"$markup": html}`,
 //! `{"$bigint": decimal}` (outside the i64/u64 range) and `{"$float": "NaN" | "Infinity" |
 //! "-Infinity" | "-0.0"}`. A one-key object whose key is one of these is always read as the
-//! marker, so a real session dict shaped like that does not survive the round trip.
+//! marker.
+//!
+//! A real dict shaped like a marker (one key, and that key a marker's name: Flask sees
+//! nothing special in `{"$tuple": [1, 2]}`) is written escaped, as `{"$dict": {...}}`, and
+//! `$dict` reads its object back as a plain dict, without looking for markers in it. So
+//! every Flask value survives the round trip through typed JSON, look-alikes included. The
+//! session's top-level dict needs no escape: it is always a dict, never read as a marker.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -51,7 +57,13 @@ impl FlaskValue {
             Self::Tuple(items) => {
                 marker("$tuple", Value::Array(items.iter().map(Self::to_typed_json).collect()))
             }
-            Self::Dict(map) => map_to_typed_json(map),
+            Self::Dict(map) => {
+                let object = map_to_typed_json(map);
+                match map.keys().next() {
+                    Some(k) if map.len() == 1 && is_marker_name(k) => marker("$dict", object),
+                    _ => object,
+                }
+            }
             Self::Bytes(b) => marker("$bytes", Value::String(STANDARD.encode(b))),
             Self::Markup(s) => marker("$markup", Value::String(s.clone())),
             Self::Uuid(u) => marker("$uuid", Value::String(u.to_string())),
@@ -102,10 +114,29 @@ pub fn map_to_typed_json(map: &FlaskMap) -> Value {
 /// # Ok::<(), sessionwarden_flask::Error>(())
 /// ```
 pub fn map_from_typed_json(v: &Value) -> Result<FlaskMap, Error> {
-    match FlaskValue::from_typed_json(v)? {
-        FlaskValue::Dict(m) => Ok(m),
-        _ => Err(Error::NotAnObject),
+    // The top level is the session dict itself: its keys are never a marker (a session whose
+    // only key is `$bytes` is a dict with that key, as `map_to_typed_json` wrote it).
+    let Value::Object(map) = v else {
+        return Err(Error::NotAnObject);
+    };
+    dict(map, 0)
+}
+
+/// The names of the one-key markers, `$dict` (the escape) included.
+const MARKER_NAMES: [&str; 8] =
+    ["$bytes", "$tuple", "$datetime", "$uuid", "$markup", "$bigint", "$float", "$dict"];
+
+fn is_marker_name(key: &str) -> bool {
+    MARKER_NAMES.contains(&key)
+}
+
+/// An object's entries as a dict, each value read as typed JSON.
+fn dict(map: &Map<String, Value>, depth: usize) -> Result<FlaskMap, Error> {
+    let mut out = FlaskMap::with_capacity(map.len());
+    for (k, v) in map {
+        out.insert(k.clone(), from_typed(v, depth + 1)?);
     }
+    Ok(out)
 }
 
 fn from_typed(v: &Value, depth: usize) -> Result<FlaskValue, Error> {
@@ -133,11 +164,7 @@ fn from_typed(v: &Value, depth: usize) -> Result<FlaskValue, Error> {
             {
                 return Ok(v);
             }
-            let mut out = FlaskMap::with_capacity(map.len());
-            for (k, v) in map {
-                out.insert(k.clone(), from_typed(v, depth + 1)?);
-            }
-            FlaskValue::Dict(out)
+            FlaskValue::Dict(dict(map, depth)?)
         }
     })
 }
@@ -155,11 +182,16 @@ fn from_marker(key: &str, v: &Value, depth: usize) -> Result<Option<FlaskValue>,
         "$markup" => "$markup",
         "$bigint" => "$bigint",
         "$float" => "$float",
+        "$dict" => "$dict",
         _ => return Ok(None),
     };
     let bad = |reason| Error::BadMarker { marker, reason };
     let text = v.as_str();
     let value = match (marker, text) {
+        ("$dict", _) => match v {
+            Value::Object(map) => FlaskValue::Dict(dict(map, depth)?),
+            _ => return Err(bad("expected an object")),
+        },
         ("$tuple", _) => match v {
             Value::Array(items) => FlaskValue::Tuple(list(items, depth)?),
             _ => return Err(bad("expected an array")),
@@ -183,4 +215,72 @@ fn from_marker(key: &str, v: &Value, depth: usize) -> Result<Option<FlaskValue>,
         }),
     };
     Ok(Some(value))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use serde_json::json;
+
+    use super::*;
+
+    fn dict_of(entries: &[(&str, FlaskValue)]) -> FlaskValue {
+        FlaskValue::Dict(entries.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect())
+    }
+
+    /// Dicts shaped like markers are escaped, and every value comes back as it was.
+    #[test]
+    fn lookalike_dicts_round_trip() {
+        let s = |t: &str| FlaskValue::Str(t.to_owned());
+        let cases = [
+            (
+                "one-key $tuple dict",
+                dict_of(&[("$tuple", FlaskValue::List(vec![FlaskValue::Int(1)]))]),
+                json!({"$dict": {"$tuple": [1]}}),
+            ),
+            (
+                "one-key $bytes dict, not base64",
+                dict_of(&[("$bytes", s("x"))]),
+                json!({"$dict": {"$bytes": "x"}}),
+            ),
+            ("one-key $float dict", dict_of(&[("$float", s("NaN"))]), json!({"$dict": {"$float": "NaN"}})),
+            ("one-key $bigint dict", dict_of(&[("$bigint", s("1"))]), json!({"$dict": {"$bigint": "1"}})),
+            (
+                "one-key $dict dict",
+                dict_of(&[("$dict", dict_of(&[("a", FlaskValue::Int(1))]))]),
+                json!({"$dict": {"$dict": {"a": 1}}}),
+            ),
+            (
+                "two keys: no escape",
+                dict_of(&[("$tuple", FlaskValue::Int(1)), ("b", FlaskValue::Int(2))]),
+                json!({"$tuple": 1, "b": 2}),
+            ),
+            (
+                "other one-key dict: no escape",
+                dict_of(&[("$other", FlaskValue::Int(1))]),
+                json!({"$other": 1}),
+            ),
+            ("a real tuple", FlaskValue::Tuple(vec![FlaskValue::Int(1)]), json!({"$tuple": [1]})),
+            (
+                "a real tuple in a look-alike",
+                dict_of(&[("$tuple", FlaskValue::Tuple(vec![]))]),
+                json!({"$dict": {"$tuple": {"$tuple": []}}}),
+            ),
+        ];
+        for (name, value, typed) in cases {
+            assert_eq!(value.to_typed_json(), typed, "{name}");
+            assert_eq!(FlaskValue::from_typed_json(&typed).unwrap(), value, "{name}");
+        }
+        assert!(FlaskValue::from_typed_json(&json!({"$dict": [1]})).is_err(), "$dict holds an object");
+    }
+
+    #[test]
+    fn a_session_whose_only_key_is_a_marker_name_is_a_dict() {
+        let mut m = FlaskMap::new();
+        m.insert("$bytes".into(), FlaskValue::Str("x".into()));
+        let typed = map_to_typed_json(&m);
+        assert_eq!(typed, json!({"$bytes": "x"}));
+        assert_eq!(map_from_typed_json(&typed).unwrap(), m);
+        assert_eq!(map_from_typed_json(&json!([1])), Err(Error::NotAnObject));
+    }
 }

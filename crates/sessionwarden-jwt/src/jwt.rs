@@ -488,7 +488,14 @@ impl Jwt {
 fn decode_part(part: &str, name: &'static str) -> Result<Vec<u8>, JwtError> {
     // URL_SAFE_NO_PAD refuses padding, non-alphabet bytes and non-zero trailing bits, so each
     // token has exactly one accepted encoding.
-    URL_SAFE_NO_PAD.decode(part).map_err(|_| JwtError::Malformed { part: name })
+    let bytes = URL_SAFE_NO_PAD.decode(part).map_err(|_| JwtError::Malformed { part: name })?;
+    // RFC 7515 §5.2 / RFC 7519 §7.2: the header and the claims set are UTF-8 JSON. serde_json
+    // checks UTF-8 only in the strings it keeps: a string it skips (an unknown claim or header
+    // member) may hold any bytes, so the whole part is checked here first.
+    if std::str::from_utf8(&bytes).is_err() {
+        return Err(JwtError::Malformed { part: name });
+    }
+    Ok(bytes)
 }
 
 /// A NumericDate (RFC 7519 §2) as we accept it: a non-negative JSON integer. Strings (the

@@ -60,6 +60,19 @@ fn b64_raw(text: &str) -> String {
     URL_SAFE_NO_PAD.encode(text)
 }
 
+/// Stands for bytes that are not UTF-8 in [`b64_not_utf8`].
+const NOT_UTF8: &str = "@not-utf8@";
+
+/// `json` base64url-encoded, with every [`NOT_UTF8`] replaced by the bytes `ff fe`.
+fn b64_not_utf8(json: &Value) -> String {
+    let text = json.to_string();
+    let (before, after) = text.split_once(NOT_UTF8).unwrap();
+    let mut bytes = before.as_bytes().to_vec();
+    bytes.extend_from_slice(&[0xff, 0xfe]);
+    bytes.extend_from_slice(after.as_bytes());
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
 fn hmac(secret: &[u8], input: &str) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret).unwrap();
     mac.update(input.as_bytes());
@@ -257,6 +270,9 @@ fn verification_attacks() {
         case("signed with the previous key but naming the current", token(&header("HS256", "hs1"), &claims(), Sig::Hmac(&HS_OLD_SECRET)), Err("bad_signature")),
         case("garbage signature", token(&header("HS256", "hs1"), &claims(), Sig::Text("AAAA")), Err("bad_signature")),
         case("empty string", String::new(), Err("malformed")),
+        // Signed, but not UTF-8 inside a member serde_json would skip unchecked.
+        case("invalid UTF-8 in an unknown claim, signed", token_raw(&good_h, &b64_not_utf8(&with(claims(), "x", json!(NOT_UTF8))), Sig::Hmac(&HS_SECRET)), Err("malformed")),
+        case("invalid UTF-8 in an unknown header member, signed", token_raw(&b64_not_utf8(&with(header("HS256", "hs1"), "x", json!(NOT_UTF8))), &good_p, Sig::Hmac(&HS_SECRET)), Err("malformed")),
     ];
     cases.push(case(
         "ES256 signature truncated (60 bytes)",

@@ -155,11 +155,11 @@ impl<S: Send + Sync, T: DeserializeOwned + Send + 'static> FromRequest<S> for Js
             Some("application/json") => Json::<T>::from_request(req, state)
                 .await
                 .map(|Json(t)| Self(t))
-                .map_err(IntoResponse::into_response),
+                .map_err(crate::body::json_rejected),
             Some("application/x-www-form-urlencoded") => Form::<T>::from_request(req, state)
                 .await
                 .map(|Form(t)| Self(t))
-                .map_err(IntoResponse::into_response),
+                .map_err(crate::body::form_rejected),
             _ => {
                 Err((StatusCode::UNSUPPORTED_MEDIA_TYPE, "expected application/json or a form")
                     .into_response())

@@ -217,6 +217,28 @@ pub struct ServeArgs {
     #[arg(long, env = "SESSIONWARDEN_PERMANENT")]
     pub permanent: bool,
 
+    /// Time for a request's headers to arrive, and for an idle kept-alive connection to send
+    /// its next request (`10s`, `500ms`, `2m`; a bare number is seconds).
+    #[arg(long, env = "SESSIONWARDEN_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub header_timeout: std::time::Duration,
+
+    /// Time for a request's whole body to arrive after its headers; later, the request gets
+    /// 408 and the connection is closed.
+    #[arg(long, env = "SESSIONWARDEN_BODY_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub body_timeout: std::time::Duration,
+
+    /// Close a connection on which no byte moves either way for this long while no handler
+    /// runs on it (a client that stops reading). Not the session idle timeout
+    /// (`--idle-timeout`).
+    #[arg(long, env = "SESSIONWARDEN_HTTP_IDLE_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    pub http_idle_timeout: std::time::Duration,
+
+    /// Connections served at once; more wait in the accept queue until one closes. Keep it
+    /// below the process's file-descriptor limit (`ulimit -n`) minus what the stores use.
+    #[arg(long, env = "SESSIONWARDEN_MAX_CONNECTIONS", default_value_t = 1024,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+
     /// Maximum number of sessions the memory store holds.
     #[arg(long, env = "SESSIONWARDEN_MEMORY_CAPACITY", default_value_t = 100_000)]
     pub memory_capacity: usize,
@@ -284,9 +306,54 @@ pub struct ServeArgs {
     pub jwt_secret_key: Option<crate::tokens::JwtSecret>,
 }
 
+/// Parses `10s`, `500ms`, `2m` or a bare number of seconds; zero is refused (a zero timeout
+/// would refuse every request).
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let (digits, scale_ms) = if let Some(n) = s.strip_suffix("ms") {
+        (n, 1)
+    } else if let Some(n) = s.strip_suffix('s') {
+        (n, 1000)
+    } else if let Some(n) = s.strip_suffix('m') {
+        (n, 60_000)
+    } else {
+        (s, 1000)
+    };
+    let n: u64 =
+        digits.trim().parse().map_err(|_| format!("{s:?} is not a duration like 10s, 500ms or 2m"))?;
+    let ms = n.checked_mul(scale_ms).ok_or_else(|| format!("{s:?} is too long"))?;
+    if ms == 0 {
+        return Err("a timeout of zero would refuse every request".into());
+    }
+    Ok(std::time::Duration::from_millis(ms))
+}
+
 impl Default for ServeArgs {
     fn default() -> Self {
         // invariant: the empty argument list is valid (every option has a default)
         Cli::parse_from(["sessionwarden"]).serve
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    #[test]
+    fn durations() {
+        let cases: [(&str, Option<Duration>); 9] = [
+            ("10s", Some(Duration::from_secs(10))),
+            ("10", Some(Duration::from_secs(10))),
+            ("500ms", Some(Duration::from_millis(500))),
+            ("2m", Some(Duration::from_secs(120))),
+            (" 1s ", Some(Duration::from_secs(1))),
+            ("0s", None),
+            ("-1s", None),
+            ("1h", None),
+            ("s", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(super::parse_duration(text).ok(), want, "{text:?}");
+        }
     }
 }

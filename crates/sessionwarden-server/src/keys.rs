@@ -22,21 +22,30 @@ pub enum KeySource {
 /// Loads the keyring: from `SECRET_KEY` if set, else from (or into) the keyring file.
 ///
 /// With a Flask store (`flask_mode`), `SECRET_KEY` is first of all Flask's key, which Flask
-/// lets be any length: if it is shorter than 32 bytes it keys only the Flask formats, and
-/// sessionwarden's own keys (JWT, its CSRF tokens) come from the keyring file instead.
+/// lets be anything: if it is shorter than 32 bytes or too weak for a sessionwarden key (all
+/// one character and the like) it keys only the Flask formats, and sessionwarden's own keys
+/// (JWT, its CSRF tokens) come from the keyring file instead.
 ///
 /// # Errors
-/// When the keys are invalid (too short outside Flask mode, bad file) or the file cannot be
-/// created.
+/// When the keys are invalid (too short or weak outside Flask mode, bad file) or the file
+/// cannot be created.
 pub fn load(path: &Path, flask_mode: bool) -> Result<(Keyring, KeySource)> {
+    use sessionwarden::keyring::KeyringError;
     match KeySet::from_env() {
         Ok(Some(set)) => return Ok((Keyring::new(set), KeySource::Env)),
         Ok(None) => {}
-        Err(sessionwarden::keyring::KeyringError::TooShort { .. }) if flask_mode => {
+        Err(KeyringError::TooShort { .. }) if flask_mode => {
             tracing::warn!(
                 target: "sessionwarden::server",
                 "SECRET_KEY is shorter than 32 bytes: it keys the Flask formats only; \
                  sessionwarden's own keys come from the keyring file"
+            );
+        }
+        Err(e @ KeyringError::Weak { .. }) if flask_mode => {
+            tracing::warn!(
+                target: "sessionwarden::server",
+                error = %e,
+                "it keys the Flask formats only; sessionwarden's own keys come from the keyring file"
             );
         }
         Err(e) => return Err(e).context("SECRET_KEY / SECRET_KEY_FALLBACKS"),

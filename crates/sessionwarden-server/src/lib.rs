@@ -2,8 +2,10 @@
 //! the routes of the contract in `ARCHITECTURE.md`. Thin over the library crates.
 
 pub mod auth;
+mod body;
 pub mod cli;
 pub mod flask;
+pub mod http;
 pub mod keys;
 mod routes;
 pub mod stores;
@@ -177,9 +179,13 @@ pub async fn serve(args: ServeArgs, keyring_path: std::path::PathBuf) -> Result<
     tracing::info!(target: "sessionwarden::server", %addr, store = ?args.store, "listening");
     // Tests and scripts read this line to find the port when listening on :0.
     println!("sessionwarden listening on http://{addr}");
-    axum::serve(listener, app.router().into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    let limits = http::HttpLimits {
+        header_timeout: args.header_timeout,
+        body_timeout: args.body_timeout,
+        idle_timeout: args.http_idle_timeout,
+        max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
+    };
+    http::serve(listener, app.router(), limits, shutdown_signal()).await?;
     tracing::info!(target: "sessionwarden::server", "stopped");
     Ok(())
 }

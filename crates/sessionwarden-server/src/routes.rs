@@ -57,14 +57,18 @@ async fn get_data(session: Session) -> Result<Json<Value>, sessionwarden::Error>
 async fn post_data(
     State(state): State<AppState>,
     session: Session,
-    body: Json<Value>,
+    body: crate::body::JsonBody<Value>,
 ) -> Result<Response, sessionwarden::Error> {
-    let Json(Value::Object(changes)) = body else {
+    let crate::body::JsonBody(Value::Object(changes)) = body else {
         return Ok((StatusCode::BAD_REQUEST, "expected a JSON object").into_response());
     };
     if state.flask_values && !crate::flask::values_are_storable(&changes) {
         return Ok((StatusCode::BAD_REQUEST, "a $bytes/$tuple/$datetime/$uuid/$markup marker is malformed")
             .into_response());
+    }
+    // All or nothing: a value too deep to store again refuses the whole change (400).
+    for (k, v) in &changes {
+        sessionwarden::check_value_depth(k, v)?;
     }
     for (k, v) in changes {
         if crate::auth::is_reserved(&k) {

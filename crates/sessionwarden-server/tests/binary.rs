@@ -162,24 +162,80 @@ async fn env_secret_key_replaces_the_file() {
     let dir = TempDir::new();
     let short = Server::try_start_fails(dir.path(), &[("SECRET_KEY", "too-short")]);
     assert!(short.contains("at least 32 bytes"), "{short}");
-    let secret = "s".repeat(40);
+    let secret = "vK7qP2xN9mR4tW8zL3cF6hJ1bD5gS0aE-yU";
     let a =
-        Server::start(dir.path(), &["--insecure-cookies", "--store", "cookie"], &[("SECRET_KEY", &secret)]);
+        Server::start(dir.path(), &["--insecure-cookies", "--store", "cookie"], &[("SECRET_KEY", secret)]);
     let r = support::client().get(a.url("/set-session?user=shared")).send().await.unwrap();
     let cookie = cookie_pair(&r);
     assert!(!dir.path().join("keyring.json").exists(), "no keyring file when SECRET_KEY is set");
     // A second server with the same secret (a fleet) reads the cookie.
     let b =
-        Server::start(dir.path(), &["--insecure-cookies", "--store", "cookie"], &[("SECRET_KEY", &secret)]);
+        Server::start(dir.path(), &["--insecure-cookies", "--store", "cookie"], &[("SECRET_KEY", secret)]);
     assert_eq!(get(&b.url("/get-session"), Some(&cookie)).await.1, "User: shared");
     // After a rotation with the old secret as a fallback, it still does.
-    let new = "n".repeat(40);
+    let new = "Qm5rT8wY2kX7nB4vC9zH3jL6pF1sD0gA_eR";
     let c = Server::start(
         dir.path(),
         &["--insecure-cookies", "--store", "cookie"],
-        &[("SECRET_KEY", &new), ("SECRET_KEY_FALLBACKS", &secret)],
+        &[("SECRET_KEY", new), ("SECRET_KEY_FALLBACKS", secret)],
     );
     assert_eq!(get(&c.url("/get-session"), Some(&cookie)).await.1, "User: shared");
+}
+
+/// Long enough is not enough: a key of one repeated character (or a few) is refused from every
+/// source, and the error says which one.
+#[tokio::test]
+async fn weak_keys_are_refused_naming_their_source() {
+    let good = "vK7qP2xN9mR4tW8zL3cF6hJ1bD5gS0aE-yU";
+    let zeros = "0".repeat(32);
+    let pattern = "abab".repeat(10);
+    let weak_second = format!("{good}x,{pattern}");
+    type Envs<'a> = Vec<(&'a str, &'a str)>;
+    let env_cases: [(&str, Envs<'_>, &str); 3] = [
+        (
+            "SECRET_KEY of 32 zeros",
+            vec![("SECRET_KEY", zeros.as_str())],
+            "key SECRET_KEY is not random enough",
+        ),
+        (
+            "weak second fallback",
+            vec![("SECRET_KEY", good), ("SECRET_KEY_FALLBACKS", weak_second.as_str())],
+            "key SECRET_KEY_FALLBACKS[1] is not random enough",
+        ),
+        (
+            "weak first fallback",
+            vec![("SECRET_KEY", good), ("SECRET_KEY_FALLBACKS", zeros.as_str())],
+            "key SECRET_KEY_FALLBACKS[0] is not random enough",
+        ),
+    ];
+    for (name, envs, want) in env_cases {
+        let dir = TempDir::new();
+        let err = Server::try_start_fails(dir.path(), &envs);
+        assert!(err.contains(want), "{name}: {err}");
+    }
+    // A keyring file holding an all-zero key.
+    let dir = TempDir::new();
+    let path = dir.path().join("keyring.json");
+    let zero_key = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, [0u8; 32]);
+    std::fs::write(
+        &path,
+        format!(r#"{{"format":"sessionwarden-keyring/1","keys":[{{"kid":1,"state":"primary","created":0,"secret":"{zero_key}"}}]}}"#),
+    )
+    .unwrap();
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let err = Server::try_start_fails(dir.path(), &[]);
+    assert!(err.contains(&format!("key 1 in {} is not random enough", path.display())), "{err}");
+    // A Flask store takes Flask's key as Flask does, for the Flask formats only.
+    let dir = TempDir::new();
+    let flask = Server::start(
+        dir.path(),
+        &["--insecure-cookies", "--store", "flask-cookie"],
+        &[("SECRET_KEY", zeros.as_str())],
+    );
+    let r = support::client().get(flask.url("/set-session")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(dir.path().join("keyring.json").exists(), "sessionwarden's own keys come from the file");
+    assert!(flask.stderr().contains("keys the Flask formats only"));
 }
 
 #[tokio::test]
@@ -290,4 +346,127 @@ async fn login_under_a_flask_store_answers_a_flask_wtf_token() {
     };
     assert_eq!(note(before).await, 403, "a pre-login token must not survive login");
     assert_eq!(note(after).await, 200);
+}
+
+/// Reads `stream` until the server closes it (EOF or reset); what it sent. Bounded so a
+/// server that never closes fails the test instead of hanging it.
+async fn read_until_closed(mut stream: tokio::net::TcpStream) -> Result<Vec<u8>, &'static str> {
+    use tokio::io::AsyncReadExt as _;
+    let mut out = Vec::new();
+    let read = async {
+        let mut buf = [0u8; 1024];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(60), read).await.map_err(|_| "still open after 60 s")?;
+    Ok(out)
+}
+
+/// Slowloris: hundreds of connections that send half their headers or stop partway through a
+/// body, against a server with few file descriptors. A new client is still served, and every
+/// stalled connection is closed by the server (408 for the stalled bodies).
+#[tokio::test]
+async fn stalled_connections_do_not_starve_new_clients() {
+    use tokio::io::AsyncWriteExt as _;
+    let dir = TempDir::new();
+    let server = Server::start_with_nofile(
+        256,
+        dir.path(),
+        &[
+            "--insecure-cookies",
+            "--store",
+            "memory",
+            "--header-timeout",
+            "1s",
+            "--body-timeout",
+            "1s",
+            "--http-idle-timeout",
+            "2s",
+            "--max-connections",
+            "100",
+        ],
+        &[],
+    );
+    let addr = server.base.strip_prefix("http://").unwrap().to_owned();
+    let mut stalled = Vec::new();
+    for i in 0..300 {
+        let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let partial: &[u8] = if i % 2 == 0 {
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: "
+        } else {
+            b"POST /session/data HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"a\":"
+        };
+        s.write_all(partial).await.unwrap();
+        stalled.push((i % 2 == 1, s));
+    }
+    // A new client, with more stalled connections than the server has descriptors.
+    let r = support::client()
+        .get(server.url("/healthz"))
+        .timeout(Duration::from_secs(60))
+        .send()
+        .await
+        .expect("a new client must be served while stalled connections are open");
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap(), "ok");
+    // Every stalled connection is closed by the server.
+    let mut headers_closed = 0;
+    let mut bodies_408 = 0;
+    for (body, s) in stalled {
+        let sent = read_until_closed(s).await.unwrap();
+        let text = String::from_utf8_lossy(&sent);
+        if body {
+            assert!(text.starts_with("HTTP/1.1 408"), "a stalled body gets 408: {text:?}");
+            bodies_408 += 1;
+        } else {
+            assert!(!text.contains(" 200 "), "half a header is never answered 200: {text:?}");
+            headers_closed += 1;
+        }
+    }
+    assert_eq!((headers_closed, bodies_408), (150, 150));
+    // And the server is still there.
+    assert_eq!(get(&server.url("/healthz"), None).await.0, 200);
+}
+
+/// A kept-alive connection that sends nothing after its response is closed by the server.
+#[tokio::test]
+async fn idle_keep_alive_connections_are_closed() {
+    use tokio::io::AsyncWriteExt as _;
+    let dir = TempDir::new();
+    let server = Server::start(
+        dir.path(),
+        &["--insecure-cookies", "--store", "memory", "--header-timeout", "1s"],
+        &[],
+    );
+    let addr = server.base.strip_prefix("http://").unwrap().to_owned();
+    let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    let sent = read_until_closed(s).await.unwrap();
+    let text = String::from_utf8_lossy(&sent);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text:?}");
+    assert!(text.ends_with("ok"), "one response, then the server closed: {text:?}");
+}
+
+/// A connection on which nothing moves is closed by `--http-idle-timeout`, long before the
+/// header timeout would close it.
+#[tokio::test]
+async fn silent_connections_are_closed_by_the_http_idle_timeout() {
+    use tokio::io::AsyncWriteExt as _;
+    let dir = TempDir::new();
+    let server = Server::start(
+        dir.path(),
+        &["--insecure-cookies", "--store", "memory", "--header-timeout", "10m", "--http-idle-timeout", "1s"],
+        &[],
+    );
+    let addr = server.base.strip_prefix("http://").unwrap().to_owned();
+    let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    // read_until_closed gives up after 60 s, well before the 10-minute header timeout.
+    let sent = read_until_closed(s).await.unwrap();
+    assert!(!String::from_utf8_lossy(&sent).contains(" 200 "));
+    // A request on a fresh connection is still served.
+    assert_eq!(get(&server.url("/healthz"), None).await.0, 200);
 }

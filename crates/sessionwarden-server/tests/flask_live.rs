@@ -305,3 +305,68 @@ async fn malformed_flask_cookies_are_no_session() {
     jar.set_session(&valid);
     assert_eq!(jar.get(sw.url("/get-session")).await.1, "User: valid");
 }
+
+/// A session large enough that Flask stores it compressed (`.` + zlib) stays compressed when
+/// sessionwarden changes one key and writes it back: under 4 KB, and Flask reads it.
+#[tokio::test]
+async fn large_compressed_flask_sessions_stay_compressed() {
+    let Some(py) = python() else { return };
+    let flask = Flask::start(&py, &[("SECRET_KEY", NEW), ("SESSION_MODE", "cookie")]);
+    let dir = TempDir::new();
+    let sw = sessionwarden(&dir, "flask-cookie", &[("SECRET_KEY", NEW)]);
+    let mut browser = Jar::default();
+    assert_eq!(browser.get(flask.url("/set-large")).await, (200, "Large set!".into()));
+    let written = browser.session().unwrap().to_owned();
+    assert!(written.starts_with('.'), "Flask compressed it: {}", &written[..20]);
+    let before = browser.json(flask.url("/session-repr")).await;
+    assert!(before["large"].as_str().unwrap().len() > 4096, "uncompressed it would not fit a cookie");
+
+    let token = browser.csrf(sw.url("/csrf-token")).await;
+    let (status, body) = browser.post_json(sw.url("/session/data"), &token, &json!({"changed": 1})).await;
+    assert_eq!(status, 200, "sessionwarden writes the large session back: {body}");
+    let rewritten = browser.session().unwrap().to_owned();
+    assert!(rewritten.starts_with('.'), "written back compressed");
+    assert!("session=".len() + rewritten.len() <= 4096, "{} bytes", rewritten.len());
+
+    let after = browser.json(flask.url("/session-repr")).await;
+    assert_eq!(after["large"], before["large"], "Flask reads the large value back");
+    assert_eq!(after["changed"], json!("1"));
+}
+
+/// Dicts that look like the typed-JSON markers (`{"$tuple": …}`, `{"$bytes": …}`, …) are
+/// plain dicts to Flask; they come back from sessionwarden exactly as Flask wrote them, when
+/// sessionwarden changes another key, and when it writes them back itself.
+#[tokio::test]
+async fn marker_lookalike_dicts_come_back_as_flask_wrote_them() {
+    let Some(py) = python() else { return };
+    let flask = Flask::start(&py, &[("SECRET_KEY", NEW), ("SESSION_MODE", "cookie")]);
+    let dir = TempDir::new();
+    let sw = sessionwarden(&dir, "flask-cookie", &[("SECRET_KEY", NEW)]);
+    let mut browser = Jar::default();
+    assert_eq!(browser.get(flask.url("/set-lookalikes")).await, (200, "Lookalikes set!".into()));
+    let before = browser.json(flask.url("/session-repr")).await;
+    assert_eq!(before["lk_tuple"], json!("{'$tuple': [1, 2]}"));
+
+    // sessionwarden changes another key: the look-alikes are untouched.
+    let token = browser.csrf(sw.url("/csrf-token")).await;
+    let (status, body) = browser.post_json(sw.url("/session/data"), &token, &json!({"other": 1})).await;
+    assert_eq!(status, 200, "{body}");
+    let after = browser.json(flask.url("/session-repr")).await;
+    for (k, v) in before.as_object().unwrap() {
+        assert_eq!(&after[k], v, "{k} changed type");
+    }
+    assert_eq!(after["other"], json!("1"));
+
+    // sessionwarden writes its own view of them back: still the same.
+    let view = browser.json(sw.url("/session/data")).await;
+    let mut lookalikes = view.as_object().unwrap().clone();
+    lookalikes.retain(|k, _| k.starts_with("lk_"));
+    assert_eq!(lookalikes.len(), 10, "{view}");
+    let (status, body) =
+        browser.post_json(sw.url("/session/data"), &token, &serde_json::Value::Object(lookalikes)).await;
+    assert_eq!(status, 200, "{body}");
+    let again = browser.json(flask.url("/session-repr")).await;
+    for (k, v) in before.as_object().unwrap() {
+        assert_eq!(&again[k], v, "{k} changed type when written back");
+    }
+}

@@ -54,3 +54,115 @@ async fn session_data_rejects_what_is_not_a_json_object() {
     assert_eq!(r.status, 400);
     assert!(c.jar.is_empty(), "a rejected request creates no session");
 }
+
+/// Malformed bodies to every JSON route get a fixed answer: never the parser's message with
+/// its line and column.
+#[tokio::test]
+async fn malformed_json_bodies_get_a_generic_answer() {
+    let mut c = client(StoreKind::Memory).await;
+    let token = c.get("/csrf-token").await.json()["csrf_token"].as_str().unwrap().to_owned();
+    let long = format!(r#"{{"note": "{}", "x": }}"#, "a".repeat(120));
+    let cases: [(&str, &str, &str, u16, &str); 8] = [
+        ("data: truncated", "/session/data", r#"{"a": [1, 2"#, 400, "malformed request body"),
+        ("data: syntax error at column 129", "/session/data", &long, 400, "malformed request body"),
+        (
+            "login: missing comma",
+            "/login",
+            r#"{"username": "a" "password": "b"}"#,
+            400,
+            "malformed request body",
+        ),
+        (
+            "login: wrong type",
+            "/login",
+            r#"{"username": "a", "password": 12345}"#,
+            422,
+            "request body does not have the expected fields",
+        ),
+        (
+            "login: missing field",
+            "/login",
+            r#"{"username": "a"}"#,
+            422,
+            "request body does not have the expected fields",
+        ),
+        ("notes: not JSON", "/notes", "{note", 400, "malformed request body"),
+        ("notes: syntax error at column 129", "/notes", &long, 400, "malformed request body"),
+        (
+            "refresh: truncated",
+            "/token/refresh",
+            r#"{"refresh_token": "#,
+            400,
+            "expected {\"refresh_token\": …}",
+        ),
+    ];
+    for (name, path, body, status, error) in cases {
+        let req = axum::http::Request::post(path)
+            .header("content-type", "application/json")
+            .header("x-csrf-token", &token);
+        let r = c.send(req, Body::from(body.to_owned())).await;
+        assert_eq!(r.status, status, "{name}: {}", r.body);
+        assert_eq!(r.json(), json!({ "error": error }), "{name}");
+        for internal in ["line", "column", "12345", "expected a string", "missing field"] {
+            assert!(!r.body.contains(internal), "{name}: {internal:?} in {}", r.body);
+        }
+    }
+    // A malformed form body is answered the same way.
+    let req = axum::http::Request::post("/login")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-csrf-token", &token);
+    let r = c.send(req, Body::from("username=a")).await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(r.json(), json!({"error": "request body does not have the expected fields"}));
+}
+
+/// `value` inside `depth` arrays and objects, alternately.
+fn nested(depth: usize) -> serde_json::Value {
+    let mut v = json!("leaf");
+    for i in 0..depth {
+        v = if i % 2 == 0 { json!([v]) } else { json!({ "k": v }) };
+    }
+    v
+}
+
+/// A value too deep to be read back once stored is refused when written (400), and nothing
+/// of that write is stored; a value at the limit is stored and loads back.
+#[tokio::test]
+async fn too_deep_values_are_refused_and_the_session_survives() {
+    let dir = std::env::temp_dir().join(format!(
+        "sw-depth-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    for store in [StoreKind::Memory, StoreKind::Cookie, StoreKind::Sqlite] {
+        let args = ServeArgs { store, insecure_cookies: true, data_dir: dir.clone(), ..ServeArgs::default() };
+        let keyring = Keyring::new(KeySet::generate(Timestamp::from_unix(0)).unwrap());
+        let app = App::new(&args, keyring, Events::default(), Arc::new(SystemClock)).await.unwrap();
+        let mut c = TestClient::new(app.router());
+        let r = post_data(&mut c, &json!({"a": 1})).await;
+        assert_eq!(r.status, 200, "{store:?}");
+
+        for (name, body) in [
+            ("depth 125", json!({"deep": nested(125)})),
+            ("one over the limit", json!({"deep": nested(sessionwarden::MAX_VALUE_DEPTH + 1)})),
+            ("a good key beside a deep one", json!({"b": 2, "deep": nested(125)})),
+        ] {
+            let r = post_data(&mut c, &body).await;
+            assert_eq!(r.status, 400, "{store:?} {name}: {}", r.body);
+            let data = c.get("/session/data").await;
+            assert_eq!(data.status, 200, "{store:?} {name}");
+            assert_eq!(data.json(), json!({"a": 1}), "{store:?} {name}: the session is unchanged");
+        }
+
+        let at_limit = nested(sessionwarden::MAX_VALUE_DEPTH);
+        let r = post_data(&mut c, &json!({"deep": at_limit})).await;
+        assert_eq!(r.status, 200, "{store:?} at the limit: {}", r.body);
+        let data = c.get("/session/data").await;
+        assert_eq!(data.json(), json!({"a": 1, "deep": at_limit}), "{store:?} at the limit loads back");
+        // And again on a later request, from what the store kept.
+        assert_eq!(c.get("/get-session").await.status, 200);
+        assert_eq!(c.get("/session/data").await.json()["deep"], at_limit, "{store:?}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}

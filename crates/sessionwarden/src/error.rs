@@ -29,6 +29,18 @@ pub enum Error {
         source: serde_json::Error,
     },
 
+    /// A value nests deeper than [`crate::MAX_VALUE_DEPTH`] and was not stored.
+    ///
+    /// Past that depth a stored session could no longer be read back. The session is
+    /// unchanged; the request gets 400. Flatten the value.
+    #[error("session value for key {key:?} nests deeper than {limit} levels")]
+    ValueTooDeep {
+        /// The session key being written.
+        key: String,
+        /// The limit, [`crate::MAX_VALUE_DEPTH`].
+        limit: usize,
+    },
+
     /// A stored value does not deserialise into the requested type.
     ///
     /// The session holds this key with another shape; read it as `serde_json::Value` to see.

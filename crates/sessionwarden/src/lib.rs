@@ -36,6 +36,7 @@ pub mod client;
 pub mod codec;
 pub mod config;
 pub mod csrf;
+mod depth;
 pub mod envelope;
 mod error;
 pub mod events;
@@ -50,6 +51,7 @@ mod time;
 pub use self::client::{ClientInfo, DeviceSummary, IpPrefix, TrustedProxies, resolve_client_ip};
 pub use self::config::{CacheControl, CookieConfig, Expiry, SameSite};
 pub use self::csrf::{CsrfLayer, CsrfToken};
+pub use self::depth::{MAX_VALUE_DEPTH, check_value_depth};
 pub use self::error::{BoxError, Error, StoreError};
 pub use self::events::{Events, SecurityEvent};
 pub use self::id::{SESSION_ID_LEN, SessionHandle, SessionId, StoreKey};
@@ -71,7 +73,7 @@ pub mod __fuzzing {
     /// Opens arbitrary bytes as a session cookie; must never panic.
     pub fn open_cookie(data: &[u8]) {
         thread_local! {
-            static KEYS: KeySet = KeySet::from_secrets(&"f".repeat(32), &[]).expect("32-byte key");
+            static KEYS: KeySet = KeySet::from_secrets("fuzz-Jq3vX8mZtR2kW9pL5nB7cY4hF6dS1gA", &[]).expect("a random 36-byte key");
         }
         let Ok(text) = std::str::from_utf8(data) else { return };
         KEYS.with(|keys| {

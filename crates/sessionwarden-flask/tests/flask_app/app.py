@@ -16,6 +16,9 @@ Routes:
     GET  /get-session             "User: NAME" or "User: None"
     GET  /set-types               store one value of every Flask type (Markup only in cookie mode)
     GET  /session-json            the whole session as typed JSON with the interop markers
+    GET  /set-large               store a large, compressible value (Flask compresses the cookie)
+    GET  /set-lookalikes          store dicts shaped like the typed-JSON markers
+    GET  /session-repr            the session's Python repr, key by key (exact types)
     GET  /csrf-token              {"csrf_token": Flask-WTF token}
     POST /csrf-check              200 "ok" if Flask-WTF accepts the token (header or form field)
 """
@@ -95,6 +98,29 @@ def create_app():
         if mode == "cookie":
             session["markup"] = Markup("<b>bold</b>")
         return "Types set!"
+
+    @app.get("/set-large")
+    def set_large():
+        session["large"] = [{"id": i, "title": "an article title", "tags": ["news", "rust"]} for i in range(200)]
+        return "Large set!"
+
+    @app.get("/set-lookalikes")
+    def set_lookalikes():
+        session["lk_bigint"] = {"$bigint": "12345678901234567890123"}
+        session["lk_float"] = {"$float": "NaN"}
+        session["lk_tuple"] = {"$tuple": [1, 2]}
+        session["lk_bytes"] = {"$bytes": "AP8="}
+        session["lk_uuid"] = {"$uuid": "3f2504e0-4f89-11d3-9a0c-0305e82c3301"}
+        session["lk_datetime"] = {"$datetime": "2025-01-02T03:04:05Z"}
+        session["lk_markup"] = {"$markup": "<b>x</b>"}
+        session["lk_dict"] = {"$dict": {"a": 1}}
+        session["lk_nested"] = [{"$tuple": [{"$bytes": "x"}]}, {"k": {"$float": "Infinity"}}]
+        session["lk_real"] = ({"$tuple": (1,)}, b"\x00")
+        return "Lookalikes set!"
+
+    @app.get("/session-repr")
+    def session_repr():
+        return jsonify({k: repr(v) for k, v in session.items()})
 
     @app.get("/session-json")
     def session_json():

@@ -43,9 +43,19 @@ pub struct Server {
 impl Server {
     /// Starts `sessionwarden serve --listen 127.0.0.1:0 <args>` with data in `dir`.
     pub fn start(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Self {
+        Self::start_cmd(Command::new(BIN), dir, args, envs)
+    }
+
+    /// As [`Server::start`], with the process limited to `nofile` open file descriptors.
+    pub fn start_with_nofile(nofile: u32, dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Self {
+        let mut cmd = Command::new("prlimit");
+        cmd.arg(format!("--nofile={nofile}:{nofile}")).arg(BIN);
+        Self::start_cmd(cmd, dir, args, envs)
+    }
+
+    fn start_cmd(mut cmd: Command, dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Self {
         let stderr_path = dir.join(format!("stderr-{}.log", Instant::now().elapsed().as_nanos()));
         let stderr = std::fs::File::create(&stderr_path).unwrap();
-        let mut cmd = Command::new(BIN);
         cmd.arg("serve").arg("--listen").arg("127.0.0.1:0").arg("--data-dir").arg(dir).args(args);
         cmd.env_remove("SECRET_KEY").env_remove("SECRET_KEY_FALLBACKS");
         for (k, v) in envs {

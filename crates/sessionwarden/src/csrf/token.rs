@@ -392,11 +392,16 @@ mod tests {
     use crate::keyring::{Key, KeyState};
     use hmac::KeyInit;
 
+    /// A distinct, non-repeating 32-byte secret per id.
+    fn secret_for(id: u32) -> [u8; 32] {
+        std::array::from_fn(|i| (id as u8).wrapping_mul(31).wrapping_add(i as u8 * 7))
+    }
+
     fn keys(ids: &[(u32, KeyState)]) -> KeySet {
         let keys = ids
             .iter()
             .map(|(id, st)| {
-                Key::new(KeyId::new(*id), *st, Timestamp::from_unix(0), &[*id as u8; 32]).unwrap()
+                Key::new(KeyId::new(*id), *st, Timestamp::from_unix(0), &secret_for(*id)).unwrap()
             })
             .collect();
         KeySet::new(keys, vec![KeyId::new(9)]).unwrap()
@@ -432,10 +437,12 @@ mod tests {
         verify_v1(&ks, &secret, FROZEN_V1, T0, HOUR).unwrap();
     }
 
-    /// Key 1 = 32 bytes of 0x01, secret = 32 bytes of 0x07, iat = 1_800_000_000, mask = 0xa5 × 45.
+    /// Key 1 = `secret_for(1)` (bytes 31 + 7·i), secret = 32 bytes of 0x07,
+    /// iat = 1_800_000_000, mask = 0xa5 × 45. (Until weak keys were refused, key 1 was 32 bytes
+    /// of 0x01; only the tag changed with it.)
     const FROZEN_V1: &str = concat!(
-        "paWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpKWlpaSlpaWlzux3pXOqIRGGV7Jo",
-        "dl5U7iT7di0rbQKFVnlFYmrLnmwNivvv"
+        "paWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpKWlpaSlpaWlzux3pd3ISv378Xmi",
+        "DLJnpQem1eJQ1GDy_KWrahPAGhNcSv9n"
     );
 
     #[test]

@@ -17,7 +17,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use super::{Key, KeyId, KeySet, KeyState, KeyringError, MIN_KEY_LEN};
+use super::{Key, KeyId, KeySet, KeyState, KeyringError};
 use crate::time::Timestamp;
 
 const FORMAT: &str = "sessionwarden-keyring/1";
@@ -110,7 +110,8 @@ impl KeyringFile {
     /// # Errors
     /// [`KeyringError::Io`] if it cannot be read; [`KeyringError::Invalid`] if it is not a
     /// keyring, is readable by group or others, or its keys are inconsistent;
-    /// [`KeyringError::TooShort`] for a key under 32 bytes.
+    /// [`KeyringError::TooShort`] for a key under 32 bytes, [`KeyringError::Weak`] for one
+    /// that is obviously not random (all zero, one repeated byte).
     pub fn load(path: &Path) -> Result<Self, KeyringError> {
         check_permissions(path)?;
         let text = Zeroizing::new(fs::read_to_string(path).map_err(io_err(path))?);
@@ -238,9 +239,7 @@ impl KeyringFile {
                             .decode(secret.as_bytes())
                             .map_err(|_| invalid(path, format!("key {} secret is not base64url", e.kid)))?,
                     );
-                    if bytes.len() < MIN_KEY_LEN {
-                        return Err(KeyringError::TooShort { kid: e.kid.to_string(), len: bytes.len() });
-                    }
+                    super::key::check_secret(&format!("{} in {}", e.kid, path.display()), &bytes)?;
                     keys.push(Key::new(KeyId::new(e.kid), state, e.created, &bytes)?);
                 }
             }
@@ -333,6 +332,50 @@ mod tests {
         }
         let err = KeyringFile::load(&path).unwrap_err();
         assert!(err.to_string().contains("at least 32 bytes"), "{err}");
+        fs::write(&path, "not json").unwrap();
+        assert!(matches!(KeyringFile::load(&path), Err(KeyringError::Invalid { .. })));
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn refuses_weak_keys_naming_the_file_and_key() {
+        let dir = tmpdir();
+        let path = dir.join("k.json");
+        let cases: [(&str, Vec<u8>); 3] = [
+            ("all zero", vec![0u8; 32]),
+            ("one repeated byte, 64 bytes", vec![0x41; 64]),
+            ("two alternating bytes", [0x00, 0xff].repeat(16)),
+        ];
+        for (name, secret) in cases {
+            let text = format!(
+                r#"{{"format":"{FORMAT}","keys":[{{"kid":1,"state":"verify","created":0,"secret":"{}"}},{{"kid":2,"state":"primary","created":0,"secret":"{}"}}]}}"#,
+                URL_SAFE_NO_PAD.encode(random_bytes()),
+                URL_SAFE_NO_PAD.encode(&secret),
+            );
+            fs::write(&path, &text).unwrap();
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt as _;
+                fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+            }
+            let err = KeyringFile::load(&path).unwrap_err();
+            assert!(matches!(err, KeyringError::Weak { .. }), "{name}: {err:?}");
+            let msg = err.to_string();
+            assert!(msg.contains(&format!("key 2 in {}", path.display())), "{name}: {msg}");
+        }
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    fn random_bytes() -> [u8; 32] {
+        let mut b = [0u8; 32];
+        getrandom::fill(&mut b).unwrap();
+        b
+    }
+
+    #[test]
+    fn not_json_is_invalid() {
+        let dir = tmpdir();
+        let path = dir.join("k.json");
         fs::write(&path, "not json").unwrap();
         assert!(matches!(KeyringFile::load(&path), Err(KeyringError::Invalid { .. })));
         fs::remove_dir_all(dir).unwrap();

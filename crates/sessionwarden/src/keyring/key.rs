@@ -13,6 +13,41 @@ use crate::time::Timestamp;
 /// Shortest secret a key may have: 256 bits.
 pub const MIN_KEY_LEN: usize = 32;
 
+/// Fewest distinct byte values a secret may hold: fewer and it is refused as
+/// [`KeyringError::Weak`], whatever its length.
+///
+/// This catches the secrets people type rather than generate: all zero, one repeated
+/// character (`"f".repeat(32)`), a short pattern repeated (`"abcd"` × 8), a binary string.
+/// It is deliberately conservative, so that it never refuses a real random key: 32 random
+/// bytes have about 30 distinct values, and even the smallest common text encoding of a
+/// random key, 32 hex digits (`secrets.token_hex(16)`), has 4 or fewer distinct values with
+/// probability about 1e-16 (32 decimal digits: 4e-11). It is no entropy estimate: a secret
+/// that passes may still be weak (`"0123456789abcdef"` × 2); generate keys, don't type them.
+pub const MIN_KEY_DISTINCT_BYTES: usize = 5;
+
+/// Refuses a secret that is too short ([`MIN_KEY_LEN`]) or obviously low-entropy
+/// ([`MIN_KEY_DISTINCT_BYTES`]); `source` names the key in the error (a key id, a file, an
+/// environment variable).
+pub(crate) fn check_secret(source: &str, secret: &[u8]) -> Result<(), KeyringError> {
+    if secret.len() < MIN_KEY_LEN {
+        return Err(KeyringError::TooShort { kid: source.to_owned(), len: secret.len() });
+    }
+    // A table indexed by secret bytes: its timing could tell a local observer something
+    // about the secret's bytes, but this runs once per key load, not per request.
+    let mut seen = [false; 256];
+    let mut distinct = 0;
+    for &b in secret {
+        if !seen[usize::from(b)] {
+            seen[usize::from(b)] = true;
+            distinct += 1;
+        }
+    }
+    if distinct < MIN_KEY_DISTINCT_BYTES {
+        return Err(KeyringError::Weak { kid: source.to_owned() });
+    }
+    Ok(())
+}
+
 /// A key's id: a small number, printed in cookies and JWT `kid` headers.
 ///
 /// Ids come from the keyring (file keys count up from 1; keys given by environment
@@ -156,11 +191,11 @@ impl Key {
     /// Builds a key from its secret.
     ///
     /// # Errors
-    /// Returns [`KeyringError::TooShort`] if `secret` is shorter than [`MIN_KEY_LEN`].
+    /// Returns [`KeyringError::TooShort`] if `secret` is shorter than [`MIN_KEY_LEN`], and
+    /// [`KeyringError::Weak`] if it has fewer than [`MIN_KEY_DISTINCT_BYTES`] distinct bytes
+    /// (e.g. all zero).
     pub fn new(id: KeyId, state: KeyState, created: Timestamp, secret: &[u8]) -> Result<Self, KeyringError> {
-        if secret.len() < MIN_KEY_LEN {
-            return Err(KeyringError::TooShort { kid: id.to_string(), len: secret.len() });
-        }
+        check_secret(&id.to_string(), secret)?;
         let hk = Hkdf::<Sha256>::new(Some(HKDF_SALT), secret);
         let derive = |p: Purpose| {
             let mut okm = Zeroizing::new([0u8; 32]);
@@ -253,6 +288,36 @@ impl fmt::Debug for Key {
 mod tests {
     use super::*;
 
+    /// A random 32-byte secret (from the OS generator, fixed here).
+    const SECRET: [u8; 32] = [
+        0x3b, 0x9f, 0x12, 0xe4, 0x5a, 0xc7, 0x08, 0x6d, 0xf1, 0x24, 0x93, 0xbe, 0x70, 0x1c, 0xd5, 0x4a, 0x86,
+        0x2f, 0xe9, 0x51, 0x0b, 0xa3, 0x7e, 0xc2, 0x35, 0xd8, 0x64, 0x19, 0xfa, 0x47, 0x8c, 0xb0,
+    ];
+
+    #[test]
+    fn weak_secrets_are_refused() {
+        let cases: [(&str, Vec<u8>, Result<(), &str>); 8] = [
+            ("all zero", vec![0u8; 32], Err("weak")),
+            ("all zero, 64 bytes", vec![0u8; 64], Err("weak")),
+            ("one repeated byte", vec![0xabu8; 32], Err("weak")),
+            ("one repeated character", b"f".repeat(32), Err("weak")),
+            ("a 4-byte pattern repeated", b"abcd".repeat(8), Err("weak")),
+            ("a 5-byte pattern repeated: passes the rule", b"abcde".repeat(7), Ok(())),
+            ("random bytes", SECRET.to_vec(), Ok(())),
+            ("32 hex digits", b"9f86d081884c7d659a2feaa0c55ad015".to_vec(), Ok(())),
+        ];
+        for (name, secret, want) in cases {
+            let got = Key::new(KeyId(3), KeyState::Primary, Timestamp::from_unix(0), &secret)
+                .map(|_| ())
+                .map_err(|e| {
+                    assert!(matches!(e, KeyringError::Weak { ref kid } if kid == "3"), "{name}: {e:?}");
+                    assert!(e.to_string().starts_with("key 3 "), "{name}: {e}");
+                    "weak"
+                });
+            assert_eq!(got, want, "{name}");
+        }
+    }
+
     #[test]
     fn short_secrets_are_refused() {
         let err = Key::new(KeyId(1), KeyState::Primary, Timestamp::from_unix(0), &[1u8; 31]).unwrap_err();
@@ -261,7 +326,7 @@ mod tests {
 
     #[test]
     fn purposes_get_distinct_subkeys() {
-        let k = Key::new(KeyId(1), KeyState::Primary, Timestamp::from_unix(0), &[9u8; 32]).unwrap();
+        let k = Key::new(KeyId(1), KeyState::Primary, Timestamp::from_unix(0), &SECRET).unwrap();
         let all = [
             Purpose::CookieMac,
             Purpose::CookieEncryption,
@@ -275,17 +340,18 @@ mod tests {
             for b in &all[i + 1..] {
                 assert_ne!(k.subkey(*a).expose(), k.subkey(*b).expose(), "{a:?} vs {b:?}");
             }
-            assert_ne!(k.subkey(*a).expose().as_slice(), &[9u8; 32]);
+            assert_ne!(k.subkey(*a).expose().as_slice(), &SECRET);
         }
     }
 
     #[test]
     fn debug_shows_no_secret() {
-        let k = Key::new(KeyId(7), KeyState::Verify, Timestamp::from_unix(0), &[0xabu8; 32]).unwrap();
+        let k = Key::new(KeyId(7), KeyState::Verify, Timestamp::from_unix(0), &SECRET).unwrap();
         let dbg = format!("{k:?} {:?}", k.subkey(Purpose::Csrf));
         assert!(dbg.contains("Verify"));
-        assert!(!dbg.to_lowercase().contains("abab"), "{dbg}");
-        assert!(!dbg.contains("171"), "{dbg}");
+        // The secret's first bytes, as hex and as a decimal byte list.
+        assert!(!dbg.to_lowercase().contains("3b9f"), "{dbg}");
+        assert!(!dbg.contains("59, 159"), "{dbg}");
     }
 
     #[test]

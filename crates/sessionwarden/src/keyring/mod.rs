@@ -24,7 +24,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 
 pub use self::file::{KeyEntry, KeyringFile};
-pub use self::key::{Key, KeyId, KeyState, MIN_KEY_LEN, Purpose, Subkey};
+pub use self::key::{Key, KeyId, KeyState, MIN_KEY_DISTINCT_BYTES, MIN_KEY_LEN, Purpose, Subkey};
 use crate::time::Timestamp;
 
 /// Why the keyring could not be loaded, written or used.
@@ -40,6 +40,19 @@ pub enum KeyringError {
         kid: String,
         /// Its length.
         len: usize,
+    },
+
+    /// A key's secret is long enough but obviously not random: all zero, one repeated
+    /// byte, or fewer than [`MIN_KEY_DISTINCT_BYTES`] distinct bytes.
+    ///
+    /// Generate a random one, e.g. `python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`.
+    #[error(
+        "key {kid} is not random enough (fewer than {MIN_KEY_DISTINCT_BYTES} distinct bytes, e.g. all zero \
+         or one repeated character); generate a random key of at least 32 bytes"
+    )]
+    Weak {
+        /// The key's id, or where it came from (a file, an environment variable).
+        kid: String,
     },
 
     /// The keyring file could not be read or written.
@@ -139,16 +152,12 @@ impl KeySet {
     /// the fallbacks verify. Values are used as raw UTF-8 bytes, as Flask does.
     ///
     /// # Errors
-    /// Returns [`KeyringError::TooShort`] for a value under 32 bytes.
+    /// Returns [`KeyringError::TooShort`] for a value under 32 bytes and
+    /// [`KeyringError::Weak`] for one that is obviously not random (all zero, one repeated
+    /// character), naming the variable.
     pub fn from_secrets(primary: &str, fallbacks: &[String]) -> Result<Self, KeyringError> {
         let mut keys = Vec::with_capacity(1 + fallbacks.len());
-        let check = |name: &str, s: &str| {
-            if s.len() < MIN_KEY_LEN {
-                Err(KeyringError::TooShort { kid: name.to_owned(), len: s.len() })
-            } else {
-                Ok(())
-            }
-        };
+        let check = |name: &str, s: &str| key::check_secret(name, s.as_bytes());
         check("SECRET_KEY", primary)?;
         let at = Timestamp::from_unix(0);
         keys.push(Key::new(
@@ -265,8 +274,8 @@ mod tests {
     fn env_secrets_need_32_bytes_and_fallbacks_verify() {
         let short = KeySet::from_secrets("too-short", &[]).unwrap_err();
         assert!(short.to_string().contains("SECRET_KEY"), "{short}");
-        let a = "a".repeat(32);
-        let b = "b".repeat(40);
+        let a = "Jq3vX8mZ-tR2kW9pL5nB7cY4hF6dS1gA".to_owned();
+        let b = "uE0oI8yT3rW6qZ1xC5vB9nM2lK4jH7gF-Ds".to_owned();
         let set = KeySet::from_secrets(&a, std::slice::from_ref(&b)).unwrap();
         assert_eq!(set.primary().id(), Key::id_for_secret(a.as_bytes()));
         let fb = set.find(Key::id_for_secret(b.as_bytes())).unwrap();
@@ -276,11 +285,33 @@ mod tests {
     }
 
     #[test]
+    fn weak_env_secrets_are_refused_naming_the_variable() {
+        let good = "Jq3vX8mZ-tR2kW9pL5nB7cY4hF6dS1gA".to_owned();
+        let zero = "\0".repeat(32);
+        let cases = [
+            ("SECRET_KEY all zero", zero.clone(), Vec::new(), "SECRET_KEY "),
+            ("SECRET_KEY one repeated character", "f".repeat(32), Vec::new(), "SECRET_KEY "),
+            ("fallback all zero", good.clone(), vec![zero], "SECRET_KEY_FALLBACKS[0]"),
+            (
+                "second fallback a repeated pattern",
+                good.clone(),
+                vec![good.clone(), "ab".repeat(20)],
+                "SECRET_KEY_FALLBACKS[1]",
+            ),
+        ];
+        for (name, primary, fallbacks, var) in cases {
+            let err = KeySet::from_secrets(&primary, &fallbacks).unwrap_err();
+            assert!(matches!(err, KeyringError::Weak { .. }), "{name}: {err:?}");
+            assert!(err.to_string().contains(var), "{name}: {err}");
+        }
+    }
+
+    #[test]
     fn keyring_debug_hides_secrets() {
-        let secret = "z".repeat(32);
-        let ring = Keyring::new(KeySet::from_secrets(&secret, &[]).unwrap());
+        let secret = "Jq3vX8mZ-tR2kW9pL5nB7cY4hF6dS1gA";
+        let ring = Keyring::new(KeySet::from_secrets(secret, &[]).unwrap());
         let dbg = format!("{ring:?}");
-        assert!(!dbg.contains("zzzz"), "{dbg}");
+        assert!(!dbg.contains("Jq3v"), "{dbg}");
         assert!(dbg.contains("Primary"));
     }
 }

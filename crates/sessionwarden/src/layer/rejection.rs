@@ -130,7 +130,7 @@ pub(crate) fn for_error(error: &crate::Error) -> Response {
     use crate::error::{Error, StoreError};
     match error {
         Error::Store(StoreError::Unavailable { .. }) => StoreUnavailable.into_response(),
-        Error::Deserialize { .. } | Error::Serialize { .. } => {
+        Error::Deserialize { .. } | Error::Serialize { .. } | Error::ValueTooDeep { .. } => {
             tracing::warn!(target: "sessionwarden::layer", error = %error, "session value rejected");
             BadRequest.into_response()
         }

@@ -121,12 +121,14 @@ impl Session {
     /// Sets `key` to `value`, creating the session if there is none.
     ///
     /// # Errors
-    /// [`Error::Serialize`] if `value` does not serialise; [`Error::CookieTooLarge`] with the
+    /// [`Error::Serialize`] if `value` does not serialise; [`Error::ValueTooDeep`] if it nests
+    /// deeper than [`crate::MAX_VALUE_DEPTH`]; [`Error::CookieTooLarge`] with the
     /// cookie store if the session would no longer fit in a cookie (the change is not
     /// applied); [`Error::Store`] if the store cannot be reached.
     pub async fn insert<T: Serialize>(&self, key: &str, value: T) -> Result<(), Error> {
         let value =
             serde_json::to_value(value).map_err(|source| Error::Serialize { key: key.to_owned(), source })?;
+        crate::check_value_depth(key, &value)?;
         let mut st = self.loaded().await?;
         let shared = self.shared();
         st.write(shared.now(), &shared.expiry, |live| {
