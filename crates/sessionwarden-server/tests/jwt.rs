@@ -555,6 +555,35 @@ async fn retry_within_the_grace_window_survives_a_key_rotation() {
     assert_eq!(w.rec.count("refresh_token_reuse"), 1);
 }
 
+/// Issue #11 (hardening): after `keys retire KID`, a refresh token issued under the retired key
+/// minted access tokens. Refused at use time now (`refresh_key_retired`), so the emergency
+/// retirement drill ends it on every node that reloads the keyring; a family whose token was
+/// rotated under the new key lives on.
+#[tokio::test]
+async fn issue_11_a_refresh_token_of_a_retired_key_mints_nothing() {
+    let mut w = World::new(JwtAlg::Hs256).await;
+    let (_, unused) = w.login().await;
+    let (_, moved_on) = w.token().await;
+    let old = w.keyring.current().primary().id();
+    w.keyfile.rotate(w.clock.now()).unwrap();
+    w.keyring.replace(w.keyfile.key_set().unwrap());
+    w.clock.advance(Duration::from_secs(60));
+    // Under the new primary, the second family rotates: its live token is the new key's.
+    let r = w.refresh(&moved_on).await;
+    assert_eq!(r.status, 200, "the old key still verifies: {}", r.body);
+    let moved_on = r.json()["refresh_token"].as_str().unwrap().to_owned();
+
+    w.keyfile.retire(old).unwrap();
+    w.keyring.replace(w.keyfile.key_set().unwrap());
+    w.rec.clear();
+    let r = w.refresh(&unused).await;
+    assert_eq!(r.status, 401, "minted under the retired key: {}", r.body);
+    assert!(r.json().get("token").is_none());
+    assert_eq!(w.rec.reasons("jwt_rejected"), vec!["refresh_key_retired"]);
+    assert_eq!(w.rec.count("refresh_token_reuse"), 0, "not a reuse: nothing else is revoked");
+    assert_eq!(w.refresh(&moved_on).await.status, 200, "minted under the new key: still good");
+}
+
 /// `Tokens::purge_expired` (run by `serve` every few minutes) deletes expired refresh
 /// families and denylist rows from the SQL store.
 #[tokio::test]
