@@ -131,8 +131,16 @@ async fn retiring_a_key_ends_the_refresh_tokens_it_minted() {
         want: Result<(), &'static str>,
     }
     let cases = [
-        Case { name: "issued under the old key, unused", rotated_under_the_new_key_first: false, want: Err("refresh_key_retired") },
-        Case { name: "rotated once the new key was primary", rotated_under_the_new_key_first: true, want: Ok(()) },
+        Case {
+            name: "issued under the old key, unused",
+            rotated_under_the_new_key_first: false,
+            want: Err("refresh_key_retired"),
+        },
+        Case {
+            name: "rotated once the new key was primary",
+            rotated_under_the_new_key_first: true,
+            want: Ok(()),
+        },
     ];
     for c in cases {
         let mut w = World::new(JwtAlgorithm::Hs256);
@@ -194,12 +202,17 @@ async fn a_static_secret_refuses_every_other_kid() {
     let file = KeyringFile::generate(START).unwrap();
     let keyring = Keyring::new(file.key_set().unwrap());
     let derived = KeyringTokens::builder(keyring.clone()).build().unwrap();
-    let fixed = KeyringTokens::builder(keyring.clone()).with_static_hs256("static", &[0x42; 32]).build().unwrap();
+    let fixed =
+        KeyringTokens::builder(keyring.clone()).with_static_hs256("static", &[0x42; 32]).build().unwrap();
     let from_derived = derived.issue(&alice()).await.unwrap();
     let from_fixed = fixed.issue(&alice()).await.unwrap();
     assert!(fixed.verify(from_fixed.access.token()).await.is_ok());
     assert_eq!(fixed.verify(from_derived.access.token()).await.unwrap_err().reason(), "kid_unknown");
-    let err = KeyringTokens::builder(keyring).with_algorithm(JwtAlgorithm::EdDsa).with_static_hs256("static", &[0x42; 32]).build().unwrap_err();
+    let err = KeyringTokens::builder(keyring)
+        .with_algorithm(JwtAlgorithm::EdDsa)
+        .with_static_hs256("static", &[0x42; 32])
+        .build()
+        .unwrap_err();
     assert_eq!(err.reason(), "config");
     assert!(!format!("{fixed:?}").contains("66, 66"), "no secret in Debug");
 }
@@ -239,6 +252,9 @@ async fn the_bearer_extractor_answers_like_rfc_6750() {
     assert_eq!(missing.headers()["www-authenticate"], r#"Bearer realm="sessionwarden""#);
     let forged = send(Some("Bearer e30.e30.c2ln".to_owned())).await;
     assert_eq!(forged.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(forged.headers()["www-authenticate"], r#"Bearer realm="sessionwarden", error="invalid_token""#);
+    assert_eq!(
+        forged.headers()["www-authenticate"],
+        r#"Bearer realm="sessionwarden", error="invalid_token""#
+    );
     assert_eq!(w.count("jwt_rejected"), 1, "a missing header is no event; a forged token is");
 }

@@ -36,8 +36,8 @@ use serde::Deserialize;
 use serde_json::json;
 use sessionwarden::keyring::Keyring;
 use sessionwarden::{Error, Events, Session, SessionId, StoreError};
-use sessionwarden_jwt::{AccessTokenRequest, JwtAlgorithm, JwtConfig, JwtError, RefreshConfig, TokenPair};
 pub use sessionwarden_jwt::keyring::{Bearer, BearerRejection, REVOCATION_CACHE_TTL, TokenStores};
+use sessionwarden_jwt::{AccessTokenRequest, JwtAlgorithm, JwtConfig, JwtError, RefreshConfig, TokenPair};
 use sessionwarden_redis::RedisTokenStore;
 use sessionwarden_sql::{PostgresTokenStore, SqliteTokenStore};
 use zeroize::Zeroizing;
@@ -161,7 +161,9 @@ pub async fn open_stores(store: &StoreSettings, tokens: &TokenSettings) -> Resul
         StoreKind::Sqlite => {
             // The sessions database: the same file `stores::open` uses.
             let path: std::path::PathBuf = match args.database_url.as_deref() {
-                Some(url) => url.strip_prefix("sqlite://").or(url.strip_prefix("sqlite:")).unwrap_or(url).into(),
+                Some(url) => {
+                    url.strip_prefix("sqlite://").or(url.strip_prefix("sqlite:")).unwrap_or(url).into()
+                }
                 None => args.data_dir.join("sessions.db"),
             };
             let store = Arc::new(

@@ -52,6 +52,7 @@ struct World {
     keyfile: KeyringFile,
     router: axum::Router,
     tokens: Arc<sessionwarden_server::tokens::Tokens>,
+    app: App,
 }
 
 impl World {
@@ -67,7 +68,7 @@ impl World {
         let app = App::new(&args, keyring.clone(), events, Arc::new(clock.clone())).await.unwrap();
         let router = app.router();
         let tokens = app.state.tokens.clone();
-        Self { browser: TestClient::new(router.clone()), clock, rec, keyring, keyfile, router, tokens }
+        Self { browser: TestClient::new(router.clone()), clock, rec, keyring, keyfile, router, tokens, app }
     }
 
     fn now(&self) -> u64 {
@@ -619,6 +620,31 @@ async fn purge_removes_expired_token_rows() {
     assert_eq!(w.refresh(&refresh).await.status, 401);
     assert_eq!(w.rec.reasons("jwt_rejected"), vec!["refresh_unknown"], "the family is gone");
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// `serve`'s maintenance (the session sweep and the token purge as jobs of one task) runs off
+/// the application's clock: advancing the `ManualClock` runs what is due, without sleeping.
+#[tokio::test]
+async fn maintenance_sweeps_sessions_and_purges_tokens_off_the_clock() {
+    let mut a = args(JwtAlg::Hs256);
+    a.idle_timeout = 600;
+    let mut w = World::with_args(a).await;
+    let (_, refresh) = w.login().await;
+    // What `serve` spawns, over the same state as the router.
+    let mut maintenance = w.app.maintenance();
+    let ran = |reports: &[sessionwarden::maintenance::JobReport]| -> Vec<(&'static str, Option<u64>)> {
+        reports.iter().map(|r| (r.name(), r.removed())).collect()
+    };
+    assert_eq!(ran(&maintenance.run_due().await), vec![("session sweep", Some(0)), ("token purge", Some(0))]);
+    w.clock.advance(Duration::from_secs(59));
+    assert_eq!(ran(&maintenance.run_due().await), vec![], "nothing is due before a minute");
+
+    // 31 days on: the session (idle 10 min) and the refresh family (30 days) have expired.
+    w.clock.advance(Duration::from_secs(31 * 24 * 3600));
+    assert_eq!(ran(&maintenance.run_due().await), vec![("session sweep", Some(1)), ("token purge", Some(0))]);
+    w.rec.clear();
+    assert_eq!(w.refresh(&refresh).await.status, 401);
+    assert_eq!(w.rec.reasons("jwt_rejected"), vec!["refresh_unknown"], "the family was purged");
 }
 
 fn support_dir(name: &str) -> std::path::PathBuf {

@@ -373,7 +373,11 @@ mod tests {
             Step { name: "nothing twice in one instant", advance: 0, ran: &[] },
             Step { name: "a second short of the sweep", advance: 59, ran: &[] },
             Step { name: "the sweep's interval", advance: 1, ran: &["sweep"] },
-            Step { name: "a late look runs a job once, not once per missed interval", advance: 200, ran: &["sweep"] },
+            Step {
+                name: "a late look runs a job once, not once per missed interval",
+                advance: 200,
+                ran: &["sweep"],
+            },
             Step { name: "the purge's interval", advance: 40, ran: &["purge"] },
         ];
         for s in steps {
@@ -392,8 +396,11 @@ mod tests {
         let clock = ManualClock::new(Timestamp::from_unix(T0));
         let calls = Arc::new(Mutex::new(Vec::new()));
         let failing = Arc::new(Mutex::new(true));
-        let mut m = Maintenance::new(Arc::new(clock.clone()))
-            .with_job("sweep", Duration::from_secs(60), recording(&calls, &failing));
+        let mut m = Maintenance::new(Arc::new(clock.clone())).with_job(
+            "sweep",
+            Duration::from_secs(60),
+            recording(&calls, &failing),
+        );
         let reports = m.run_due().await;
         assert_eq!(reports[0].removed(), None);
         assert_eq!(reports[0].error().map(ToString::to_string).as_deref(), Some("down"));
@@ -431,13 +438,24 @@ mod tests {
 
     #[tokio::test]
     async fn in_batches_stops_at_a_short_batch_or_an_error() {
-        let cases: [(&str, Vec<Result<u64, &str>>, Result<u64, &str>, usize); 4] = [
-            ("one short batch", vec![Ok(3)], Ok(3), 1),
-            ("full, full, short", vec![Ok(10), Ok(10), Ok(0)], Ok(20), 3),
-            ("an error ends it", vec![Ok(10), Err("down"), Ok(10)], Err("down"), 2),
-            ("nothing to do", vec![Ok(0)], Ok(0), 1),
+        struct Case {
+            name: &'static str,
+            results: Vec<Result<u64, &'static str>>,
+            want: Result<u64, &'static str>,
+            calls: usize,
+        }
+        let cases = [
+            Case { name: "one short batch", results: vec![Ok(3)], want: Ok(3), calls: 1 },
+            Case { name: "full, full, short", results: vec![Ok(10), Ok(10), Ok(0)], want: Ok(20), calls: 3 },
+            Case {
+                name: "an error ends it",
+                results: vec![Ok(10), Err("down"), Ok(10)],
+                want: Err("down"),
+                calls: 2,
+            },
+            Case { name: "nothing to do", results: vec![Ok(0)], want: Ok(0), calls: 1 },
         ];
-        for (name, results, want, calls) in cases {
+        for Case { name, results, want, calls } in cases {
             let mut results = results.into_iter();
             let mut made = 0;
             let got = in_batches(10, || {

@@ -37,6 +37,7 @@ pub(crate) fn rotation_keys(set: &KeySet) -> (Zeroizing<[u8; 32]>, Vec<Zeroizing
     let current = Zeroizing::new(*set.primary().subkey(Purpose::JwtRefresh).expose());
     let mut earlier: Vec<_> = set.verifying().skip(1).collect();
     earlier.sort_by_key(|key| std::cmp::Reverse(key.created()));
-    let earlier = earlier.iter().map(|key| Zeroizing::new(*key.subkey(Purpose::JwtRefresh).expose())).collect();
+    let earlier =
+        earlier.iter().map(|key| Zeroizing::new(*key.subkey(Purpose::JwtRefresh).expose())).collect();
     (current, earlier)
 }

@@ -65,7 +65,10 @@ impl TokenStores {
     /// # let _ = stores;
     /// # Ok::<(), sessionwarden_jwt::JwtError>(())
     /// ```
-    pub fn shared(refresh: Arc<dyn RefreshStore>, revocations: Arc<dyn Revocations>) -> Result<Self, JwtError> {
+    pub fn shared(
+        refresh: Arc<dyn RefreshStore>,
+        revocations: Arc<dyn Revocations>,
+    ) -> Result<Self, JwtError> {
         let revocations = Arc::new(CachedRevocations::new(revocations, REVOCATION_CACHE_TTL)?);
         Ok(Self { refresh, revocations })
     }

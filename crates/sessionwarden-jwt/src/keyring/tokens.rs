@@ -250,7 +250,9 @@ impl KeyringTokensBuilder {
         self.refresh_config.validate()?;
         if let Some((kid, secret)) = &self.static_key {
             if self.algorithm != JwtAlgorithm::Hs256 {
-                return Err(JwtError::Config { what: "a static HS256 secret with an algorithm other than HS256" });
+                return Err(JwtError::Config {
+                    what: "a static HS256 secret with an algorithm other than HS256",
+                });
             }
             // Checked here so a bad value stops startup, not the first request.
             JwtKey::hs256(kid.clone(), secret)?;
@@ -340,8 +342,11 @@ impl KeyringTokens {
             return Ok((b.jwt.clone(), b.refresh.clone()));
         }
         let jwt = Arc::new(
-            Jwt::new(keys::jwt_key_set(&set, self.algorithm, self.static_key.as_ref())?, self.config.clone())?
-                .with_clock(Arc::new(JwtClock(self.clock.clone()))),
+            Jwt::new(
+                keys::jwt_key_set(&set, self.algorithm, self.static_key.as_ref())?,
+                self.config.clone(),
+            )?
+            .with_clock(Arc::new(JwtClock(self.clock.clone()))),
         );
         let (rotation_key, earlier) = keys::rotation_keys(&set);
         let refresh = Arc::new(

@@ -400,7 +400,8 @@ impl RefreshManager {
     /// is compared in constant time.
     fn minted_by_a_held_key(&self, raw: &[u8; 32]) -> bool {
         let (nonce, tag) = raw.split_at(NONCE_LEN);
-        let matches = |mac: &Hmac<Sha256>| -> bool { mac_of(mac, TAG_LABEL, nonce)[..NONCE_LEN].ct_eq(tag).into() };
+        let matches =
+            |mac: &Hmac<Sha256>| -> bool { mac_of(mac, TAG_LABEL, nonce)[..NONCE_LEN].ct_eq(tag).into() };
         matches(&self.rotation_mac) || self.previous_keys.iter().any(|key| matches(&keyed(key)))
     }
 
