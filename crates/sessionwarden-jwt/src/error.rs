@@ -156,6 +156,15 @@ pub enum JwtError {
     #[error("refresh token was reused after rotation; its family has been revoked")]
     RefreshReuse,
 
+    /// The refresh token is unused but was minted under a rotation key the manager no longer
+    /// holds: for sessionwarden, a keyring key that has been retired.
+    ///
+    /// Retiring a key ends every refresh token it minted (the emergency-retirement drill). The
+    /// family is left as it is (it expires); the user logs in again. Also the answer for a
+    /// token whose tag was tampered with.
+    #[error("refresh token was minted under a retired key")]
+    RefreshKeyRetired,
+
     /// A key could not be built (secret too short, invalid seed) or used.
     #[error("invalid key: {what}")]
     InvalidKey {
@@ -229,6 +238,7 @@ impl JwtError {
             Self::RefreshExpired => "refresh_expired",
             Self::RefreshRevoked => "refresh_revoked",
             Self::RefreshReuse => "refresh_reuse",
+            Self::RefreshKeyRetired => "refresh_key_retired",
             Self::InvalidKey { .. } => "invalid_key",
             Self::Config { .. } => "config",
             Self::Signing => "signing_failed",

@@ -9,6 +9,9 @@
 //! - [`CachedRevocations`] puts a bounded local cache (at most 1 s) in front of a shared
 //!   revocation store, so a fleet refuses a revoked token within a second.
 //! - [`Jwt::jwks`] publishes the public keys (RFC 7517).
+//! - With the `keyring` feature (on by default), [`keyring::KeyringTokens`] runs all of it
+//!   under a sessionwarden keyring, following its reloads, and [`keyring::Bearer`] extracts
+//!   verified claims in axum. Without it the crate does not depend on sessionwarden.
 //!
 //! # Verification policy
 //!
@@ -61,6 +64,8 @@ mod config;
 mod error;
 mod jwt;
 mod key;
+#[cfg(feature = "keyring")]
+pub mod keyring;
 pub mod refresh;
 mod revocation;
 

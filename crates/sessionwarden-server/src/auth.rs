@@ -3,7 +3,7 @@
 //!
 //! Demo users come from `--demo-user NAME:PASSWORD`; each password is hashed with argon2
 //! (default parameters) while the command line is parsed, so the plaintext is never kept in
-//! [`crate::cli::ServeArgs`] and never logged.
+//! the settings and never logged.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -24,7 +24,6 @@ use sessionwarden::csrf::{self, CsrfLayer, CsrfToken, CsrfVerified};
 use sessionwarden::{Error, Session};
 
 use crate::AppState;
-use crate::cli::ServeArgs;
 
 /// The session key the demo notes live under.
 const NOTES_KEY: &str = "notes";
@@ -112,10 +111,23 @@ impl Users {
     }
 }
 
+/// The CSRF settings `serve` takes from its command line.
+#[derive(Debug, Clone)]
+pub struct CsrfSettings {
+    /// Refuse state-changing requests without `Sec-Fetch-Site` or `Origin`.
+    pub csrf_strict: bool,
+    /// The site's own origin, if configured.
+    pub public_origin: Option<csrf::Origin>,
+    /// Plain-http development: the request's host counts with `http`.
+    pub insecure_cookies: bool,
+    /// Other origins allowed to send state-changing requests.
+    pub trusted_origin: Vec<csrf::Origin>,
+}
+
 /// The CSRF layer for `args`: the site's origin from `--public-origin` (else the request's
 /// host, with `http` under `--insecure-cookies`), `--trusted-origin`s, `--csrf-strict`, and
 /// a token required on `POST /login` even before there is a session.
-pub(crate) fn csrf_layer(args: &ServeArgs) -> CsrfLayer {
+pub(crate) fn csrf_layer(args: &CsrfSettings) -> CsrfLayer {
     let mut layer = CsrfLayer::new().with_strict(args.csrf_strict).with_token_required_path("/login");
     match &args.public_origin {
         Some(origin) => layer = layer.with_public_origin(origin.clone()),

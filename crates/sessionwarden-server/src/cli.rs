@@ -135,6 +135,32 @@ pub enum StoreKind {
     FlaskRedis,
 }
 
+/// The signing algorithm, `--jwt-alg`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum JwtAlg {
+    /// HMAC-SHA256 with the keyring's JWT subkey (or `JWT_SECRET_KEY`). Nothing to publish.
+    #[value(name = "HS256")]
+    Hs256,
+    /// Ed25519, keys derived from the keyring and published at `/.well-known/jwks.json`.
+    #[value(name = "EdDSA")]
+    EdDsa,
+    /// ECDSA P-256, keys derived from the keyring and published at `/.well-known/jwks.json`.
+    #[value(name = "ES256")]
+    Es256,
+}
+
+impl JwtAlg {
+    /// The JWT crate's algorithm.
+    #[must_use]
+    pub fn algorithm(self) -> sessionwarden_jwt::JwtAlgorithm {
+        match self {
+            Self::Hs256 => sessionwarden_jwt::JwtAlgorithm::Hs256,
+            Self::EdDsa => sessionwarden_jwt::JwtAlgorithm::EdDsa,
+            Self::Es256 => sessionwarden_jwt::JwtAlgorithm::Es256,
+        }
+    }
+}
+
 /// `serve` options.
 #[derive(Debug, Args, Clone)]
 pub struct ServeArgs {
@@ -269,8 +295,8 @@ pub struct ServeArgs {
 
     /// JWT signing algorithm: HS256 with the keyring's JWT subkey, or EdDSA / ES256 with keys
     /// derived from the keyring and published at `/.well-known/jwks.json`.
-    #[arg(long, env = "SESSIONWARDEN_JWT_ALG", value_enum, default_value_t = crate::tokens::JwtAlg::Hs256)]
-    pub jwt_alg: crate::tokens::JwtAlg,
+    #[arg(long, env = "SESSIONWARDEN_JWT_ALG", value_enum, default_value_t = JwtAlg::Hs256)]
+    pub jwt_alg: JwtAlg,
 
     /// The `iss` of issued tokens, required of verified ones.
     #[arg(long, env = "SESSIONWARDEN_JWT_ISSUER", default_value = "sessionwarden")]
@@ -326,6 +352,84 @@ fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
         return Err("a timeout of zero would refuse every request".into());
     }
     Ok(std::time::Duration::from_millis(ms))
+}
+
+/// The settings each part of the server takes: this is the one place that reads `ServeArgs`.
+impl ServeArgs {
+    /// Everything [`crate::App`] needs.
+    #[must_use]
+    pub fn settings(&self) -> crate::Settings {
+        crate::Settings {
+            store: self.store_settings(),
+            tokens: self.token_settings(),
+            csrf: self.csrf_settings(),
+            flask: self.flask_settings(),
+            session: crate::SessionSettings {
+                insecure_cookies: self.insecure_cookies,
+                idle_timeout: self.idle_timeout,
+                absolute_timeout: self.absolute_timeout,
+                permanent: self.permanent,
+            },
+            demo_users: self.demo_user.clone(),
+        }
+    }
+
+    /// Where sessions, refresh tokens and revocations are kept.
+    #[must_use]
+    pub fn store_settings(&self) -> crate::stores::StoreSettings {
+        crate::stores::StoreSettings {
+            store: self.store,
+            database_url: self.database_url.clone(),
+            redis_url: self.redis_url.clone(),
+            redis_prefix: self.redis_prefix.clone(),
+            redis_token_prefix: self.redis_token_prefix.clone(),
+            local_cache: self.local_cache,
+            memory_capacity: self.memory_capacity,
+            encrypt_cookies: self.encrypt_cookies,
+            data_dir: self.data_dir.clone(),
+            permanent_session_lifetime: self.permanent_session_lifetime,
+            flask_secrets: self.flask_secrets.clone(),
+        }
+    }
+
+    /// The JWT policy, algorithm and explicit secret.
+    #[must_use]
+    pub fn token_settings(&self) -> crate::tokens::TokenSettings {
+        crate::tokens::TokenSettings {
+            algorithm: self.jwt_alg.algorithm(),
+            issuer: self.jwt_issuer.clone(),
+            audience: self.jwt_audience.clone(),
+            leeway: self.jwt_leeway,
+            access_ttl: self.jwt_access_ttl,
+            refresh_grace: self.jwt_refresh_grace,
+            secret_key: self.jwt_secret_key.clone(),
+            secret_key_id: self.jwt_secret_key_id.clone(),
+        }
+    }
+
+    /// The CSRF origin checks.
+    #[must_use]
+    pub fn csrf_settings(&self) -> crate::auth::CsrfSettings {
+        crate::auth::CsrfSettings {
+            csrf_strict: self.csrf_strict,
+            public_origin: self.public_origin.clone(),
+            insecure_cookies: self.insecure_cookies,
+            trusted_origin: self.trusted_origin.clone(),
+        }
+    }
+
+    /// Flask interop.
+    #[must_use]
+    pub fn flask_settings(&self) -> crate::flask::FlaskSettings {
+        crate::flask::FlaskSettings {
+            store: self.store,
+            session_use_signer: self.session_use_signer,
+            session_cookie_name: self.session_cookie_name.clone(),
+            permanent_session_lifetime: self.permanent_session_lifetime,
+            permanent: self.permanent,
+            flask_secrets: self.flask_secrets.clone(),
+        }
+    }
 }
 
 impl Default for ServeArgs {

@@ -10,7 +10,8 @@ use sessionwarden::{CookieConfig, CookieStore, CsrfLayer, Expiry};
 use sessionwarden_flask::adapter::{FlaskCookieStore, FlaskSids, FlaskWtfTokens, flask_expiry};
 use sessionwarden_flask::{FlaskCookieCodec, SecretKey};
 
-use crate::cli::{ServeArgs, StoreKind};
+use crate::cli::StoreKind;
+use crate::stores::StoreSettings;
 
 /// Flask's secrets: `SECRET_KEY`, `SECRET_KEY_FALLBACKS` and `WTF_CSRF_SECRET_KEY`. Cheap
 /// to clone; `Debug` shows no key material.
@@ -47,6 +48,23 @@ impl FlaskSecrets {
     }
 }
 
+/// The Flask settings `serve` takes from its command line (Flask's own names).
+#[derive(Debug, Clone)]
+pub struct FlaskSettings {
+    /// The store: Flask mode is on for `flask-cookie` and `flask-redis`.
+    pub store: StoreKind,
+    /// Flask-Session's `SESSION_USE_SIGNER`.
+    pub session_use_signer: bool,
+    /// `SESSION_COOKIE_NAME`.
+    pub session_cookie_name: String,
+    /// `PERMANENT_SESSION_LIFETIME`, seconds.
+    pub permanent_session_lifetime: u64,
+    /// `SESSION_PERMANENT`.
+    pub permanent: bool,
+    /// `SECRET_KEY`, `SECRET_KEY_FALLBACKS`, `WTF_CSRF_SECRET_KEY`.
+    pub flask_secrets: FlaskSecrets,
+}
+
 /// What a Flask store changes in the application: the cookie's name, Flask's expiry, the
 /// session-id format and the CSRF token scheme.
 #[derive(Debug, Clone)]
@@ -63,11 +81,11 @@ impl FlaskMode {
     ///
     /// # Errors
     /// When a Flask store is chosen without `SECRET_KEY`.
-    pub fn new(args: &ServeArgs) -> Result<Option<Self>> {
+    pub fn new(args: &FlaskSettings) -> Result<Option<Self>> {
         if !matches!(args.store, StoreKind::FlaskCookie | StoreKind::FlaskRedis) {
             return Ok(None);
         }
-        let secret = secret(args)?;
+        let secret = secret(&args.flask_secrets)?;
         let ids: Option<Arc<dyn IdCodec>> = match (args.store, args.session_use_signer) {
             (StoreKind::FlaskRedis, true) => Some(Arc::new(FlaskSids::signed(secret.clone()))),
             (StoreKind::FlaskRedis, false) => Some(Arc::new(FlaskSids::plain())),
@@ -107,8 +125,8 @@ impl FlaskMode {
     }
 }
 
-fn secret(args: &ServeArgs) -> Result<SecretKey> {
-    match &args.flask_secrets.0.secret_key {
+fn secret(secrets: &FlaskSecrets) -> Result<SecretKey> {
+    match &secrets.0.secret_key {
         Some(s) => Ok(s.clone()),
         None => {
             bail!("--store flask-cookie and flask-redis need the Flask app's SECRET_KEY in the environment")
@@ -121,8 +139,8 @@ fn secret(args: &ServeArgs) -> Result<SecretKey> {
 ///
 /// # Errors
 /// Without `SECRET_KEY`.
-pub fn cookie_store(args: &ServeArgs) -> Result<CookieStore> {
-    let codec = FlaskCookieCodec::new(secret(args)?)
+pub fn cookie_store(args: &StoreSettings) -> Result<CookieStore> {
+    let codec = FlaskCookieCodec::new(secret(&args.flask_secrets)?)
         .with_fallbacks(args.flask_secrets.0.fallbacks.iter().cloned())
         .with_max_age(args.permanent_session_lifetime);
     Ok(FlaskCookieStore::new(codec).into_cookie_store())

@@ -18,11 +18,21 @@ use std::time::Duration;
 use anyhow::{Context as _, Result};
 use axum::Router;
 use sessionwarden::keyring::Keyring;
+use sessionwarden::maintenance::{Maintenance, in_batches};
 use sessionwarden::{
     Backend, Clock, CookieConfig, Events, ExpiredDeletion, Expiry, SessionLayer, SessionStore, SystemClock,
 };
 
 use crate::cli::ServeArgs;
+
+/// How often `serve` removes expired sessions from a server-side store.
+pub const SESSION_SWEEP_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Expired sessions removed per statement.
+const SWEEP_BATCH: usize = 1000;
+
+/// How often the maintenance task looks at the clock for due jobs.
+const MAINTENANCE_POLL: Duration = Duration::from_secs(1);
 
 /// What the routes share.
 #[derive(Clone, Debug)]
@@ -65,6 +75,37 @@ pub struct App {
     pub expired_deletion: Option<Arc<dyn ExpiredDeletion>>,
 }
 
+/// Everything the server is configured with, built from the command line by
+/// [`cli::ServeArgs::settings`]: each module takes its own part.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Where sessions and tokens are kept.
+    pub store: stores::StoreSettings,
+    /// JWT policy and keys.
+    pub tokens: tokens::TokenSettings,
+    /// CSRF origin checks.
+    pub csrf: auth::CsrfSettings,
+    /// Flask interop.
+    pub flask: flask::FlaskSettings,
+    /// Session cookie and lifetimes.
+    pub session: SessionSettings,
+    /// The demo users `POST /login` accepts.
+    pub demo_users: Vec<auth::DemoUser>,
+}
+
+/// The session cookie and lifetimes.
+#[derive(Debug, Clone)]
+pub struct SessionSettings {
+    /// Plain-http development cookies.
+    pub insecure_cookies: bool,
+    /// Idle timeout, seconds (0 = none).
+    pub idle_timeout: u64,
+    /// Absolute timeout, seconds (0 = none).
+    pub absolute_timeout: u64,
+    /// Persistent cookies.
+    pub permanent: bool,
+}
+
 impl App {
     /// Builds the application for `args` with `keyring`.
     ///
@@ -76,7 +117,20 @@ impl App {
         events: Events,
         clock: Arc<dyn Clock>,
     ) -> Result<Self> {
-        let stores = stores::open(args).await?;
+        Self::with_settings(&args.settings(), keyring, events, clock).await
+    }
+
+    /// Builds the application for `settings` with `keyring`.
+    ///
+    /// # Errors
+    /// When the store cannot be opened.
+    pub async fn with_settings(
+        settings: &Settings,
+        keyring: Keyring,
+        events: Events,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self> {
+        let stores = stores::open(&settings.store).await?;
         let user_revocation = stores.user_revocation();
         if let stores::UserRevocation::Unsupported(why) = &user_revocation {
             tracing::warn!(
@@ -84,6 +138,7 @@ impl App {
                 "POST /logout-everywhere is unavailable and answers 501: {why}"
             );
         }
+        let args = &settings.session;
         let mut cookie = CookieConfig::default();
         if args.insecure_cookies {
             cookie = cookie.insecure_allow_http();
@@ -93,17 +148,17 @@ impl App {
             .with_idle_timeout(secs(args.idle_timeout))
             .with_absolute_timeout(secs(args.absolute_timeout))
             .persistent(args.permanent);
-        let users = Arc::new(auth::Users::new(&args.demo_user)?);
-        let csrf = auth::csrf_layer(args);
+        let users = Arc::new(auth::Users::new(&settings.demo_users)?);
+        let csrf = auth::csrf_layer(&settings.csrf);
         // A Flask store brings Flask's cookie name, expiry, sid format and CSRF tokens.
-        let flask = flask::FlaskMode::new(args)?;
+        let flask = flask::FlaskMode::new(&settings.flask)?;
         let (cookie, expiry, csrf) = match &flask {
             Some(f) => (f.cookie(cookie), f.expiry(), f.csrf(csrf)),
             None => (cookie, expiry, csrf),
         };
-        let token_stores = tokens::TokenStores::open(args).await?;
-        let tokens = Arc::new(tokens::Tokens::new(
-            args,
+        let token_stores = tokens::open_stores(&settings.store, &settings.tokens).await?;
+        let tokens = Arc::new(tokens::build(
+            &settings.tokens,
             keyring.clone(),
             clock.clone(),
             events.clone(),
@@ -126,6 +181,29 @@ impl App {
             csrf,
             flask,
             expired_deletion: stores.expired_deletion,
+        })
+    }
+
+    /// The periodic maintenance for this application: the session sweep (server-side stores)
+    /// every [`SESSION_SWEEP_INTERVAL`] and the token purge every
+    /// [`tokens::TOKEN_PURGE_INTERVAL`], off the application's clock. `serve` spawns it.
+    pub fn maintenance(&self) -> Maintenance {
+        let mut maintenance = Maintenance::new(self.state.clock.clone());
+        // Only stores that need it: Flask-Session's records expire by TTL, with nothing to sweep.
+        if let Some(store) = self.expired_deletion.clone() {
+            maintenance = maintenance.with_job("session sweep", SESSION_SWEEP_INTERVAL, move |now| {
+                let store = store.clone();
+                // Small batches keep each statement short; stop when a batch comes back short.
+                async move { in_batches(SWEEP_BATCH, || store.delete_expired(now, SWEEP_BATCH)).await }
+            });
+        }
+        let tokens = self.state.tokens.clone();
+        // Without it the SQL token tables only ever grow. The token stores do not count
+        // what they purge, so the job reports 0.
+        maintenance.with_job("token purge", tokens::TOKEN_PURGE_INTERVAL, move |now| {
+            let tokens = tokens.clone();
+            let now = u64::try_from(now.unix()).unwrap_or(0);
+            async move { tokens.purge_expired_at(now).await.map(|()| 0) }
         })
     }
 
@@ -167,11 +245,7 @@ pub async fn serve(args: ServeArgs, keyring_path: std::path::PathBuf) -> Result<
         );
     }
     let app = App::new(&args, keyring, events, Arc::new(SystemClock)).await?;
-    // Only stores that need it: Flask-Session's records expire by TTL, with nothing to sweep.
-    if let Some(store) = app.expired_deletion.clone() {
-        spawn_sweeper(store, app.state.clock.clone());
-    }
-    spawn_token_purger(app.state.tokens.clone());
+    let _maintenance = app.maintenance().spawn(MAINTENANCE_POLL);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -188,43 +262,6 @@ pub async fn serve(args: ServeArgs, keyring_path: std::path::PathBuf) -> Result<
     http::serve(listener, app.router(), limits, shutdown_signal()).await?;
     tracing::info!(target: "sessionwarden::server", "stopped");
     Ok(())
-}
-
-/// Removes expired sessions in bounded batches, once a minute.
-fn spawn_sweeper(store: Arc<dyn ExpiredDeletion>, clock: Arc<dyn Clock>) {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(60));
-        loop {
-            tick.tick().await;
-            // Small batches keep each statement short; stop when a batch comes back short.
-            loop {
-                match store.delete_expired(clock.now(), 1000).await {
-                    Ok(n) if n >= 1000 => tokio::task::yield_now().await,
-                    Ok(_) => break,
-                    Err(e) => {
-                        tracing::warn!(target: "sessionwarden::server", error = %e, "sweep failed");
-                        break;
-                    }
-                }
-            }
-        }
-    });
-}
-
-/// Removes expired refresh-token families and denylist entries every
-/// [`tokens::TOKEN_PURGE_INTERVAL`]; without it the SQL token tables only ever grow.
-fn spawn_token_purger(tokens: Arc<tokens::Tokens>) {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(tokens::TOKEN_PURGE_INTERVAL);
-        loop {
-            tick.tick().await;
-            if let Err(e) = tokens.purge_expired().await {
-                // The error names the operation and the driver's message: no token, no user.
-                let source = std::error::Error::source(&e).map(ToString::to_string).unwrap_or_default();
-                tracing::warn!(target: "sessionwarden::server", error = %e, source, "token purge failed");
-            }
-        }
-    });
 }
 
 async fn shutdown_signal() {

@@ -25,7 +25,7 @@ fn main() -> ExitCode {
         Some(Command::Sessions { command, store }) => runtime().and_then(|rt| {
             rt.block_on(sessionwarden_server::stores::run(
                 &command,
-                &with_dir(*store),
+                &with_dir(*store).store_settings(),
                 &mut std::io::stdout(),
             ))
         }),

@@ -11,7 +11,34 @@ use sessionwarden::{
 use sessionwarden_redis::RedisStore;
 use sessionwarden_sql::{PostgresStore, SqliteStore};
 
-use crate::cli::{ServeArgs, SessionsCommand, StoreKind};
+use crate::cli::{SessionsCommand, StoreKind};
+
+/// The store settings `serve` and `sessions` take from their command line.
+#[derive(Debug, Clone)]
+pub struct StoreSettings {
+    /// Which store.
+    pub store: StoreKind,
+    /// PostgreSQL URL, or SQLite path / `sqlite:` URL.
+    pub database_url: Option<String>,
+    /// Redis URL(s).
+    pub redis_url: String,
+    /// Session key prefix in Redis.
+    pub redis_prefix: String,
+    /// JWT refresh-token and revocation key prefix in Redis.
+    pub redis_token_prefix: String,
+    /// Local session cache size for Redis (0 = off).
+    pub local_cache: u64,
+    /// Memory store capacity.
+    pub memory_capacity: usize,
+    /// Encrypt cookie-store sessions.
+    pub encrypt_cookies: bool,
+    /// The data directory (default SQLite file).
+    pub data_dir: std::path::PathBuf,
+    /// Flask stores: `PERMANENT_SESSION_LIFETIME`, seconds.
+    pub permanent_session_lifetime: u64,
+    /// Flask stores: Flask's secrets.
+    pub flask_secrets: crate::flask::FlaskSecrets,
+}
 
 /// A capability the configured store does not have: which store, and why.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,7 +154,7 @@ pub fn store_name(kind: StoreKind) -> &'static str {
 ///
 /// # Errors
 /// When the store cannot be opened or reached.
-pub async fn open(args: &ServeArgs) -> Result<Stores> {
+pub async fn open(args: &StoreSettings) -> Result<Stores> {
     Ok(match args.store {
         StoreKind::Cookie => {
             let store = if args.encrypt_cookies { CookieStore::encrypted() } else { CookieStore::signed() };
@@ -189,7 +216,7 @@ pub async fn open(args: &ServeArgs) -> Result<Stores> {
 /// # Errors
 /// When the store cannot list or revoke sessions (before it is opened), cannot be reached,
 /// the handle is malformed, or nothing matched.
-pub async fn run(cmd: &SessionsCommand, args: &ServeArgs, out: &mut impl std::io::Write) -> Result<()> {
+pub async fn run(cmd: &SessionsCommand, args: &StoreSettings, out: &mut impl std::io::Write) -> Result<()> {
     // Refused before connecting to anything, naming the store and why.
     if let Some(why) = missing_index(args.store) {
         return Err(why.into());

@@ -1,46 +1,24 @@
 //! JWT access tokens and rotating refresh tokens for the reference server: `GET /token`,
 //! `POST /token/refresh`, `POST /token/revoke`, `GET /.well-known/jwks.json`,
-//! `POST /logout-everywhere`, the bearer half of `GET /me`, and the [`Bearer`] extractor.
+//! `POST /logout-everywhere` and the bearer half of `GET /me`.
 //!
-//! # Keys follow the keyring
+//! Route handlers over [`sessionwarden_jwt::keyring`], which holds the logic: keys derived from
+//! the keyring and following its reloads, the grace successor across rotations, refresh tokens
+//! ended by retiring the key that minted them, revocation across a fleet, and the [`Bearer`]
+//! extractor. What stays here is configuration and the stores:
 //!
-//! Tokens are signed with the keyring primary's JWT subkey (HKDF, purpose `JwtHs256`,
-//! `JwtEd25519` or `JwtEs256` by `--jwt-alg`) and carry its key id in `kid`; verify-only keys
-//! still verify and retired ids are refused as retired. The [`Jwt`] built from a key set is
-//! cached together with the `Arc` of that set, and rebuilt when the keyring hands out another
-//! one, so a reload (rotation, retirement) is picked up on the next request and the JWKS follows.
-//!
-//! `JWT_SECRET_KEY` (flask-jwt-extended's name) replaces the derived keys with one explicit
-//! HS256 secret, shared with other verifiers; its key id is `JWT_SECRET_KEY_ID` (default
-//! `static`) and every other key id is refused.
-//!
-//! # Refresh tokens across a key rotation
-//!
-//! Refresh successors are derived with the primary's `JwtRefresh` subkey. The subkeys of the
-//! verify-only keys are handed to the [`RefreshManager`] as earlier rotation keys, so a client
-//! retrying a refresh inside the grace window after a keyring rotation (on this node or on one
-//! that reloaded first) gets the successor it was issued, not a reuse verdict. A retired key's
-//! subkey is dropped with it.
-//!
-//! # Revocation across a fleet
-//!
-//! Refresh tokens and revocations live in the store `--store` names: SQL tables for SQLite and
-//! PostgreSQL; for `redis` and `flask-redis`, Redis keys under `--redis-token-prefix` (default
-//! `sw:`) in the Redis at `--redis-url`, single node or Cluster ([`RedisTokenStore`]); process
-//! memory for `memory`, `cookie` and `flask-cookie` (one process, lost on restart). For the
-//! shared stores each node puts a [`CachedRevocations`] in front: a verdict is reused for at
-//! most [`REVOCATION_CACHE_TTL`], so a verification costs at most one store lookup, a hit costs
-//! well under a microsecond, and a revocation made on any node is refused on every node within
-//! a second.
-//!
-//! Expired rows are removed by [`Tokens::purge_expired`], which `serve` runs every
-//! [`TOKEN_PURGE_INTERVAL`] (Redis needs none of it: its keys expire by themselves).
-//!
-//! # Failures
-//!
-//! A refused token answers 401 with `WWW-Authenticate: Bearer error="invalid_token"` (RFC 6750
-//! §3.1) and a generic body; the precise reason goes to a `jwt_rejected` security event. A token
-//! store that cannot answer fails closed with 503.
+//! - `--jwt-alg` picks the algorithm; `JWT_SECRET_KEY` (flask-jwt-extended's name) replaces
+//!   the derived keys with one explicit HS256 secret, shared with other verifiers; its key id
+//!   is `JWT_SECRET_KEY_ID` (default `static`) and every other key id is refused.
+//! - Refresh tokens and revocations live in the store `--store` names: SQL tables for SQLite
+//!   and PostgreSQL; for `redis` and `flask-redis`, Redis keys under `--redis-token-prefix`
+//!   (default `sw:`) in the Redis at `--redis-url`, single node or Cluster
+//!   ([`RedisTokenStore`]); process memory for `memory`, `cookie` and `flask-cookie` (one
+//!   process, lost on restart). The shared ones sit behind [`TokenStores::shared`]'s cache, so
+//!   a revocation made on any node is refused on every node within a second.
+//! - Expired rows are removed by [`Tokens::purge_expired_at`], which `serve` runs every
+//!   [`TOKEN_PURGE_INTERVAL`] as a maintenance job (Redis needs none of it: its keys expire by
+//!   themselves).
 
 use std::fmt;
 use std::sync::Arc;
@@ -48,33 +26,30 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
 use axum::body::Bytes;
-use axum::extract::{FromRef, FromRequestParts, State};
-use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE};
-use axum::http::request::Parts;
+use axum::extract::{FromRef, State};
+use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use parking_lot::RwLock;
 use serde::Deserialize;
 use serde_json::json;
-use sessionwarden::keyring::{KeySet, Keyring, Purpose};
-use sessionwarden::{Error, Events, SecurityEvent, Session, SessionId, StoreError};
-use sessionwarden_jwt::{
-    AccessClaims, AccessTokenRequest, CachedRevocations, Jwt, JwtAlgorithm, JwtConfig, JwtError, JwtKey,
-    JwtKeySet, MemoryRefreshStore, MemoryRevocations, RefreshConfig, RefreshManager, RefreshStore,
-    Revocations, TokenPair,
-};
+use sessionwarden::keyring::Keyring;
+use sessionwarden::{Error, Events, Session, SessionId, StoreError};
+pub use sessionwarden_jwt::keyring::{Bearer, BearerRejection, REVOCATION_CACHE_TTL, TokenStores};
+use sessionwarden_jwt::{AccessTokenRequest, JwtAlgorithm, JwtConfig, JwtError, RefreshConfig, TokenPair};
 use sessionwarden_redis::RedisTokenStore;
 use sessionwarden_sql::{PostgresTokenStore, SqliteTokenStore};
 use zeroize::Zeroizing;
 
 use crate::AppState;
-use crate::cli::{ServeArgs, StoreKind};
+pub use crate::cli::JwtAlg;
+use crate::cli::StoreKind;
+use crate::stores::StoreSettings;
 
-/// How long a node reuses a revocation verdict from a shared store. Half the one-second
-/// fleet-wide promise, so a revocation is seen everywhere with room for a slow lookup.
-pub const REVOCATION_CACHE_TTL: Duration = Duration::from_millis(500);
+/// The server's token service: [`sessionwarden_jwt::keyring::KeyringTokens`] under the
+/// server's keyring.
+pub type Tokens = sessionwarden_jwt::keyring::KeyringTokens;
 
 /// How often `serve` purges expired refresh-token families and denylist entries.
 pub const TOKEN_PURGE_INTERVAL: Duration = Duration::from_secs(5 * 60);
@@ -82,30 +57,6 @@ pub const TOKEN_PURGE_INTERVAL: Duration = Duration::from_secs(5 * 60);
 /// The session key holding the token session id when the session has no handle (the cookie
 /// store keeps nothing server-side, so it has no handle to put in `sid`).
 pub(crate) const SID_KEY: &str = "_jwt_sid";
-
-/// The signing algorithm, `--jwt-alg`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum JwtAlg {
-    /// HMAC-SHA256 with the keyring's JWT subkey (or `JWT_SECRET_KEY`). Nothing to publish.
-    #[value(name = "HS256")]
-    Hs256,
-    /// Ed25519, keys derived from the keyring and published at `/.well-known/jwks.json`.
-    #[value(name = "EdDSA")]
-    EdDsa,
-    /// ECDSA P-256, keys derived from the keyring and published at `/.well-known/jwks.json`.
-    #[value(name = "ES256")]
-    Es256,
-}
-
-impl JwtAlg {
-    fn algorithm(self) -> JwtAlgorithm {
-        match self {
-            Self::Hs256 => JwtAlgorithm::Hs256,
-            Self::EdDsa => JwtAlgorithm::EdDsa,
-            Self::Es256 => JwtAlgorithm::Es256,
-        }
-    }
-}
 
 /// `JWT_SECRET_KEY`: an explicit HS256 secret. `Debug` is redacted; the bytes are zeroed on drop.
 #[derive(Clone)]
@@ -132,398 +83,126 @@ impl fmt::Debug for JwtSecret {
     }
 }
 
-/// Adapts the server's clock (which tests replace with a `ManualClock`) to the JWT crate's.
-#[derive(Debug)]
-struct JwtClock(Arc<dyn sessionwarden::Clock>);
-
-impl sessionwarden_jwt::Clock for JwtClock {
-    fn now(&self) -> u64 {
-        // A clock before 1970 reads as 0: every token then looks not yet valid (fail closed).
-        u64::try_from(self.0.now().unix()).unwrap_or(0)
-    }
+/// The JWT settings `serve` takes from its command line (`--jwt-*`, `JWT_SECRET_KEY`).
+#[derive(Debug, Clone)]
+pub struct TokenSettings {
+    /// The signing algorithm (`--jwt-alg`).
+    pub algorithm: JwtAlgorithm,
+    /// `iss` of issued tokens, required of verified ones.
+    pub issuer: String,
+    /// `aud` of issued tokens, required of verified ones.
+    pub audience: String,
+    /// Clock-skew leeway, seconds.
+    pub leeway: u64,
+    /// Access-token lifetime, seconds.
+    pub access_ttl: u64,
+    /// Refresh grace window, seconds.
+    pub refresh_grace: u64,
+    /// An explicit HS256 secret (`JWT_SECRET_KEY`) and its key id, instead of derived keys.
+    pub secret_key: Option<JwtSecret>,
+    /// The key id of `secret_key`'s tokens (`JWT_SECRET_KEY_ID`).
+    pub secret_key_id: String,
 }
 
-/// What was built from one key set.
-struct Built {
-    // Held, not just compared: keeping the `Arc` alive means its address cannot be reused by a
-    // later set, so `Arc::ptr_eq` is an exact identity test.
-    set: Arc<KeySet>,
-    jwt: Arc<Jwt>,
-    refresh: Arc<RefreshManager>,
-}
-
-/// The server's token service: issuing, rotation, verification, revocation.
-pub struct Tokens {
+/// The token service `settings` configure, with refresh tokens and revocations in `stores`.
+///
+/// # Errors
+/// When the policy is out of bounds, `JWT_SECRET_KEY` is shorter than 32 bytes or used
+/// with an algorithm other than HS256, or the keyring's keys cannot be turned into JWT keys.
+pub fn build(
+    settings: &TokenSettings,
     keyring: Keyring,
-    alg: JwtAlg,
-    config: JwtConfig,
-    refresh_config: RefreshConfig,
-    static_key: Option<(String, JwtSecret)>,
-    refresh_store: Arc<dyn RefreshStore>,
-    revocations: Arc<dyn Revocations>,
     clock: Arc<dyn sessionwarden::Clock>,
     events: Events,
-    built: RwLock<Option<Built>>,
-}
-
-impl fmt::Debug for Tokens {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Left out: key material (the static secret, the keyring's subkeys).
-        f.debug_struct("Tokens")
-            .field("alg", &self.alg)
-            .field("config", &self.config)
-            .field("refresh", &self.refresh_config)
-            .field("static_kid", &self.static_key.as_ref().map(|(kid, _)| kid))
-            .finish_non_exhaustive()
-    }
-}
-
-impl Tokens {
-    /// The token service `args` configure, with refresh tokens and revocations in `stores`.
-    ///
-    /// # Errors
-    /// When the policy is out of bounds, `JWT_SECRET_KEY` is shorter than 32 bytes or used
-    /// with an algorithm other than HS256, or the keyring's keys cannot be turned into JWT keys.
-    pub fn new(
-        args: &ServeArgs,
-        keyring: Keyring,
-        clock: Arc<dyn sessionwarden::Clock>,
-        events: Events,
-        stores: TokenStores,
-    ) -> Result<Self> {
-        let config = JwtConfig::default()
-            .with_issuer(args.jwt_issuer.clone())
-            .with_audience(args.jwt_audience.clone())
-            .with_leeway(Duration::from_secs(args.jwt_leeway))
-            .with_access_ttl(Duration::from_secs(args.jwt_access_ttl))
-            .with_algorithms([args.jwt_alg.algorithm()]);
-        config.validate().context("JWT policy (--jwt-*)")?;
-        let refresh_config = RefreshConfig::default().with_grace(Duration::from_secs(args.jwt_refresh_grace));
-        refresh_config.validate().context("--jwt-refresh-grace")?;
-        let static_key = match &args.jwt_secret_key {
-            None => None,
-            Some(_) if args.jwt_alg != JwtAlg::Hs256 => {
-                bail!(
-                    "JWT_SECRET_KEY is an HS256 secret; it cannot be used with --jwt-alg {:?}",
-                    args.jwt_alg
-                )
-            }
-            Some(secret) => {
-                // Checked here so a bad value stops startup, not the first request.
-                JwtKey::hs256(args.jwt_secret_key_id.clone(), secret.0.as_bytes()).with_context(|| {
-                    "JWT_SECRET_KEY must be at least 32 bytes and JWT_SECRET_KEY_ID 1-64 characters of \
-                     [A-Za-z0-9_-]; generate a secret with `python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`"
-                })?;
-                Some((args.jwt_secret_key_id.clone(), secret.clone()))
-            }
-        };
-        let tokens = Self {
-            keyring,
-            alg: args.jwt_alg,
-            config,
-            refresh_config,
-            static_key,
-            refresh_store: stores.refresh,
-            revocations: stores.revocations,
-            clock,
-            events,
-            built: RwLock::new(None),
-        };
-        tokens.current().context("JWT keys from the keyring")?;
-        Ok(tokens)
-    }
-
-    /// The verifier and refresh manager for the keyring's current key set, rebuilt when the
-    /// keyring was reloaded since the last call.
-    ///
-    /// # Errors
-    /// When the key set cannot be turned into JWT keys.
-    pub fn current(&self) -> Result<(Arc<Jwt>, Arc<RefreshManager>), JwtError> {
-        let set: Arc<KeySet> = Arc::clone(&*self.keyring.current());
-        if let Some(b) = self.built.read().as_ref()
-            && Arc::ptr_eq(&b.set, &set)
-        {
-            return Ok((b.jwt.clone(), b.refresh.clone()));
+    stores: TokenStores,
+) -> Result<Tokens> {
+    let config = JwtConfig::default()
+        .with_issuer(settings.issuer.clone())
+        .with_audience(settings.audience.clone())
+        .with_leeway(Duration::from_secs(settings.leeway))
+        .with_access_ttl(Duration::from_secs(settings.access_ttl))
+        .with_algorithms([settings.algorithm]);
+    config.validate().context("JWT policy (--jwt-*)")?;
+    let refresh_config = RefreshConfig::default().with_grace(Duration::from_secs(settings.refresh_grace));
+    refresh_config.validate().context("--jwt-refresh-grace")?;
+    let mut builder = Tokens::builder(keyring)
+        .with_algorithm(settings.algorithm)
+        .with_config(config)
+        .with_refresh_config(refresh_config)
+        .with_stores(stores)
+        .with_clock(clock)
+        .with_events(events);
+    if let Some(secret) = &settings.secret_key {
+        if settings.algorithm != JwtAlgorithm::Hs256 {
+            bail!(
+                "JWT_SECRET_KEY is an HS256 secret; it cannot be used with --jwt-alg {}",
+                settings.algorithm.as_str()
+            )
         }
-        let jwt = Arc::new(
-            Jwt::new(self.key_set(&set)?, self.config.clone())?
-                .with_clock(Arc::new(JwtClock(self.clock.clone()))),
-        );
-        let rotation_key = *set.primary().subkey(Purpose::JwtRefresh).expose();
-        // The verify-only keys' subkeys, newest first, so grace retries of rotations made before
-        // a keyring rotation are recognised (module docs). Retired keys have no key material.
-        let mut earlier: Vec<_> = set.verifying().skip(1).collect();
-        earlier.sort_by_key(|key| std::cmp::Reverse(key.created()));
-        let refresh = Arc::new(
-            RefreshManager::new(jwt.clone(), self.refresh_store.clone(), rotation_key)
-                .with_previous_rotation_keys(
-                    earlier.iter().map(|key| *key.subkey(Purpose::JwtRefresh).expose()),
-                )
-                .with_config(self.refresh_config.clone())?,
-        );
-        *self.built.write() = Some(Built { set, jwt: jwt.clone(), refresh: refresh.clone() });
-        Ok((jwt, refresh))
+        // Checked here so a bad value stops startup with a hint, not the first request.
+        sessionwarden_jwt::JwtKey::hs256(settings.secret_key_id.clone(), secret.0.as_bytes()).with_context(
+            || {
+                "JWT_SECRET_KEY must be at least 32 bytes and JWT_SECRET_KEY_ID 1-64 characters of \
+                 [A-Za-z0-9_-]; generate a secret with `python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+            },
+        )?;
+        builder = builder.with_static_hs256(settings.secret_key_id.clone(), secret.0.as_bytes());
     }
-
-    fn key_set(&self, set: &KeySet) -> Result<JwtKeySet, JwtError> {
-        if let Some((kid, secret)) = &self.static_key {
-            return Ok(JwtKeySet::single(JwtKey::hs256(kid.clone(), secret.0.as_bytes())?));
-        }
-        let mut keys = set.verifying().map(|key| {
-            let kid = key.id().to_string();
-            match self.alg {
-                JwtAlg::Hs256 => JwtKey::hs256(kid, key.subkey(Purpose::JwtHs256).expose()),
-                JwtAlg::EdDsa => JwtKey::ed25519_from_seed(kid, *key.subkey(Purpose::JwtEd25519).expose()),
-                JwtAlg::Es256 => JwtKey::es256_from_seed(kid, *key.subkey(Purpose::JwtEs256).expose()),
-            }
-        });
-        // invariant: `KeySet::verifying` yields the primary first, and a set always has one.
-        let signing = keys.next().ok_or(JwtError::Config { what: "key set without a primary" })??;
-        let verifying = keys.collect::<Result<Vec<_>, _>>()?;
-        let retired_kids = set.retired().iter().map(ToString::to_string).collect();
-        Ok(JwtKeySet { signing, verifying, retired_kids })
-    }
-
-    fn now(&self) -> u64 {
-        u64::try_from(self.clock.now().unix()).unwrap_or(0)
-    }
-
-    /// Verifies a bearer token: signature, policy, then one revocation lookup.
-    ///
-    /// # Errors
-    /// The [`JwtError`] of the first check that failed.
-    pub async fn verify(&self, token: &str) -> Result<AccessClaims, JwtError> {
-        let (jwt, _) = self.current()?;
-        jwt.verify_unrevoked(token, self.revocations.as_ref()).await
-    }
-
-    /// Issues an access token and a new refresh-token family for `sub`, tied to session `sid`.
-    ///
-    /// # Errors
-    /// [`JwtError::Store`] if the refresh store fails.
-    pub async fn issue(&self, sub: &str, sid: &str) -> Result<TokenPair, JwtError> {
-        let (_, refresh) = self.current()?;
-        refresh.issue(&AccessTokenRequest::new(sub).with_sid(sid)).await
-    }
-
-    /// Revokes every access and refresh token issued for session `sid` (logout).
-    ///
-    /// # Errors
-    /// [`JwtError::Store`] if a token store fails.
-    pub async fn revoke_session(&self, sid: &str) -> Result<(), JwtError> {
-        // Every access token of the session expires by now + ttl (+ leeway): deny until then.
-        let until = self.now().saturating_add(self.config.access_ttl()).saturating_add(self.config.leeway());
-        self.revocations.revoke_sid(sid, until).await?;
-        self.refresh_store.revoke_session(sid).await?;
-        Ok(())
-    }
-
-    /// "Log out everywhere" for `sub`: every access token issued up to and including this
-    /// second and every refresh-token family are refused from now on.
-    ///
-    /// The cutoff is the *next* second: `iat` has one-second resolution, and a token issued in
-    /// this second before the call must die too. The price: a token issued in this second after
-    /// the call (a new login within the same second) is refused as well and must be fetched again.
-    ///
-    /// # Errors
-    /// [`JwtError::Store`] if a token store fails.
-    pub async fn revoke_user(&self, sub: &str) -> Result<(), JwtError> {
-        self.revocations.revoke_user_before(sub, self.now().saturating_add(1)).await?;
-        self.refresh_store.revoke_user(sub).await?;
-        Ok(())
-    }
-
-    /// Deletes refresh-token families and denylist entries that have expired by now (both
-    /// stores; a no-op for Redis, whose keys expire by themselves). `serve` calls it every
-    /// [`TOKEN_PURGE_INTERVAL`].
-    ///
-    /// # Errors
-    /// [`JwtError::Store`] if a token store fails; the other store is still purged.
-    pub async fn purge_expired(&self) -> Result<(), JwtError> {
-        let now = self.now();
-        let families = self.refresh_store.purge_expired(now).await;
-        let denylist = self.revocations.purge_expired(now).await;
-        families.and(denylist)
-    }
-
-    /// Verifies the request's `Authorization: Bearer` token, recording why when it is refused.
-    ///
-    /// # Errors
-    /// [`BearerRejection`]: missing, refused (reason in a `jwt_rejected` event), or the token
-    /// store failed.
-    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<AccessClaims, BearerRejection> {
-        let token = bearer_token(headers).map_err(|reason| self.reject(reason))?;
-        match self.verify(token).await {
-            Ok(claims) => Ok(claims),
-            Err(JwtError::Store { operation, source }) => {
-                tracing::warn!(target: "sessionwarden::server", operation, error = %source, "token store unavailable");
-                self.events.record(self.clock.now(), SecurityEvent::StoreUnavailable { operation });
-                Err(BearerRejection::Unavailable)
-            }
-            Err(e) => Err(self.reject(e.reason())),
-        }
-    }
-
-    fn reject(&self, reason: &'static str) -> BearerRejection {
-        if reason == "missing" {
-            return BearerRejection::Missing;
-        }
-        self.events.record(self.clock.now(), SecurityEvent::JwtRejected { reason });
-        BearerRejection::Invalid
-    }
+    builder.build().context("JWT keys from the keyring")
 }
 
-/// The `Authorization: Bearer` token, or the reason there is none.
-fn bearer_token(headers: &HeaderMap) -> Result<&str, &'static str> {
-    let mut values = headers.get_all(AUTHORIZATION).iter();
-    let (Some(value), None) = (values.next(), values.next()) else {
-        return Err(if headers.contains_key(AUTHORIZATION) { "malformed" } else { "missing" });
-    };
-    let value = value.to_str().map_err(|_| "malformed")?;
-    let (scheme, token) = value.split_once(' ').ok_or("malformed")?;
-    // RFC 7235 §2.1: the scheme is case-insensitive; the token is taken as is.
-    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
-        return Err("malformed");
-    }
-    Ok(token)
-}
-
-/// The refresh-token and revocation stores for the configured `--store`.
-#[derive(Clone)]
-pub struct TokenStores {
-    /// Refresh-token families.
-    pub refresh: Arc<dyn RefreshStore>,
-    /// The access-token denylist (behind a short cache for shared stores).
-    pub revocations: Arc<dyn Revocations>,
-}
-
-impl fmt::Debug for TokenStores {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TokenStores").finish_non_exhaustive()
-    }
-}
-
-impl TokenStores {
-    /// In-process stores: one server, lost on restart.
-    #[must_use]
-    pub fn memory() -> Self {
-        Self { refresh: Arc::new(MemoryRefreshStore::new()), revocations: Arc::new(MemoryRevocations::new()) }
-    }
-
-    /// Shared stores with a [`CachedRevocations`] of [`REVOCATION_CACHE_TTL`] in front of the
-    /// denylist.
-    ///
-    /// # Errors
-    /// Never in practice: the TTL is within bounds.
-    pub fn shared(refresh: Arc<dyn RefreshStore>, revocations: Arc<dyn Revocations>) -> Result<Self> {
-        let revocations = Arc::new(CachedRevocations::new(revocations, REVOCATION_CACHE_TTL)?);
-        Ok(Self { refresh, revocations })
-    }
-
-    /// The stores matching `args.store`.
-    ///
-    /// # Errors
-    /// When the database or Redis cannot be reached.
-    pub async fn open(args: &ServeArgs) -> Result<Self> {
-        match args.store {
-            StoreKind::Sqlite => {
-                // The sessions database: the same file `stores::open` uses.
-                let path: std::path::PathBuf = match args.database_url.as_deref() {
-                    Some(url) => {
-                        url.strip_prefix("sqlite://").or(url.strip_prefix("sqlite:")).unwrap_or(url).into()
-                    }
-                    None => args.data_dir.join("sessions.db"),
-                };
-                let store = Arc::new(
-                    SqliteTokenStore::open(&path)
-                        .await
-                        .with_context(|| format!("SQLite token store {}", path.display()))?,
-                );
-                Self::shared(store.clone(), store)
-            }
-            StoreKind::Postgres => {
-                let Some(url) = args.database_url.as_deref() else {
-                    bail!("--store postgres needs --database-url (or SESSIONWARDEN_DATABASE_URL)");
-                };
-                let store =
-                    Arc::new(PostgresTokenStore::connect(url).await.context("PostgreSQL token store")?);
-                Self::shared(store.clone(), store)
-            }
-            // The Redis the sessions live in (single node or Cluster), under its own prefix.
-            StoreKind::Redis | StoreKind::FlaskRedis => {
-                let store = RedisTokenStore::connect_any(&args.redis_url)
+/// The refresh-token and revocation stores for `store.store`.
+///
+/// # Errors
+/// When the database or Redis cannot be reached.
+pub async fn open_stores(store: &StoreSettings, tokens: &TokenSettings) -> Result<TokenStores> {
+    let args = store;
+    match args.store {
+        StoreKind::Sqlite => {
+            // The sessions database: the same file `stores::open` uses.
+            let path: std::path::PathBuf = match args.database_url.as_deref() {
+                Some(url) => {
+                    url.strip_prefix("sqlite://").or(url.strip_prefix("sqlite:")).unwrap_or(url).into()
+                }
+                None => args.data_dir.join("sessions.db"),
+            };
+            let store = Arc::new(
+                SqliteTokenStore::open(&path)
                     .await
-                    .context("Redis token store")?
-                    .try_with_prefix(args.redis_token_prefix.clone())
-                    .map_err(|e| anyhow::anyhow!("--redis-token-prefix: {e}"))?
-                    // A cutoff must outlive every access token issued before it.
-                    .with_cutoff_retention(cutoff_retention(args));
-                let store = Arc::new(store);
-                Self::shared(store.clone(), store)
-            }
-            // Stores without a shared server-side place of their own (memory, pure cookies):
-            // one process, lost on restart.
-            StoreKind::Memory | StoreKind::Cookie | StoreKind::FlaskCookie => Ok(Self::memory()),
+                    .with_context(|| format!("SQLite token store {}", path.display()))?,
+            );
+            Ok(TokenStores::shared(store.clone(), store)?)
         }
+        StoreKind::Postgres => {
+            let Some(url) = args.database_url.as_deref() else {
+                bail!("--store postgres needs --database-url (or SESSIONWARDEN_DATABASE_URL)");
+            };
+            let store = Arc::new(PostgresTokenStore::connect(url).await.context("PostgreSQL token store")?);
+            Ok(TokenStores::shared(store.clone(), store)?)
+        }
+        // The Redis the sessions live in (single node or Cluster), under its own prefix.
+        StoreKind::Redis | StoreKind::FlaskRedis => {
+            let store = RedisTokenStore::connect_any(&args.redis_url)
+                .await
+                .context("Redis token store")?
+                .try_with_prefix(args.redis_token_prefix.clone())
+                .map_err(|e| anyhow::anyhow!("--redis-token-prefix: {e}"))?
+                // A cutoff must outlive every access token issued before it.
+                .with_cutoff_retention(cutoff_retention(tokens));
+            let store = Arc::new(store);
+            Ok(TokenStores::shared(store.clone(), store)?)
+        }
+        // Stores without a shared server-side place of their own (memory, pure cookies):
+        // one process, lost on restart.
+        StoreKind::Memory | StoreKind::Cookie | StoreKind::FlaskCookie => Ok(TokenStores::memory()),
     }
 }
 
 /// How long a Redis user cutoff is kept: the store's default (a year), or longer if access
 /// tokens (plus leeway) are configured to live longer than that.
-fn cutoff_retention(args: &ServeArgs) -> Duration {
+fn cutoff_retention(tokens: &TokenSettings) -> Duration {
     let default = RedisTokenStore::DEFAULT_CUTOFF_RETENTION;
-    default.max(Duration::from_secs(args.jwt_access_ttl.saturating_add(args.jwt_leeway)))
-}
-
-/// 401 (or 503) for a request whose bearer token was missing, refused, or could not be checked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BearerRejection {
-    /// No `Authorization` header: 401 with `WWW-Authenticate: Bearer` (RFC 6750 §3.1: no error
-    /// code when the request had no credentials).
-    Missing,
-    /// The token was refused: 401 with `error="invalid_token"`. The reason is in the event.
-    Invalid,
-    /// The revocation store could not answer: 503, fail closed.
-    Unavailable,
-}
-
-impl IntoResponse for BearerRejection {
-    fn into_response(self) -> Response {
-        let challenge = match self {
-            Self::Missing => r#"Bearer realm="sessionwarden""#,
-            Self::Invalid => r#"Bearer realm="sessionwarden", error="invalid_token""#,
-            Self::Unavailable => {
-                return (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable").into_response();
-            }
-        };
-        let mut res = (StatusCode::UNAUTHORIZED, Json(json!({"error": "unauthorized"}))).into_response();
-        res.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
-        res
-    }
-}
-
-/// The claims of a verified, unrevoked bearer token.
-///
-/// ```no_run
-/// use sessionwarden_server::tokens::Bearer;
-/// async fn handler(Bearer(claims): Bearer) -> String {
-///     format!("hello {}", claims.sub())
-/// }
-/// ```
-#[derive(Debug, Clone)]
-pub struct Bearer(pub AccessClaims);
-
-impl<S> FromRequestParts<S> for Bearer
-where
-    S: Send + Sync,
-    Arc<Tokens>: FromRef<S>,
-{
-    type Rejection = BearerRejection;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let tokens = Arc::<Tokens>::from_ref(state);
-        tokens.authenticate(&parts.headers).await.map(Self)
-    }
+    default.max(Duration::from_secs(tokens.access_ttl.saturating_add(tokens.leeway)))
 }
 
 impl FromRef<AppState> for Arc<Tokens> {
@@ -591,7 +270,7 @@ async fn issue(State(state): State<AppState>, session: Session) -> Result<Respon
     let Some(sid) = session_sid(&session, true).await? else {
         return Ok(unauthorized());
     };
-    let pair = state.tokens.issue(&user, &sid).await.map_err(jwt_error)?;
+    let pair = state.tokens.issue(&AccessTokenRequest::new(user).with_sid(sid)).await.map_err(jwt_error)?;
     Ok(pair_json(&pair))
 }
 
@@ -601,24 +280,17 @@ struct RefreshBody {
 }
 
 /// `POST /token/refresh`: rotates the refresh token; a rotated one coming back revokes its
-/// family (after the grace window).
+/// family (after the grace window), and one minted under a retired key is refused.
 async fn refresh(State(state): State<AppState>, body: Bytes) -> Result<Response, Error> {
-    let tokens = &state.tokens;
     let Ok(RefreshBody { refresh_token }) = serde_json::from_slice::<RefreshBody>(&body) else {
         return Ok((StatusCode::BAD_REQUEST, Json(json!({"error": "expected {\"refresh_token\": …}"})))
             .into_response());
     };
-    let (_, manager) = tokens.current().map_err(jwt_error)?;
-    match manager.rotate(&refresh_token).await {
+    match state.tokens.rotate(&refresh_token).await {
         Ok(pair) => Ok(pair_json(&pair)),
         Err(e @ JwtError::Store { .. }) => Err(jwt_error(e)),
-        Err(JwtError::RefreshReuse) => {
-            let family = manager.family_of(&refresh_token).await.map_err(jwt_error)?;
-            let family = family.map_or_else(String::new, |f| f.as_str().to_owned());
-            state.events.record(state.clock.now(), SecurityEvent::RefreshTokenReuse { family });
-            Ok(BearerRejection::Invalid.into_response())
-        }
-        Err(e) => Ok(tokens.reject(e.reason()).into_response()),
+        // The reason is in the security event `rotate` recorded.
+        Err(_) => Ok(BearerRejection::Invalid.into_response()),
     }
 }
 
@@ -634,20 +306,16 @@ async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Bytes) 
         Ok(claims) => claims,
         Err(rejection) => return Ok(rejection.into_response()),
     };
-    let tokens = &state.tokens;
-    let until = claims.exp().saturating_add(tokens.config.leeway());
-    tokens.revocations.revoke_jti(claims.jti(), until).await.map_err(jwt_error)?;
+    state.tokens.revoke_access(&claims).await.map_err(jwt_error)?;
     if let Ok(RevokeBody { refresh_token: Some(refresh) }) = serde_json::from_slice::<RevokeBody>(&body) {
-        let (_, manager) = tokens.current().map_err(jwt_error)?;
-        manager.revoke(&refresh).await.map_err(jwt_error)?;
+        state.tokens.revoke_refresh(&refresh).await.map_err(jwt_error)?;
     }
     Ok(no_store(Json(json!({"revoked": true})).into_response()))
 }
 
 /// `GET /.well-known/jwks.json`: the public keys (none for HS256).
 async fn jwks(State(state): State<AppState>) -> Result<Response, Error> {
-    let (jwt, _) = state.tokens.current().map_err(jwt_error)?;
-    let mut res = jwt.jwks_json().into_response();
+    let mut res = state.tokens.jwks_json().map_err(jwt_error)?.into_response();
     res.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     // Short: a rotation publishes the new key before anything is signed with a key a
     // verifier could not yet have fetched only if caches are short.

@@ -52,6 +52,7 @@ struct World {
     keyfile: KeyringFile,
     router: axum::Router,
     tokens: Arc<sessionwarden_server::tokens::Tokens>,
+    app: App,
 }
 
 impl World {
@@ -67,7 +68,7 @@ impl World {
         let app = App::new(&args, keyring.clone(), events, Arc::new(clock.clone())).await.unwrap();
         let router = app.router();
         let tokens = app.state.tokens.clone();
-        Self { browser: TestClient::new(router.clone()), clock, rec, keyring, keyfile, router, tokens }
+        Self { browser: TestClient::new(router.clone()), clock, rec, keyring, keyfile, router, tokens, app }
     }
 
     fn now(&self) -> u64 {
@@ -555,6 +556,35 @@ async fn retry_within_the_grace_window_survives_a_key_rotation() {
     assert_eq!(w.rec.count("refresh_token_reuse"), 1);
 }
 
+/// Issue #11 (hardening): after `keys retire KID`, a refresh token issued under the retired key
+/// minted access tokens. Refused at use time now (`refresh_key_retired`), so the emergency
+/// retirement drill ends it on every node that reloads the keyring; a family whose token was
+/// rotated under the new key lives on.
+#[tokio::test]
+async fn issue_11_a_refresh_token_of_a_retired_key_mints_nothing() {
+    let mut w = World::new(JwtAlg::Hs256).await;
+    let (_, unused) = w.login().await;
+    let (_, moved_on) = w.token().await;
+    let old = w.keyring.current().primary().id();
+    w.keyfile.rotate(w.clock.now()).unwrap();
+    w.keyring.replace(w.keyfile.key_set().unwrap());
+    w.clock.advance(Duration::from_secs(60));
+    // Under the new primary, the second family rotates: its live token is the new key's.
+    let r = w.refresh(&moved_on).await;
+    assert_eq!(r.status, 200, "the old key still verifies: {}", r.body);
+    let moved_on = r.json()["refresh_token"].as_str().unwrap().to_owned();
+
+    w.keyfile.retire(old).unwrap();
+    w.keyring.replace(w.keyfile.key_set().unwrap());
+    w.rec.clear();
+    let r = w.refresh(&unused).await;
+    assert_eq!(r.status, 401, "minted under the retired key: {}", r.body);
+    assert!(r.json().get("token").is_none());
+    assert_eq!(w.rec.reasons("jwt_rejected"), vec!["refresh_key_retired"]);
+    assert_eq!(w.rec.count("refresh_token_reuse"), 0, "not a reuse: nothing else is revoked");
+    assert_eq!(w.refresh(&moved_on).await.status, 200, "minted under the new key: still good");
+}
+
 /// `Tokens::purge_expired` (run by `serve` every few minutes) deletes expired refresh
 /// families and denylist rows from the SQL store.
 #[tokio::test]
@@ -590,6 +620,31 @@ async fn purge_removes_expired_token_rows() {
     assert_eq!(w.refresh(&refresh).await.status, 401);
     assert_eq!(w.rec.reasons("jwt_rejected"), vec!["refresh_unknown"], "the family is gone");
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// `serve`'s maintenance (the session sweep and the token purge as jobs of one task) runs off
+/// the application's clock: advancing the `ManualClock` runs what is due, without sleeping.
+#[tokio::test]
+async fn maintenance_sweeps_sessions_and_purges_tokens_off_the_clock() {
+    let mut a = args(JwtAlg::Hs256);
+    a.idle_timeout = 600;
+    let mut w = World::with_args(a).await;
+    let (_, refresh) = w.login().await;
+    // What `serve` spawns, over the same state as the router.
+    let mut maintenance = w.app.maintenance();
+    let ran = |reports: &[sessionwarden::maintenance::JobReport]| -> Vec<(&'static str, Option<u64>)> {
+        reports.iter().map(|r| (r.name(), r.removed())).collect()
+    };
+    assert_eq!(ran(&maintenance.run_due().await), vec![("session sweep", Some(0)), ("token purge", Some(0))]);
+    w.clock.advance(Duration::from_secs(59));
+    assert_eq!(ran(&maintenance.run_due().await), vec![], "nothing is due before a minute");
+
+    // 31 days on: the session (idle 10 min) and the refresh family (30 days) have expired.
+    w.clock.advance(Duration::from_secs(31 * 24 * 3600));
+    assert_eq!(ran(&maintenance.run_due().await), vec![("session sweep", Some(1)), ("token purge", Some(0))]);
+    w.rec.clear();
+    assert_eq!(w.refresh(&refresh).await.status, 401);
+    assert_eq!(w.rec.reasons("jwt_rejected"), vec!["refresh_unknown"], "the family was purged");
 }
 
 fn support_dir(name: &str) -> std::path::PathBuf {

@@ -43,6 +43,7 @@ pub mod events;
 mod id;
 pub mod keyring;
 mod layer;
+pub mod maintenance;
 mod record;
 mod session;
 pub mod store;

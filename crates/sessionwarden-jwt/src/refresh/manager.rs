@@ -20,6 +20,12 @@ const MAX_GRACE: u64 = 60;
 
 const SUCCESSOR_LABEL: &[u8] = b"sessionwarden-jwt/refresh-successor/v1\0";
 const JTI_LABEL: &[u8] = b"sessionwarden-jwt/rotation-jti/v1\0";
+const TAG_LABEL: &[u8] = b"sessionwarden-jwt/refresh-tag/v1\0";
+
+/// A raw refresh token is `NONCE_LEN` bytes of nonce (random at issue, derived on rotation)
+/// followed by a tag over the nonce under the rotation key that minted it (see
+/// [`RefreshManager::minted_by_a_held_key`]).
+const NONCE_LEN: usize = 16;
 
 /// Lifetimes for refresh tokens.
 ///
@@ -232,8 +238,9 @@ impl RefreshManager {
     /// [`JwtError::Store`] if the store fails; [`JwtError::Random`] if the OS RNG fails; as
     /// [`Jwt::issue_at`] for the access token.
     pub async fn issue_at(&self, request: &AccessTokenRequest, now: u64) -> Result<TokenPair, JwtError> {
-        let mut raw = Zeroizing::new([0u8; 32]);
-        getrandom::getrandom(raw.as_mut()).map_err(|_| JwtError::Random)?;
+        let mut nonce = Zeroizing::new([0u8; NONCE_LEN]);
+        getrandom::getrandom(nonce.as_mut()).map_err(|_| JwtError::Random)?;
+        let raw = seal(&self.rotation_mac, nonce.as_ref());
         let family = FamilyRecord {
             id: FamilyId::generate()?,
             sub: request.sub.clone(),
@@ -281,10 +288,16 @@ impl RefreshManager {
 
         let (successor, at) = match token.state {
             TokenState::Active => {
+                // A token minted under a key that has since been retired (its keyring key is
+                // neither primary nor verify-only) mints nothing more: retiring a key ends
+                // every refresh token it minted, on every node that reloaded the keyring.
+                if !self.minted_by_a_held_key(&raw) {
+                    return Err(JwtError::RefreshKeyRetired);
+                }
                 if now >= token.issued_at.saturating_add(self.config.idle_ttl) {
                     return Err(JwtError::RefreshExpired);
                 }
-                let next_raw = derive(&self.rotation_mac, SUCCESSOR_LABEL, &raw);
+                let next_raw = successor_of(&self.rotation_mac, &raw);
                 let next = TokenRecord {
                     hash: TokenHash::of(next_raw.as_ref()),
                     family: family.id.clone(),
@@ -381,6 +394,17 @@ impl RefreshManager {
         self.store.revoke_user(sub).await
     }
 
+    /// Whether `raw`'s tag was made by the current rotation key or one of the earlier ones:
+    /// that is, whether the key that minted this token (at issue, or as a rotation's
+    /// successor) is one this manager still holds. Which key matched is no secret; each tag
+    /// is compared in constant time.
+    fn minted_by_a_held_key(&self, raw: &[u8; 32]) -> bool {
+        let (nonce, tag) = raw.split_at(NONCE_LEN);
+        let matches =
+            |mac: &Hmac<Sha256>| -> bool { mac_of(mac, TAG_LABEL, nonce)[..NONCE_LEN].ct_eq(tag).into() };
+        matches(&self.rotation_mac) || self.previous_keys.iter().any(|key| matches(&keyed(key)))
+    }
+
     /// Returns the same successor if this is a retry inside the grace window whose successor
     /// is still unused; `None` means "treat as reuse".
     async fn grace_retry(
@@ -402,7 +426,7 @@ impl RefreshManager {
         let mut keys =
             std::iter::once(self.rotation_mac.clone()).chain(self.previous_keys.iter().map(|key| keyed(key)));
         let Some((mac, next_raw)) = keys.find_map(|mac| {
-            let next_raw = derive(&mac, SUCCESSOR_LABEL, raw);
+            let next_raw = successor_of(&mac, raw);
             (TokenHash::of(next_raw.as_ref()) == successor).then_some((mac, next_raw))
         }) else {
             // No key we hold rebuilds it (a retired key, or not our successor): reuse.
@@ -443,10 +467,30 @@ fn keyed(key: &[u8; 32]) -> Hmac<Sha256> {
 }
 
 fn derive(mac: &Hmac<Sha256>, label: &[u8], raw: &[u8; 32]) -> Zeroizing<[u8; 32]> {
+    mac_of(mac, label, raw)
+}
+
+fn mac_of(mac: &Hmac<Sha256>, label: &[u8], data: &[u8]) -> Zeroizing<[u8; 32]> {
     let mut mac = mac.clone();
     mac.update(label);
-    mac.update(raw);
+    mac.update(data);
     Zeroizing::new(mac.finalize().into_bytes().into())
+}
+
+/// A raw token: `nonce`, then the first [`NONCE_LEN`] bytes of its tag under `mac`.
+fn seal(mac: &Hmac<Sha256>, nonce: &[u8]) -> Zeroizing<[u8; 32]> {
+    let tag = mac_of(mac, TAG_LABEL, nonce);
+    let mut raw = Zeroizing::new([0u8; 32]);
+    raw[..NONCE_LEN].copy_from_slice(nonce);
+    raw[NONCE_LEN..].copy_from_slice(&tag[..NONCE_LEN]);
+    raw
+}
+
+/// The successor of `raw` under rotation key `mac`: deterministic (grace retries rebuild it)
+/// and tagged with that key like any token it mints.
+fn successor_of(mac: &Hmac<Sha256>, raw: &[u8; 32]) -> Zeroizing<[u8; 32]> {
+    let next = derive(mac, SUCCESSOR_LABEL, raw);
+    seal(mac, &next[..NONCE_LEN])
 }
 
 fn check_family(family: &FamilyRecord, now: u64) -> Result<(), JwtError> {
@@ -550,6 +594,57 @@ mod tests {
         b.rotate_at(second.refresh.as_str(), 1_002).await.unwrap();
         let err = b.rotate_at(first.refresh.as_str(), 1_003).await.unwrap_err();
         assert_eq!(err.reason(), "refresh_reuse", "the successor was used: not a retry");
+    }
+
+    /// Each row: the keys the manager holds after the keyring changed, and whether a token
+    /// issued under A and never used still rotates.
+    #[tokio::test]
+    async fn an_unused_token_rotates_only_while_its_minting_key_is_held() {
+        struct Case {
+            name: &'static str,
+            current: [u8; 32],
+            previous: Vec<[u8; 32]>,
+            want: Result<(), &'static str>,
+        }
+        let cases = [
+            Case { name: "same key", current: KEY_A, previous: vec![], want: Ok(()) },
+            Case { name: "A verify-only", current: KEY_B, previous: vec![KEY_A], want: Ok(()) },
+            Case { name: "A retired", current: KEY_B, previous: vec![], want: Err("refresh_key_retired") },
+            Case {
+                name: "A retired, another key held",
+                current: KEY_B,
+                previous: vec![[0xc3; 32]],
+                want: Err("refresh_key_retired"),
+            },
+        ];
+        for c in cases {
+            let store = Arc::new(MemoryRefreshStore::new());
+            let a = RefreshManager::new(jwt("1", 7), store.clone(), KEY_A);
+            let pair = a.issue_at(&AccessTokenRequest::new("alice"), 1_000).await.unwrap();
+            let after =
+                RefreshManager::new(jwt("2", 8), store, c.current).with_previous_rotation_keys(c.previous);
+            let got = after.rotate_at(pair.refresh.as_str(), 1_100).await.map(|_| ()).map_err(|e| e.reason());
+            assert_eq!(got, c.want, "{}", c.name);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_successor_belongs_to_the_key_that_rotated_it() {
+        // Issued under A, rotated under B (A verify-only): the successor is B's, and outlives A.
+        let store = Arc::new(MemoryRefreshStore::new());
+        let a = RefreshManager::new(jwt("1", 7), store.clone(), KEY_A);
+        let first = a.issue_at(&AccessTokenRequest::new("alice"), 1_000).await.unwrap();
+        let b = RefreshManager::new(jwt("2", 8), store.clone(), KEY_B).with_previous_rotation_keys([KEY_A]);
+        let second = b.rotate_at(first.refresh.as_str(), 1_100).await.unwrap();
+        let b_only = RefreshManager::new(jwt("2", 8), store.clone(), KEY_B);
+        b_only.rotate_at(second.refresh.as_str(), 1_200).await.unwrap();
+        // A tampered tag makes another token, which the store does not know; nothing is revoked.
+        let pair = b_only.issue_at(&AccessTokenRequest::new("bob"), 1_300).await.unwrap();
+        let mut raw = decode(pair.refresh.as_str()).unwrap();
+        raw[31] ^= 1;
+        let err = b_only.rotate_at(encode(&raw).as_str(), 1_301).await.unwrap_err();
+        assert_eq!(err.reason(), "refresh_unknown", "a changed tag is another token: not in the store");
+        b_only.rotate_at(pair.refresh.as_str(), 1_302).await.unwrap();
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Refresh tokens: opaque, rotated on every use, with reuse detection.
 //!
-//! A refresh token is 256 random bits, base64url (43 characters). The store keeps only its
+//! A refresh token is 32 bytes, base64url (43 characters): a 128-bit nonce (random at issue)
+//! and a 128-bit tag over it under the rotation key that minted it. The store keeps only its
 //! SHA-256 ([`TokenHash`]), so a store dump yields no usable token. Tokens belong to a
 //! *family* (one login); each use rotates: the presented token is marked rotated and a
 //! successor is issued with a new access token.
@@ -35,6 +36,16 @@
 //! access token with the same `jti`, `iat` and `exp`, signed with the *current* signing key
 //! (so a different `kid` and signature if the signing key rotated too). A retired key is
 //! forgotten: a retry of a rotation made under it counts as a reuse.
+//!
+//! # Retiring a key ends its refresh tokens
+//!
+//! An unused token is rotated only if its tag verifies under the current rotation key or one
+//! of the earlier keys the manager was given; otherwise it is refused with
+//! [`JwtError::RefreshKeyRetired`](crate::JwtError::RefreshKeyRetired). So once a key is
+//! dropped from the list (for sessionwarden: retired from the keyring), every refresh token
+//! minted under it (issued while it was primary, or handed out as a successor by a rotation
+//! under it) is dead on every node that dropped it, without a store scan. Tokens minted under
+//! a newer key live on, whichever family they belong to.
 //!
 //! ```
 //! use std::sync::Arc;
