@@ -5,7 +5,13 @@
 
 use std::time::Duration;
 
-use sessionwarden::{Expiry, MemoryStore, Record, SessionId, SessionStore, Timestamp};
+use std::sync::Arc;
+
+use sessionwarden::maintenance::{Maintenance, in_batches};
+use sessionwarden::store::ExpiredDeletion as _;
+use sessionwarden::{
+    Clock as _, Expiry, ManualClock, MemoryStore, Record, SessionId, SessionStore, Timestamp,
+};
 
 use sessionwarden::store::{CachedStore, LocalInvalidator};
 use sessionwarden_test::wrappers::Instrumented;
@@ -79,4 +85,28 @@ async fn full_store_sweeps_expired_before_evicting_live() {
     store.create(&SessionId::generate().store_key(), &r).await.unwrap();
     assert_eq!(store.len(), 2, "expired sessions are swept, the renewed one kept");
     assert!(store.load(&keys[0], t2).await.unwrap().is_some());
+}
+
+/// The maintenance task sweeps a real store off the injected clock, in bounded batches.
+#[tokio::test]
+async fn a_sweep_of_a_real_store_removes_what_expired() {
+    let clock = ManualClock::new(Timestamp::from_unix(1_800_000_000));
+    let store = Arc::new(MemoryStore::default());
+    let expiry = Expiry::default().with_idle_timeout(Some(Duration::from_secs(60)));
+    for _ in 0..5 {
+        let key = SessionId::try_generate().unwrap().store_key();
+        assert!(store.create(&key, &Record::new(clock.now(), &expiry)).await.unwrap());
+    }
+    let swept = store.clone();
+    let mut m = Maintenance::new(Arc::new(clock.clone())).with_job(
+        "session sweep",
+        Duration::from_secs(60),
+        move |now| {
+            let store = swept.clone();
+            async move { in_batches(2, || store.delete_expired(now, 2)).await }
+        },
+    );
+    assert_eq!(m.run_due().await[0].removed(), Some(0), "nothing expired yet");
+    clock.advance(Duration::from_secs(61));
+    assert_eq!(m.run_due().await[0].removed(), Some(5), "three batches of at most two");
 }
