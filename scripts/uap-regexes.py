@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Regenerates crates/sessionwarden/src/client/uap-regexes.json from uap-core's regexes.yaml.
+"""Regenerates crates/sessionwarden-tower/src/client/uap-regexes.json from uap-core's regexes.yaml.
 
 The device summary needs only the browser and OS parsers, so the device parsers (the larger
 half of the file) are left out. Run it when uap-core publishes new rules:
@@ -26,7 +26,7 @@ def main() -> None:
         "user_agent_parsers": data["user_agent_parsers"],
         "os_parsers": data["os_parsers"],
     }
-    target = "crates/sessionwarden/src/client/uap-regexes.json"
+    target = "crates/sessionwarden-tower/src/client/uap-regexes.json"
     with open(target, "w", encoding="utf-8") as f:
         json.dump(out, f, separators=(",", ":"), ensure_ascii=False)
         f.write("\n")

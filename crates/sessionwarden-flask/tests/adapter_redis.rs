@@ -6,10 +6,10 @@
 
 use redis::AsyncCommands as _;
 use serde_json::json;
-use sessionwarden::store::{SaveOutcome, SessionStore};
-use sessionwarden::{SessionId, StoreError, Timestamp};
 use sessionwarden_flask::adapter::{FlaskRedisStore, FlaskSids};
 use sessionwarden_flask::decode_redis_record;
+use sessionwarden_tower::store::{SaveOutcome, SessionStore};
+use sessionwarden_tower::{SessionId, StoreError, Timestamp};
 
 fn url() -> String {
     std::env::var("SESSIONWARDEN_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into())
@@ -28,8 +28,8 @@ async fn store(test: &str) -> Option<(FlaskRedisStore, redis::aio::MultiplexedCo
     Some((store.with_prefix(prefix).with_lifetime(600), conn))
 }
 
-fn key() -> sessionwarden::StoreKey {
-    use sessionwarden::codec::IdCodec as _;
+fn key() -> sessionwarden_tower::StoreKey {
+    use sessionwarden_tower::codec::IdCodec as _;
     FlaskSids::plain().store_key(&SessionId::generate())
 }
 

@@ -10,10 +10,10 @@ use axum::body::Body;
 use axum::extract::FromRef;
 use axum::http::{Request, StatusCode};
 use axum::routing::get;
-use sessionwarden::keyring::{KeyId, Keyring, KeyringFile};
-use sessionwarden::{Clock as _, Events, ManualClock, Timestamp};
 use sessionwarden_jwt::keyring::{Bearer, KeyringTokens, TokenStores};
 use sessionwarden_jwt::{AccessTokenRequest, JwtAlgorithm, MemoryRefreshStore, MemoryRevocations};
+use sessionwarden_tower::keyring::{KeyId, Keyring, KeyringFile};
+use sessionwarden_tower::{Clock as _, Events, ManualClock, Timestamp};
 use tower::ServiceExt as _;
 
 const START: Timestamp = Timestamp::from_unix(1_750_000_000);
@@ -114,7 +114,9 @@ async fn grace_retry_across_a_rotation_gets_the_successor_first_issued() {
     assert_eq!(err.reason(), "refresh_reuse");
     let recent = w.events.recent();
     let reuse = recent.iter().find(|e| e.event.kind() == "refresh_token_reuse").unwrap();
-    let sessionwarden::SecurityEvent::RefreshTokenReuse { family } = &reuse.event else { unreachable!() };
+    let sessionwarden_tower::SecurityEvent::RefreshTokenReuse { family } = &reuse.event else {
+        unreachable!()
+    };
     assert_eq!(family, second.family.as_str());
     let err = w.tokens.rotate(second.refresh.as_str()).await.unwrap_err();
     assert_eq!(err.reason(), "refresh_revoked");

@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use sessionwarden::{Expiry, MemoryStore, Record, SessionId, SessionStore, Timestamp};
 use sessionwarden_redis::RedisStore;
+use sessionwarden_tower::{Expiry, MemoryStore, Record, SessionId, SessionStore, Timestamp};
 
 fn record(now: Timestamp) -> Record {
     let expiry = Expiry::default()

@@ -13,9 +13,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use sessionwarden::{Expiry, MemoryStore, Record, SaveOutcome, SessionId, SessionStore, Timestamp};
 use sessionwarden_jwt::{RevocationQuery, Revocations};
 use sessionwarden_redis::{RedisStore, RedisTokenStore};
+use sessionwarden_tower::{Expiry, MemoryStore, Record, SaveOutcome, SessionId, SessionStore, Timestamp};
 
 fn record(now: Timestamp) -> Record {
     let expiry = Expiry::default()

@@ -30,9 +30,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use redis::Script;
-use sessionwarden::StoreError;
-use sessionwarden::Timestamp;
-use sessionwarden::store::{AuditEntry, AuditLog, AuditQuery};
+use sessionwarden_core::StoreError;
+use sessionwarden_core::Timestamp;
+use sessionwarden_core::store::{AuditEntry, AuditLog, AuditQuery};
 
 use crate::store::{RedisStore, step};
 

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use futures_util::{FutureExt as _, StreamExt as _};
-use sessionwarden::store::{CacheConfig, CachedStore, Invalidation, InvalidationSink, Invalidator};
-use sessionwarden::{SessionStore as _, StoreError};
+use sessionwarden_core::{SessionStore as _, StoreError};
+use sessionwarden_tower::store::{CacheConfig, CachedStore, Invalidation, InvalidationSink, Invalidator};
 
 use crate::store::{RedisStore, step};
 
@@ -65,8 +65,8 @@ const FIRST_CONFIRMATION: Duration = Duration::from_secs(2);
 ///   session of that master can still be served (for at most the time to live).
 ///
 /// ```no_run
-/// # async fn f() -> Result<(), sessionwarden::StoreError> {
-/// use sessionwarden::store::CachedStore;
+/// # async fn f() -> Result<(), sessionwarden_core::StoreError> {
+/// use sessionwarden_tower::store::CachedStore;
 /// use sessionwarden_redis::{RedisInvalidator, RedisStore};
 /// let store = RedisStore::connect("redis://127.0.0.1:6379/").await?;
 /// let invalidator = RedisInvalidator::new(&store);
@@ -200,7 +200,7 @@ impl RedisStore {
     /// on a task of its own, which ends when the returned store (and its clones) is dropped.
     ///
     /// ```no_run
-    /// # async fn f() -> Result<(), sessionwarden::StoreError> {
+    /// # async fn f() -> Result<(), sessionwarden_core::StoreError> {
     /// let store = sessionwarden_redis::RedisStore::connect("redis://127.0.0.1:6379/").await?
     ///     .with_local_cache(100_000)
     ///     .await;
@@ -214,8 +214,8 @@ impl RedisStore {
     /// As [`RedisStore::with_local_cache`], with explicit cache settings.
     ///
     /// ```no_run
-    /// # async fn f() -> Result<(), sessionwarden::StoreError> {
-    /// use sessionwarden::store::CacheConfig;
+    /// # async fn f() -> Result<(), sessionwarden_core::StoreError> {
+    /// use sessionwarden_tower::store::CacheConfig;
     /// let store = sessionwarden_redis::RedisStore::connect("redis://127.0.0.1:6379/").await?
     ///     .with_local_cache_config(CacheConfig::new(1000))
     ///     .await;

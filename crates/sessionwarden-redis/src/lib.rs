@@ -1,18 +1,18 @@
-//! Redis and Redis Cluster session store for [`sessionwarden`], and the JWT token store for
+//! Redis and Redis Cluster session store for sessionwarden, and the JWT token store for
 //! `sessionwarden-jwt`.
 //!
-//! [`RedisStore`] implements [`sessionwarden::SessionStore`], [`sessionwarden::SessionIndex`]
-//! and [`sessionwarden::ExpiredDeletion`] with one code path for a single Redis server and for
+//! [`RedisStore`] implements [`sessionwarden_core::SessionStore`], [`sessionwarden_core::SessionIndex`]
+//! and [`sessionwarden_core::ExpiredDeletion`] with one code path for a single Redis server and for
 //! Redis Cluster, and passes the core, index and expired-deletion conformance suites on both. [`RedisTokenStore`] implements `sessionwarden-jwt`'s `RefreshStore` and
 //! `Revocations` the same way, so refresh tokens and revocations reach every node of a fleet.
 //! Both need Redis 6.2 or newer (tested on 7.0).
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use sessionwarden::{Backend, SessionStore};
+//! use sessionwarden_tower::{Backend, SessionStore};
 //! use sessionwarden_redis::RedisStore;
 //!
-//! # async fn f() -> Result<(), sessionwarden::StoreError> {
+//! # async fn f() -> Result<(), sessionwarden_core::StoreError> {
 //! // One server, or a cluster: "redis+cluster://10.0.0.1:6379,10.0.0.2:6379".
 //! let store = RedisStore::connect_any("redis://127.0.0.1:6379/").await?;
 //! store.ping().await?;
@@ -23,16 +23,16 @@
 //!
 //! # Key layout (format version 1)
 //!
-//! The store never sees a session id, only its [`StoreKey`](sessionwarden::StoreKey)
+//! The store never sees a session id, only its [`StoreKey`](sessionwarden_core::StoreKey)
 //! (SHA-256 of the id), written as 64 lower-case hex digits `<hex>`. `<bb>` is the first
 //! two of them (the store key's first byte), the *bucket*. With the default prefix
 //! `session:` (Flask-Session's):
 //!
 //! | key | type | content |
 //! | --- | --- | --- |
-//! | `session:{<bb>}:<hex>` | hash | `v`: the record's version (decimal); `d`: [`Record::to_bytes`](sessionwarden::Record::to_bytes); `e`: the record's deadline ([`Record::expires_at`](sessionwarden::Record::expires_at), Unix seconds), absent if it never expires |
+//! | `session:{<bb>}:<hex>` | hash | `v`: the record's version (decimal); `d`: [`Record::to_bytes`](sessionwarden_core::Record::to_bytes); `e`: the record's deadline ([`Record::expires_at`](sessionwarden_core::Record::expires_at), Unix seconds), absent if it never expires |
 //! | `session:{<bb>}:expiry` | sorted set | member `<hex>`, score its deadline (`+inf` for none): what `delete_expired` and `list` walk |
-//! | `session:{<bb>}:handles` | hash | field: the first 32 hex digits of `<hex>` (the bytes a [`SessionHandle`](sessionwarden::SessionHandle) encodes) → `<hex>`: how `revoke(handle)` finds the key |
+//! | `session:{<bb>}:handles` | hash | field: the first 32 hex digits of `<hex>` (the bytes a [`SessionHandle`](sessionwarden_core::SessionHandle) encodes) → `<hex>`: how `revoke(handle)` finds the key |
 //! | `session:{<bb>}:owner` | hash | `<hex>` → user, for records with a user |
 //! | `session:{<bb>}:user:<user>` | set | the `<hex>` of the user's records in this bucket |
 //! | `session:revoking:<user>` | hash | `s`/`f`: how many revoke-alls of the user started/finished (expires 5 minutes after the last) |
@@ -40,7 +40,7 @@
 //! `v` duplicates the version inside `d` so the scripts can compare versions without a
 //! JSON parser; [`RedisStore`] checks that both agree when it loads a record and reports a
 //! mismatch, undecodable bytes, or a key of another Redis type as
-//! [`StoreError::Corrupt`](sessionwarden::StoreError::Corrupt). Nothing in the layout is
+//! [`StoreError::Corrupt`](sessionwarden_core::StoreError::Corrupt). Nothing in the layout is
 //! a session id or lets one be rebuilt: a dump of Redis yields no usable cookie. The layout
 //! is pinned by the `layout` test; a change to it is a new format version.
 //!
@@ -142,7 +142,7 @@
 //! # Failures
 //!
 //! Every driver error, and every step that takes longer than two seconds, is
-//! [`StoreError::Unavailable`](sessionwarden::StoreError::Unavailable): the store fails
+//! [`StoreError::Unavailable`](sessionwarden_core::StoreError::Unavailable): the store fails
 //! closed and never reports "no session" for a session it could not read. Connections use
 //! 1 s connect and response timeouts and reconnect by themselves; after Redis comes back the
 //! next operation succeeds.
@@ -158,13 +158,17 @@
 
 pub mod audit;
 mod conn;
+#[cfg(feature = "cache")]
 mod invalidation;
 pub mod limiter;
 pub mod once;
 mod scripts;
 mod store;
+#[cfg(feature = "jwt")]
 pub mod tokens;
 
+#[cfg(feature = "cache")]
 pub use self::invalidation::RedisInvalidator;
 pub use self::store::{DEFAULT_PREFIX, InvalidPrefix, RedisStore};
+#[cfg(feature = "jwt")]
 pub use self::tokens::{DEFAULT_TOKEN_PREFIX, RedisTokenStore};

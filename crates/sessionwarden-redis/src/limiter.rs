@@ -28,8 +28,8 @@
 
 use async_trait::async_trait;
 use redis::Script;
-use sessionwarden::StoreError;
-use sessionwarden::store::{Rate, RateDecision, RateLimitStore, gcra_step};
+use sessionwarden_core::StoreError;
+use sessionwarden_core::store::{Rate, RateDecision, RateLimitStore, gcra_step};
 
 use crate::store::{RedisStore, step};
 

@@ -20,8 +20,8 @@
 
 use async_trait::async_trait;
 use redis::Script;
-use sessionwarden::store::{OnceKey, OneTimeKeys};
-use sessionwarden::{StoreError, Timestamp};
+use sessionwarden_core::store::{OnceKey, OneTimeKeys};
+use sessionwarden_core::{StoreError, Timestamp};
 
 use crate::store::{RedisStore, step};
 

@@ -12,7 +12,7 @@ use futures_util::future::try_join_all;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClient;
 use redis::{IntoConnectionInfo, RedisError, RedisResult, Value};
-use sessionwarden::{
+use sessionwarden_core::{
     ExpiredDeletion, Record, SaveOutcome, SessionHandle, SessionIndex, SessionInfo, SessionStore, StoreError,
     StoreKey, Timestamp,
 };
@@ -51,7 +51,7 @@ const MAX_CYCLE_ATTEMPTS: usize = 5;
 /// addresses and the prefix, never a password.
 ///
 /// ```no_run
-/// # async fn f() -> Result<(), sessionwarden::StoreError> {
+/// # async fn f() -> Result<(), sessionwarden_core::StoreError> {
 /// use sessionwarden_redis::RedisStore;
 /// let store = RedisStore::connect("redis://127.0.0.1:6379/").await?.with_prefix("myapp:session:");
 /// assert_eq!(store.prefix(), "myapp:session:");
@@ -62,6 +62,7 @@ pub struct RedisStore {
     pub(crate) conn: Conn,
     // One client per configured node, for connections of another kind (pub/sub). Never in
     // `Debug`: their connection info may hold a password.
+    #[cfg_attr(not(feature = "cache"), allow(dead_code))] // the cache's invalidator subscribes with them
     pub(crate) clients: Arc<[redis::Client]>,
     prefix: Arc<str>,
     // `host:port` of each configured node: no user name, no password.
@@ -109,7 +110,7 @@ impl RedisStore {
     /// [`StoreError::Unavailable`] if the URL does not parse or the server cannot be reached.
     ///
     /// ```no_run
-    /// # async fn f() -> Result<(), sessionwarden::StoreError> {
+    /// # async fn f() -> Result<(), sessionwarden_core::StoreError> {
     /// let store = sessionwarden_redis::RedisStore::connect("redis://127.0.0.1:6379/").await?;
     /// # Ok(()) }
     /// ```
@@ -135,7 +136,7 @@ impl RedisStore {
     /// [`StoreError::Unavailable`] if a URL does not parse or no node can be reached.
     ///
     /// ```no_run
-    /// # async fn f() -> Result<(), sessionwarden::StoreError> {
+    /// # async fn f() -> Result<(), sessionwarden_core::StoreError> {
     /// let nodes = vec!["redis://127.0.0.1:7001/".to_owned(), "redis://127.0.0.1:7002/".to_owned()];
     /// let store = sessionwarden_redis::RedisStore::connect_cluster(&nodes).await?;
     /// assert!(store.is_cluster());
@@ -176,7 +177,7 @@ impl RedisStore {
     /// As [`RedisStore::connect`] and [`RedisStore::connect_cluster`].
     ///
     /// ```no_run
-    /// # async fn f() -> Result<(), sessionwarden::StoreError> {
+    /// # async fn f() -> Result<(), sessionwarden_core::StoreError> {
     /// use sessionwarden_redis::RedisStore;
     /// let cluster = RedisStore::connect_any("redis+cluster://127.0.0.1:7001,127.0.0.1:7002").await?;
     /// let single = RedisStore::connect_any("redis://127.0.0.1:6379/").await?;
@@ -210,7 +211,7 @@ impl RedisStore {
     /// that.
     ///
     /// ```no_run
-    /// # async fn f() -> Result<(), sessionwarden::StoreError> {
+    /// # async fn f() -> Result<(), sessionwarden_core::StoreError> {
     /// let store = sessionwarden_redis::RedisStore::connect("redis://127.0.0.1:6379/").await?
     ///     .with_prefix("shop:session:");
     /// # Ok(()) }
@@ -227,7 +228,7 @@ impl RedisStore {
     /// the layout uses to keep a bucket on one cluster slot.
     ///
     /// ```no_run
-    /// # async fn f() -> Result<(), sessionwarden::StoreError> {
+    /// # async fn f() -> Result<(), sessionwarden_core::StoreError> {
     /// let store = sessionwarden_redis::RedisStore::connect("redis://127.0.0.1:6379/").await?;
     /// assert!(store.clone().try_with_prefix("bad{prefix}:").is_err());
     /// # Ok(()) }
@@ -240,7 +241,7 @@ impl RedisStore {
     /// The key prefix.
     ///
     /// ```no_run
-    /// # async fn f() -> Result<(), sessionwarden::StoreError> {
+    /// # async fn f() -> Result<(), sessionwarden_core::StoreError> {
     /// let store = sessionwarden_redis::RedisStore::connect("redis://127.0.0.1:6379/").await?;
     /// assert_eq!(store.prefix(), "session:");
     /// # Ok(()) }
@@ -253,7 +254,7 @@ impl RedisStore {
     /// Whether this store talks to a Redis Cluster.
     ///
     /// ```no_run
-    /// # async fn f() -> Result<(), sessionwarden::StoreError> {
+    /// # async fn f() -> Result<(), sessionwarden_core::StoreError> {
     /// let store = sessionwarden_redis::RedisStore::connect("redis://127.0.0.1:6379/").await?;
     /// assert!(!store.is_cluster());
     /// # Ok(()) }
@@ -267,8 +268,8 @@ impl RedisStore {
     /// is the store key in lower-case hex and `<bb>` its first two digits.
     ///
     /// ```no_run
-    /// # async fn f() -> Result<(), sessionwarden::StoreError> {
-    /// use sessionwarden::StoreKey;
+    /// # async fn f() -> Result<(), sessionwarden_core::StoreError> {
+    /// use sessionwarden_core::StoreKey;
     /// let store = sessionwarden_redis::RedisStore::connect("redis://127.0.0.1:6379/").await?;
     /// let key = StoreKey::from_bytes([0xab; 32]);
     /// assert_eq!(store.record_key(&key), format!("session:{{ab}}:{}", key.to_hex()));
@@ -463,7 +464,7 @@ pub(crate) fn checked_prefix(prefix: String) -> Result<Arc<str>, InvalidPrefix> 
 pub(crate) async fn bounded_step<T, E>(
     operation: &'static str,
     fut: impl Future<Output = RedisResult<T>>,
-    fail: fn(&'static str, sessionwarden::BoxError) -> E,
+    fail: fn(&'static str, sessionwarden_core::BoxError) -> E,
 ) -> Result<T, E> {
     match tokio::time::timeout(STEP_TIMEOUT, fut).await {
         Ok(Ok(v)) => Ok(v),

@@ -98,7 +98,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures_util::future::try_join_all;
 use redis::{RedisResult, Script};
-use sessionwarden::StoreError;
+use sessionwarden_core::StoreError;
 use sessionwarden_jwt::{
     FamilyId, FamilyRecord, JwtError, RefreshStore, RevocationQuery, Revocations, RevokedBy, TokenHash,
     TokenRecord, TokenState,
@@ -280,7 +280,7 @@ impl RedisTokenStore {
     /// spaces are separate even when the prefixes are equal (see the module docs).
     ///
     /// ```no_run
-    /// # async fn f() -> Result<(), sessionwarden::StoreError> {
+    /// # async fn f() -> Result<(), sessionwarden_core::StoreError> {
     /// use sessionwarden_redis::{RedisStore, RedisTokenStore};
     /// let sessions = RedisStore::connect_any("redis://127.0.0.1:6379/").await?;
     /// let tokens = RedisTokenStore::from_store(&sessions);
@@ -304,7 +304,7 @@ impl RedisTokenStore {
     /// [`StoreError::Unavailable`] if the URL does not parse or no server can be reached.
     ///
     /// ```no_run
-    /// # async fn f() -> Result<(), sessionwarden::StoreError> {
+    /// # async fn f() -> Result<(), sessionwarden_core::StoreError> {
     /// let store = sessionwarden_redis::RedisTokenStore::connect_any("redis://127.0.0.1:6379/").await?;
     /// # Ok(()) }
     /// ```
@@ -319,7 +319,7 @@ impl RedisTokenStore {
     /// handle that.
     ///
     /// ```no_run
-    /// # async fn f() -> Result<(), sessionwarden::StoreError> {
+    /// # async fn f() -> Result<(), sessionwarden_core::StoreError> {
     /// let store = sessionwarden_redis::RedisTokenStore::connect_any("redis://127.0.0.1:6379/").await?
     ///     .with_prefix("shop:jwt:");
     /// assert_eq!(store.prefix(), "shop:jwt:");
@@ -337,7 +337,7 @@ impl RedisTokenStore {
     /// every key of the store in one cluster slot, on one node.
     ///
     /// ```no_run
-    /// # async fn f() -> Result<(), sessionwarden::StoreError> {
+    /// # async fn f() -> Result<(), sessionwarden_core::StoreError> {
     /// let store = sessionwarden_redis::RedisTokenStore::connect_any("redis://127.0.0.1:6379/").await?;
     /// assert!(store.try_with_prefix("bad{prefix}:").is_err());
     /// # Ok(()) }
@@ -353,7 +353,7 @@ impl RedisTokenStore {
     /// cutoff is gone.
     ///
     /// ```no_run
-    /// # async fn f() -> Result<(), sessionwarden::StoreError> {
+    /// # async fn f() -> Result<(), sessionwarden_core::StoreError> {
     /// use std::time::Duration;
     /// let store = sessionwarden_redis::RedisTokenStore::connect_any("redis://127.0.0.1:6379/").await?
     ///     .with_cutoff_retention(Duration::from_secs(30 * 24 * 3600));
@@ -369,7 +369,7 @@ impl RedisTokenStore {
     /// How long user cutoffs are kept past the cutoff.
     ///
     /// ```no_run
-    /// # async fn f() -> Result<(), sessionwarden::StoreError> {
+    /// # async fn f() -> Result<(), sessionwarden_core::StoreError> {
     /// let store = sessionwarden_redis::RedisTokenStore::connect_any("redis://127.0.0.1:6379/").await?;
     /// assert_eq!(store.cutoff_retention().as_secs(), 365 * 24 * 3600);
     /// # Ok(()) }
@@ -382,7 +382,7 @@ impl RedisTokenStore {
     /// The key prefix.
     ///
     /// ```no_run
-    /// # async fn f() -> Result<(), sessionwarden::StoreError> {
+    /// # async fn f() -> Result<(), sessionwarden_core::StoreError> {
     /// let store = sessionwarden_redis::RedisTokenStore::connect_any("redis://127.0.0.1:6379/").await?;
     /// assert_eq!(store.prefix(), "sw:");
     /// # Ok(()) }
@@ -395,7 +395,7 @@ impl RedisTokenStore {
     /// Whether this store talks to a Redis Cluster.
     ///
     /// ```no_run
-    /// # async fn f() -> Result<(), sessionwarden::StoreError> {
+    /// # async fn f() -> Result<(), sessionwarden_core::StoreError> {
     /// let store = sessionwarden_redis::RedisTokenStore::connect_any("redis://127.0.0.1:6379/").await?;
     /// assert!(!store.is_cluster());
     /// # Ok(()) }
@@ -408,7 +408,7 @@ impl RedisTokenStore {
     /// The key of the pointer from a refresh token's hash to its family: `<prefix>rt:<hex>`.
     ///
     /// ```no_run
-    /// # async fn f() -> Result<(), sessionwarden::StoreError> {
+    /// # async fn f() -> Result<(), sessionwarden_core::StoreError> {
     /// use sessionwarden_jwt::TokenHash;
     /// let store = sessionwarden_redis::RedisTokenStore::connect_any("redis://127.0.0.1:6379/").await?;
     /// let key = store.token_key(&TokenHash::from_bytes([0xab; 32]));
@@ -423,7 +423,7 @@ impl RedisTokenStore {
     /// The key of a family's hash (the family and its tokens): `<prefix>rf:<fam>`.
     ///
     /// ```no_run
-    /// # async fn f() -> Result<(), sessionwarden::StoreError> {
+    /// # async fn f() -> Result<(), sessionwarden_core::StoreError> {
     /// use sessionwarden_jwt::FamilyId;
     /// let store = sessionwarden_redis::RedisTokenStore::connect_any("redis://127.0.0.1:6379/").await?;
     /// assert_eq!(store.family_key(&FamilyId::from_stored("f1".into())), "sw:rf:f1");

@@ -10,12 +10,12 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use sessionwarden::store::CachedStore;
-use sessionwarden::{
+use sessionwarden_redis::RedisStore;
+use sessionwarden_tower::store::CachedStore;
+use sessionwarden_tower::{
     Backend, Expiry, Record, SaveOutcome, SessionId, SessionIndex, SessionStore, StoreError, StoreKey,
     Timestamp,
 };
-use sessionwarden_redis::RedisStore;
 
 /// The promise under test: another server's write is seen within this.
 const WITHIN: Duration = Duration::from_secs(1);

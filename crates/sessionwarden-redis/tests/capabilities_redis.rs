@@ -24,8 +24,8 @@ sessionwarden_test::one_time_conformance!(one_time_redis, one, nodes: two_nodes)
 #[tokio::test]
 async fn capability_layout_is_pinned() {
     use redis::AsyncCommands as _;
-    use sessionwarden::Timestamp;
-    use sessionwarden::store::{AuditEntry, AuditLog, OnceKey, OneTimeKeys, Rate, RateLimitStore};
+    use sessionwarden_tower::Timestamp;
+    use sessionwarden_tower::store::{AuditEntry, AuditLog, OnceKey, OneTimeKeys, Rate, RateLimitStore};
 
     let prefix = common::unique_prefix("caps-layout");
     let Some(store) = common::single(&prefix).await else { return };

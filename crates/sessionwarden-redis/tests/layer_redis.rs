@@ -6,7 +6,7 @@ mod common;
 
 use std::sync::Arc;
 
-use sessionwarden::Backend;
+use sessionwarden_tower::Backend;
 
 async fn single() -> Backend {
     Backend::Server(Arc::new(common::or_exit(common::single(&common::unique_prefix("layer")).await)))

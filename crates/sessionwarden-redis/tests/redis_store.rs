@@ -11,11 +11,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use redis::AsyncCommands as _;
 use redis::aio::MultiplexedConnection;
-use sessionwarden::{
+use sessionwarden_redis::RedisStore;
+use sessionwarden_tower::{
     ExpiredDeletion, Expiry, Record, SaveOutcome, SessionId, SessionIndex, SessionStore, StoreError,
     StoreKey, Timestamp,
 };
-use sessionwarden_redis::RedisStore;
 
 fn real_now() -> i64 {
     i64::try_from(SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()).unwrap()

@@ -11,9 +11,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use sessionwarden::{MemoryStore, SaveOutcome, SessionId, SessionStore, StoreKey};
 use sessionwarden_sql::{PostgresStore, SqliteStore};
 use sessionwarden_test::conformance::{NOW, record};
+use sessionwarden_tower::{MemoryStore, SaveOutcome, SessionId, SessionStore, StoreKey};
 use tokio::runtime::Runtime;
 
 fn stores(rt: &Runtime, dir: &std::path::Path) -> Vec<(&'static str, Arc<dyn SessionStore>)> {

@@ -1,5 +1,5 @@
 //! Audit records in SQL (schema version 3): the statements behind
-//! [`AuditLog`](sessionwarden::store::AuditLog) for both dialects.
+//! [`AuditLog`](sessionwarden_core::store::AuditLog) for both dialects.
 //!
 //! Table `sessionwarden_audit`: `id` (increasing, orders records of one second by appending),
 //! `occurred_at` (Unix seconds), `kind`, `user_id` (nullable) and `entry`, the whole
@@ -10,9 +10,9 @@
 //!
 //! The functions take the pool, so any store type holding one can serve the trait.
 
-use sessionwarden::StoreError;
-use sessionwarden::Timestamp;
-use sessionwarden::store::{AuditEntry, AuditQuery};
+use sessionwarden_core::StoreError;
+use sessionwarden_core::Timestamp;
+use sessionwarden_core::store::{AuditEntry, AuditQuery};
 
 use crate::columns::{bounded, sql_limit, unavailable};
 
@@ -98,5 +98,7 @@ macro_rules! dialect {
     };
 }
 
+#[cfg(feature = "sqlite")]
 dialect!(sqlite, sqlx::Sqlite);
+#[cfg(feature = "postgres")]
 dialect!(postgres, sqlx::Postgres);

@@ -6,12 +6,16 @@
 //! writer pool, so SQLite's single writer connection orders them.
 
 use async_trait::async_trait;
-use sessionwarden::store::{
+use sessionwarden_core::store::{
     AuditEntry, AuditLog, AuditQuery, OnceKey, OneTimeKeys, Rate, RateDecision, RateLimitStore,
 };
-use sessionwarden::{StoreError, Timestamp};
+use sessionwarden_core::{StoreError, Timestamp};
 
-use crate::{PostgresStore, SqliteStore, audit, limiter, once};
+#[cfg(feature = "postgres")]
+use crate::PostgresStore;
+#[cfg(feature = "sqlite")]
+use crate::SqliteStore;
+use crate::{audit, limiter, once};
 
 /// Implements the three traits and the purge for a store type, given its dialect module.
 macro_rules! capabilities {
@@ -88,5 +92,7 @@ macro_rules! capabilities {
     };
 }
 
+#[cfg(feature = "sqlite")]
 capabilities!(SqliteStore, sqlite);
+#[cfg(feature = "postgres")]
 capabilities!(PostgresStore, postgres);

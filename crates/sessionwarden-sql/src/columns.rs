@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sessionwarden::{
+use sessionwarden_core::{
     ClientSummary, Expiry, Record, SessionHandle, SessionInfo, StoreError, StoreKey, Timestamp,
 };
 
@@ -156,7 +156,7 @@ pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sessionwarden::SessionId;
+    use sessionwarden_core::SessionId;
 
     #[test]
     fn handle_range_brackets_exactly_its_key() {

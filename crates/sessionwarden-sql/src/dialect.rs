@@ -30,7 +30,9 @@ pub enum Sqlite {}
 #[derive(Debug)]
 pub enum Postgres {}
 
+#[cfg(feature = "sqlite")]
 impl Dialect for Sqlite {}
+#[cfg(feature = "postgres")]
 impl Dialect for Postgres {}
 
 pub(crate) mod driver {
@@ -121,8 +123,10 @@ macro_rules! driver {
 }
 
 // SQLite has one writer at a time, so there is no other sweeper's lock to skip.
+#[cfg(feature = "sqlite")]
 driver!(Sqlite, sqlx::Sqlite, "");
 // Sweepers on several servers share the work instead of queueing on each other's rows.
+#[cfg(feature = "postgres")]
 driver!(Postgres, sqlx::Postgres, " FOR UPDATE SKIP LOCKED");
 
 // The helpers below are generic over the sqlx database but only ever called with a concrete one

@@ -1,4 +1,4 @@
-//! SQLite and PostgreSQL session stores for [`sessionwarden`], on `sqlx`.
+//! SQLite and PostgreSQL session stores for sessionwarden, on `sqlx`.
 //!
 //! - [`SqliteStore`]: one database file, the embedded default for a single server. WAL mode
 //!   with `synchronous = FULL`: an acknowledged write survives `kill -9` and power loss.
@@ -12,9 +12,9 @@
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), sessionwarden::StoreError> {
+//! # async fn main() -> Result<(), sessionwarden_core::StoreError> {
 //! use std::time::Duration;
-//! use sessionwarden::{Expiry, Record, SessionId, SessionStore, Timestamp};
+//! use sessionwarden_core::{Expiry, Record, SessionId, SessionStore, Timestamp};
 //! use sessionwarden_sql::{SqliteStore, spawn_sweeper};
 //!
 //! let dir = tempfile::tempdir().expect("temp dir");
@@ -31,9 +31,9 @@
 //!
 //! For PostgreSQL:
 //! ```no_run
-//! # async fn f() -> Result<(), sessionwarden::StoreError> {
+//! # async fn f() -> Result<(), sessionwarden_core::StoreError> {
 //! use std::sync::Arc;
-//! use sessionwarden::{Backend, SessionStore};
+//! use sessionwarden_tower::{Backend, SessionStore};
 //! let store = sessionwarden_sql::PostgresStore::connect("postgres://app@db.internal/app").await?;
 //! let backend = Backend::from(Arc::new(store) as Arc<dyn SessionStore>);
 //! # Ok(()) }
@@ -45,7 +45,7 @@
 //! | column | type (SQLite / PostgreSQL) | meaning |
 //! | --- | --- | --- |
 //! | `store_key` | BLOB / BYTEA, primary key | SHA-256 of the session id, never the id |
-//! | `data` | BLOB / BYTEA | [`Record::to_bytes`](sessionwarden::Record::to_bytes): versioned JSON |
+//! | `data` | BLOB / BYTEA | [`Record::to_bytes`](sessionwarden_core::Record::to_bytes): versioned JSON |
 //! | `version` | INTEGER / BIGINT | the record's version, compared by `save` |
 //! | `created`, `last_seen` | INTEGER / BIGINT | seconds since the Unix epoch |
 //! | `idle_deadline`, `absolute_deadline` | INTEGER / BIGINT, nullable | the two deadlines |
@@ -54,7 +54,7 @@
 //! | `ip_prefix`, `ua_hash` | TEXT, nullable | the client summary |
 //!
 //! The metadata columns mirror what `data` holds, so expiry checks, listings and revocation
-//! never decode session data. Times are integers, like [`Timestamp`](sessionwarden::Timestamp),
+//! never decode session data. Times are integers, like [`Timestamp`](sessionwarden_core::Timestamp),
 //! and every expiry check uses the caller's `now`, never the database's clock.
 //!
 //! # Schema versions
@@ -69,10 +69,10 @@
 //!
 //! # Failure
 //! Every driver error (connection refused, pool timeout, server restart, a statement killed
-//! by the server) becomes [`StoreError::Unavailable`](sessionwarden::StoreError::Unavailable),
+//! by the server) becomes [`StoreError::Unavailable`](sessionwarden_core::StoreError::Unavailable),
 //! so the session layer answers 503 rather than "no session". Each operation is also bounded
 //! client-side to a few seconds, which covers a network partition where no error ever arrives.
-//! Undecodable `data` is [`StoreError::Corrupt`](sessionwarden::StoreError::Corrupt).
+//! Undecodable `data` is [`StoreError::Corrupt`](sessionwarden_core::StoreError::Corrupt).
 
 pub mod audit;
 mod capabilities;
@@ -80,14 +80,22 @@ mod columns;
 pub mod dialect;
 pub mod limiter;
 pub mod once;
+#[cfg(feature = "postgres")]
 mod postgres;
+#[cfg(feature = "sqlite")]
 mod sqlite;
 mod store;
 mod sweeper;
+#[cfg(feature = "jwt")]
 mod tokens;
 
+#[cfg(feature = "postgres")]
 pub use self::postgres::{PostgresOptions, PostgresStore};
+#[cfg(feature = "sqlite")]
 pub use self::sqlite::SqliteStore;
 pub use self::store::SqlStore;
 pub use self::sweeper::spawn_sweeper;
-pub use self::tokens::{PostgresTokenStore, SqliteTokenStore};
+#[cfg(all(feature = "jwt", feature = "postgres"))]
+pub use self::tokens::PostgresTokenStore;
+#[cfg(all(feature = "jwt", feature = "sqlite"))]
+pub use self::tokens::SqliteTokenStore;

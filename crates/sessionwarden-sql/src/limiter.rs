@@ -1,5 +1,5 @@
 //! GCRA rate-limit state in SQL (schema version 3): the statements behind
-//! [`RateLimitStore`](sessionwarden::store::RateLimitStore) for both dialects.
+//! [`RateLimitStore`](sessionwarden_core::store::RateLimitStore) for both dialects.
 //!
 //! Table `sessionwarden_rate_limits`: `name` (the caller's key, primary key) and `tat`, its
 //! theoretical arrival time in Unix milliseconds on the caller's clock.
@@ -21,8 +21,8 @@
 //! batches to reclaim space. Keep the clocks of the nodes sharing the table synchronised: the
 //! decisions are only as consistent as they are.
 
-use sessionwarden::StoreError;
-use sessionwarden::store::{Rate, RateDecision, gcra_step};
+use sessionwarden_core::StoreError;
+use sessionwarden_core::store::{Rate, RateDecision, gcra_step};
 
 use crate::columns::{bounded, sql_limit, unavailable};
 
@@ -101,6 +101,7 @@ macro_rules! dialect {
     };
 }
 
+#[cfg(feature = "sqlite")]
 /// SQLite: take the write lock before reading, so no other connection steps in between.
 async fn begin_sqlite(
     pool: &sqlx::SqlitePool,
@@ -108,6 +109,7 @@ async fn begin_sqlite(
     pool.begin_with("BEGIN IMMEDIATE").await
 }
 
+#[cfg(feature = "postgres")]
 /// PostgreSQL: an ordinary transaction; the `FOR UPDATE` read locks the row.
 async fn begin_postgres(
     pool: &sqlx::PgPool,
@@ -115,7 +117,9 @@ async fn begin_postgres(
     pool.begin().await
 }
 
+#[cfg(feature = "sqlite")]
 dialect!(sqlite, sqlx::Sqlite, "SELECT tat FROM sessionwarden_rate_limits WHERE name = $1", begin_sqlite);
+#[cfg(feature = "postgres")]
 dialect!(
     postgres,
     sqlx::Postgres,

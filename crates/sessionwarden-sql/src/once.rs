@@ -1,5 +1,5 @@
 //! One-time keys in SQL (schema version 3): the statements behind
-//! [`OneTimeKeys`](sessionwarden::store::OneTimeKeys) for both dialects.
+//! [`OneTimeKeys`](sessionwarden_core::store::OneTimeKeys) for both dialects.
 //!
 //! Table `sessionwarden_once_keys`: `once_key` (the 32-byte [`OnceKey`], already a SHA-256 of
 //! namespace and value, primary key) and `expires_at` (Unix seconds, caller's clock). A key is
@@ -16,8 +16,8 @@
 //! (and its PostgreSQL twin)
 //! deletes them in batches to reclaim space.
 
-use sessionwarden::store::OnceKey;
-use sessionwarden::{StoreError, Timestamp};
+use sessionwarden_core::store::OnceKey;
+use sessionwarden_core::{StoreError, Timestamp};
 
 use crate::columns::{bounded, sql_limit, unavailable};
 
@@ -109,5 +109,7 @@ macro_rules! dialect {
     };
 }
 
+#[cfg(feature = "sqlite")]
 dialect!(sqlite, sqlx::Sqlite);
+#[cfg(feature = "postgres")]
 dialect!(postgres, sqlx::Postgres);

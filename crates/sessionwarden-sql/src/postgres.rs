@@ -3,7 +3,7 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use sessionwarden::StoreError;
+use sessionwarden_core::StoreError;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::columns::unavailable;
@@ -79,7 +79,7 @@ impl PostgresOptions {
 /// application name, never the password.
 ///
 /// ```no_run
-/// # async fn f() -> Result<(), sessionwarden::StoreError> {
+/// # async fn f() -> Result<(), sessionwarden_core::StoreError> {
 /// use sessionwarden_sql::PostgresStore;
 /// let store = PostgresStore::connect("postgres://sessions@db.internal/app").await?;
 /// # Ok(()) }

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
-use sessionwarden::StoreError;
+use sessionwarden_core::StoreError;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -38,7 +38,7 @@ const READERS: u32 = 4;
 /// [`PostgresStore`](crate::PostgresStore).
 ///
 /// ```no_run
-/// # async fn f() -> Result<(), sessionwarden::StoreError> {
+/// # async fn f() -> Result<(), sessionwarden_core::StoreError> {
 /// use sessionwarden_sql::SqliteStore;
 /// let store = SqliteStore::open("data/sessions.db").await?;
 /// # Ok(()) }
@@ -85,8 +85,8 @@ impl SqlStore<Sqlite> {
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), sessionwarden::StoreError> {
-    /// use sessionwarden::SessionStore;
+    /// # async fn main() -> Result<(), sessionwarden_core::StoreError> {
+    /// use sessionwarden_core::SessionStore;
     /// let store = sessionwarden_sql::SqliteStore::in_memory().await?;
     /// store.ping().await?;
     /// # Ok(()) }

@@ -1,11 +1,11 @@
 //! The background task that deletes expired sessions: a one-job
-//! [`Maintenance`](sessionwarden::maintenance::Maintenance) on the system clock.
+//! [`Maintenance`](sessionwarden_core::maintenance::Maintenance) on the system clock.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use sessionwarden::maintenance::{Maintenance, in_batches};
-use sessionwarden::{ExpiredDeletion, SystemClock};
+use sessionwarden_core::maintenance::{Maintenance, in_batches};
+use sessionwarden_core::{ExpiredDeletion, SystemClock};
 use tokio::task::JoinHandle;
 
 /// Spawns a task that, every `interval`, deletes expired sessions from `store` in batches of
@@ -13,14 +13,14 @@ use tokio::task::JoinHandle;
 /// holds the database's locks for long).
 ///
 /// Expired sessions never load, swept or not: sweeping only reclaims space. Errors are
-/// logged under the `sessionwarden::maintenance` target and retried at the next interval.
+/// logged under the `sessionwarden_core::maintenance` target and retried at the next interval.
 /// Abort the returned handle to stop the task; it must be called within a Tokio runtime. To
 /// run the sweep beside other periodic jobs, or off another clock, register it on a
 /// [`Maintenance`] yourself.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<(), sessionwarden::StoreError> {
+/// # async fn main() -> Result<(), sessionwarden_core::StoreError> {
 /// use std::time::Duration;
 /// let store = sessionwarden_sql::SqliteStore::in_memory().await?;
 /// let sweeper = sessionwarden_sql::spawn_sweeper(store, Duration::from_secs(60), 1_000);

@@ -12,23 +12,30 @@
 //! [`CachedRevocations`](sessionwarden_jwt::CachedRevocations) in front of it on every node.
 
 use std::fmt;
+#[cfg(feature = "sqlite")]
 use std::path::Path;
+#[cfg(feature = "postgres")]
 use std::str::FromStr as _;
+#[cfg(feature = "sqlite")]
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use sessionwarden::StoreError;
+use sessionwarden_core::StoreError;
 use sessionwarden_jwt::{
     FamilyId, FamilyRecord, JwtError, RefreshStore, RevocationQuery, Revocations, RevokedBy, TokenHash,
     TokenRecord, TokenState,
 };
 use sqlx::Row as _;
+#[cfg(feature = "postgres")]
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+#[cfg(feature = "sqlite")]
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-use crate::columns::{OPERATION_TIMEOUT, bounded};
+use crate::columns::OPERATION_TIMEOUT;
+#[cfg(feature = "sqlite")]
+use crate::columns::bounded;
 
 fn db(operation: &'static str) -> impl FnOnce(sqlx::Error) -> JwtError {
     move |e| JwtError::store(operation, e)
@@ -313,6 +320,7 @@ macro_rules! token_store {
     };
 }
 
+#[cfg(feature = "sqlite")]
 /// Refresh tokens and revocations in a SQLite file (usually the sessions database): one
 /// writer connection, a few readers, WAL and `synchronous = FULL`, like [`SqliteStore`](crate::SqliteStore).
 ///
@@ -334,6 +342,7 @@ pub struct SqliteTokenStore {
     location: Arc<str>,
 }
 
+#[cfg(feature = "sqlite")]
 impl SqliteTokenStore {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     ///
@@ -370,18 +379,21 @@ impl SqliteTokenStore {
     }
 }
 
+#[cfg(feature = "sqlite")]
 impl fmt::Debug for SqliteTokenStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SqliteTokenStore").field("path", &self.location).finish_non_exhaustive()
     }
 }
 
+#[cfg(feature = "sqlite")]
 token_store!(SqliteTokenStore, "max");
 
+#[cfg(feature = "postgres")]
 /// Refresh tokens and revocations in PostgreSQL, shared by a fleet.
 ///
 /// ```no_run
-/// # async fn f() -> Result<(), sessionwarden::StoreError> {
+/// # async fn f() -> Result<(), sessionwarden_core::StoreError> {
 /// let store = sessionwarden_sql::PostgresTokenStore::connect("postgres://app@db.internal/app").await?;
 /// # Ok(()) }
 /// ```
@@ -392,6 +404,7 @@ pub struct PostgresTokenStore {
     reader: PgPool,
 }
 
+#[cfg(feature = "postgres")]
 impl PostgresTokenStore {
     /// Connects and brings the schema up to date.
     ///
@@ -417,6 +430,7 @@ impl PostgresTokenStore {
     }
 }
 
+#[cfg(feature = "postgres")]
 impl fmt::Debug for PostgresTokenStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Left out: the URL (it may hold a password).
@@ -424,4 +438,5 @@ impl fmt::Debug for PostgresTokenStore {
     }
 }
 
+#[cfg(feature = "postgres")]
 token_store!(PostgresTokenStore, "GREATEST");

@@ -7,11 +7,11 @@
 //! table (every case uses keys of its own).
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use sessionwarden::Timestamp;
-use sessionwarden::store::{OnceKey, OneTimeKeys, Rate, RateLimitStore};
 use sessionwarden_sql::PostgresStore;
 use sessionwarden_test::env::{postgres_url, service_missing};
 use sessionwarden_test::tokens::unique;
+use sessionwarden_tower::Timestamp;
+use sessionwarden_tower::store::{OnceKey, OneTimeKeys, Rate, RateLimitStore};
 
 /// The suites have no way to skip, so without PostgreSQL their cases fail (after
 /// `service_missing` has said why); `cargo test -- --skip postgres` leaves them out.

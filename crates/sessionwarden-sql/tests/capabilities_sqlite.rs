@@ -5,9 +5,9 @@
 
 use std::path::PathBuf;
 
-use sessionwarden::Timestamp;
-use sessionwarden::store::{OnceKey, OneTimeKeys, Rate, RateLimitStore};
 use sessionwarden_sql::SqliteStore;
+use sessionwarden_tower::Timestamp;
+use sessionwarden_tower::store::{OnceKey, OneTimeKeys, Rate, RateLimitStore};
 use sqlx::Connection as _;
 
 /// A fresh directory under Cargo's per-target temp dir, kept after the test.

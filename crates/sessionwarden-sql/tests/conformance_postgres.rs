@@ -12,9 +12,9 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{NOW, assert_no_id, expired_at, key, record, text_forms, user};
-use sessionwarden::{ExpiredDeletion, SessionId, SessionIndex, SessionStore, StoreError, Timestamp};
 use sessionwarden_sql::{PostgresOptions, PostgresStore};
 use sessionwarden_test::env::{postgres_url, service_missing};
+use sessionwarden_tower::{ExpiredDeletion, SessionId, SessionIndex, SessionStore, StoreError, Timestamp};
 use sqlx::{Connection as _, PgConnection, Row as _};
 
 /// The conformance suite has no way to skip, so without PostgreSQL its cases fail (after
@@ -212,7 +212,7 @@ async fn terminated_connections_fail_closed_and_recover() {
         let mut next = store.load(&k, NOW).await.unwrap().unwrap();
         let expected = next.version;
         next.version += 1;
-        assert_eq!(store.save(&k, &next, expected).await.unwrap(), sessionwarden::SaveOutcome::Saved);
+        assert_eq!(store.save(&k, &next, expected).await.unwrap(), sessionwarden_tower::SaveOutcome::Saved);
     }
     store.delete(&k).await.unwrap();
 }

@@ -9,10 +9,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use common::{NOW, assert_no_id, expired_at, fresh_dir, key, record, text_forms, user};
-use sessionwarden::{
+use sessionwarden_sql::SqliteStore;
+use sessionwarden_tower::{
     ExpiredDeletion, SaveOutcome, SessionId, SessionIndex, SessionStore, StoreError, Timestamp,
 };
-use sessionwarden_sql::SqliteStore;
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Connection as _, Row as _, SqliteConnection};
 

@@ -4,13 +4,13 @@
 
 use std::sync::Arc;
 
-use sessionwarden::{Backend, SessionStore};
 use sessionwarden_sql::{PostgresStore, SqliteStore};
 use sessionwarden_test::env::{postgres_url, service_missing};
+use sessionwarden_tower::{Backend, SessionStore};
 
 async fn sqlite() -> Backend {
     let dir = std::env::temp_dir()
-        .join(format!("sw-layer-sqlite-{}", sessionwarden::SessionId::generate().store_key().to_hex()));
+        .join(format!("sw-layer-sqlite-{}", sessionwarden_tower::SessionId::generate().store_key().to_hex()));
     std::fs::create_dir_all(&dir).unwrap();
     let store: Arc<dyn SessionStore> = Arc::new(SqliteStore::open(dir.join("sessions.db")).await.unwrap());
     Backend::Server(store)

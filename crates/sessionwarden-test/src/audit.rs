@@ -9,8 +9,8 @@
 
 use std::sync::Arc;
 
-use sessionwarden::store::{AuditEntry, AuditLog, AuditQuery};
-use sessionwarden::{SessionId, Timestamp};
+use sessionwarden_tower::store::{AuditEntry, AuditLog, AuditQuery};
+use sessionwarden_tower::{SessionId, Timestamp};
 
 use crate::conformance::NOW;
 use crate::tokens::unique;
@@ -173,7 +173,7 @@ pub async fn nodes_share_the_log<S: AuditLog>(a: Arc<S>, b: Arc<S>) {
 /// too.
 ///
 /// ```ignore
-/// sessionwarden_test::audit_conformance!(audit_memory, || async { sessionwarden::MemoryStore::default() });
+/// sessionwarden_test::audit_conformance!(audit_memory, || async { sessionwarden_tower::MemoryStore::default() });
 /// ```
 #[macro_export]
 macro_rules! audit_conformance {

@@ -10,8 +10,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::Value;
-use sessionwarden::keyring::{KeyId, Keyring, KeyringFile};
-use sessionwarden::{
+use sessionwarden_tower::keyring::{KeyId, Keyring, KeyringFile};
+use sessionwarden_tower::{
     Backend, CookieConfig, Error, Expiry, ManualClock, Session, SessionLayer, SessionStore, Timestamp,
 };
 
@@ -77,7 +77,7 @@ async fn cycle(session: Session) -> Result<&'static str, Error> {
     Ok("cycled")
 }
 
-async fn csrf_token(token: sessionwarden::CsrfToken) -> String {
+async fn csrf_token(token: sessionwarden_tower::CsrfToken) -> String {
     token.into_string()
 }
 
@@ -171,7 +171,7 @@ impl Harness {
     }
 
     pub fn clock_now(&self) -> Timestamp {
-        use sessionwarden::Clock as _;
+        use sessionwarden_tower::Clock as _;
         self.clock.now()
     }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use serde_json::json;
-use sessionwarden::{Backend, CookieConfig, Expiry};
+use sessionwarden_tower::{Backend, CookieConfig, Expiry};
 
 use crate::harness::Harness;
 
@@ -18,7 +18,7 @@ fn attrs(set_cookie: &str) -> Vec<String> {
 suite! {
 $
 /// Mounts every case of [`crate::layer_suite`] as `#[tokio::test]`s for the backend made by
-/// `$make` (a closure returning a future of a [`Backend`](sessionwarden::Backend)).
+/// `$make` (a closure returning a future of a [`Backend`](sessionwarden_tower::Backend)).
 mount layer_conformance;
 path layer_suite;
 wrap std::convert::identity;
@@ -147,12 +147,12 @@ pub async fn bad_cookies_are_no_session(backend: Backend) {
     // Our cookie sealed for one name, presented under another name (cookie confusion).
     let other_name_value = {
         let keys = h.keyring.current();
-        sessionwarden::envelope::Envelope::seal(
+        sessionwarden_tower::envelope::Envelope::seal(
             &keys,
             "csrf",
             &[0u8; 32],
             h.clock_now(),
-            sessionwarden::envelope::Mode::Signed,
+            sessionwarden_tower::envelope::Mode::Signed,
         )
         .unwrap()
     };
@@ -206,7 +206,7 @@ pub async fn rotation_logs_nobody_out(backend: Backend) {
     // Until the old key is retired, a not-yet-moved copy still works.
     let name = h.cookie_name.clone();
     assert_eq!(h.get_with_cookie("/get", &format!("{name}={old}")).await.body, "User: admin");
-    h.retire(sessionwarden::keyring::KeyId::parse("1").unwrap());
+    h.retire(sessionwarden_tower::keyring::KeyId::parse("1").unwrap());
     h.rec.clear();
     assert_eq!(h.get_with_cookie("/get", &format!("{name}={old}")).await.body, "User: None");
     assert_eq!(h.rec.reasons("cookie_rejected"), ["retired_key"]);

@@ -5,7 +5,7 @@
 //!
 //! A store mounts exactly the suites of the traits it implements, one macro each:
 //! ```ignore
-//! use sessionwarden::MemoryStore;
+//! use sessionwarden_tower::MemoryStore;
 //! sessionwarden_test::core_conformance!(memory_core, || async { MemoryStore::default() });
 //! sessionwarden_test::index_conformance!(memory_index, || async { MemoryStore::default() });
 //! sessionwarden_test::expired_deletion_conformance!(memory_expired, || async { MemoryStore::default() });

@@ -7,8 +7,8 @@
 
 use std::sync::Arc;
 
-use sessionwarden::Timestamp;
-use sessionwarden::store::{OnceKey, OneTimeKeys};
+use sessionwarden_tower::Timestamp;
+use sessionwarden_tower::store::{OnceKey, OneTimeKeys};
 
 use crate::conformance::NOW;
 use crate::tokens::unique;
@@ -126,7 +126,7 @@ pub async fn nodes_take_once<S: OneTimeKeys>(a: Arc<S>, b: Arc<S>) {
 /// backend) the shared-backend case too.
 ///
 /// ```ignore
-/// sessionwarden_test::one_time_conformance!(one_time_memory, || async { sessionwarden::MemoryStore::default() });
+/// sessionwarden_test::one_time_conformance!(one_time_memory, || async { sessionwarden_tower::MemoryStore::default() });
 /// ```
 #[macro_export]
 macro_rules! one_time_conformance {

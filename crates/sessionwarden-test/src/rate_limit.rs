@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sessionwarden::store::{Rate, RateDecision, RateLimitStore, gcra_step};
+use sessionwarden_tower::store::{Rate, RateDecision, RateLimitStore, gcra_step};
 
 use crate::conformance::NOW;
 use crate::tokens::unique;
@@ -226,7 +226,7 @@ pub async fn nodes_share_the_limit<S: RateLimitStore>(a: Arc<S>, b: Arc<S>) {
 /// one backend) the shared-backend case too.
 ///
 /// ```ignore
-/// sessionwarden_test::rate_limit_conformance!(rate_limit_memory, || async { sessionwarden::MemoryStore::default() });
+/// sessionwarden_test::rate_limit_conformance!(rate_limit_memory, || async { sessionwarden_tower::MemoryStore::default() });
 /// ```
 #[macro_export]
 macro_rules! rate_limit_conformance {

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-use sessionwarden::events::{EventSink, Events};
-use sessionwarden::{SecurityEvent, Timestamp};
+use sessionwarden_tower::events::{EventSink, Events};
+use sessionwarden_tower::{SecurityEvent, Timestamp};
 
 /// Records every security event it sees. Clones share one list.
 #[derive(Clone, Default, Debug)]

@@ -2,7 +2,7 @@
 //! Clones of one `MemoryStore` share its state, so they stand in for two "nodes" of one process.
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use sessionwarden::MemoryStore;
+use sessionwarden_tower::MemoryStore;
 
 async fn two_clones() -> (MemoryStore, MemoryStore) {
     let store = MemoryStore::default();

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
-use sessionwarden::{Backend, MemoryStore, SessionStore};
 use sessionwarden_test::harness::Harness;
+use sessionwarden_tower::{Backend, MemoryStore, SessionStore};
 
 fn harness() -> Harness {
     Harness::new(Backend::from(Arc::new(MemoryStore::default()) as Arc<dyn SessionStore>))

@@ -1,14 +1,14 @@
 //! The layer suite on the cookie store (signed and encrypted) and the memory store.
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use sessionwarden::{Backend, CookieStore, MemoryStore};
+use sessionwarden_tower::{Backend, CookieStore, MemoryStore};
 
 sessionwarden_test::layer_conformance!(cookie_signed, || async { Backend::from(CookieStore::signed()) });
 sessionwarden_test::layer_conformance!(memory, || async { Backend::from(MemoryStore::default()) });
 
 mod encrypted {
-    use sessionwarden::{Backend, CookieStore};
     use sessionwarden_test::harness::Harness;
+    use sessionwarden_tower::{Backend, CookieStore};
 
     #[tokio::test]
     async fn encrypted_cookie_round_trips_and_hides_data() {

@@ -7,14 +7,14 @@ use std::time::Duration;
 
 use std::sync::Arc;
 
-use sessionwarden::maintenance::{Maintenance, in_batches};
-use sessionwarden::store::ExpiredDeletion as _;
-use sessionwarden::{
+use sessionwarden_tower::maintenance::{Maintenance, in_batches};
+use sessionwarden_tower::store::ExpiredDeletion as _;
+use sessionwarden_tower::{
     Clock as _, Expiry, ManualClock, MemoryStore, Record, SessionId, SessionStore, Timestamp,
 };
 
-use sessionwarden::store::{CachedStore, LocalInvalidator};
 use sessionwarden_test::wrappers::Instrumented;
+use sessionwarden_tower::store::{CachedStore, LocalInvalidator};
 
 fn cached() -> CachedStore<MemoryStore> {
     CachedStore::new(MemoryStore::default(), LocalInvalidator::default(), 1000)

@@ -4,11 +4,11 @@
 use axum::Router;
 use axum::routing::get;
 use serde_json::{Value, json};
-use sessionwarden::keyring::{KeySet, Keyring};
-use sessionwarden::{
+use sessionwarden_test::TestClient;
+use sessionwarden_tower::keyring::{KeySet, Keyring};
+use sessionwarden_tower::{
     Backend, CookieConfig, CookieStore, Error, MAX_VALUE_DEPTH, MemoryStore, Session, SessionLayer, Timestamp,
 };
-use sessionwarden_test::TestClient;
 
 fn nested(depth: usize) -> Value {
     let mut v = json!(1);

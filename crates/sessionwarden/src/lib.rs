@@ -1,7 +1,8 @@
 //! # sessionwarden
 //!
 //! Secure sessions for Rust web services on tower and axum: sealed cookies, server-side
-//! stores, a keyring that rotates without logging anyone out, and security events.
+//! stores, a keyring that rotates without logging anyone out, CSRF protection, JWTs and
+//! security events. This is the crate applications depend on; features choose what is built.
 //!
 //! ```
 //! use axum::{Router, routing::get};
@@ -12,99 +13,44 @@
 //!     Ok("Session set!")
 //! }
 //!
-//! async fn get_user(session: Session) -> Result<String, sessionwarden::Error> {
-//!     let user: Option<String> = session.get("user").await?;
-//!     Ok(format!("User: {}", user.as_deref().unwrap_or("None")))
-//! }
-//!
 //! let keyring = Keyring::new(KeySet::generate(Timestamp::from_unix(0))?);
 //! let app: Router = Router::new()
 //!     .route("/set-session", get(set))
-//!     .route("/get-session", get(get_user))
 //!     .layer(SessionLayer::new(MemoryStore::default(), keyring));
 //! # Ok::<(), sessionwarden::keyring::KeyringError>(())
 //! ```
 //!
-//! Defaults are the strict ones: a `__Host-session` cookie that is `Secure`, `HttpOnly`,
-//! `SameSite=Lax`, `Path=/`; a 30-minute idle and 12-hour absolute timeout. Anything weaker
-//! is opt-in through a method named `insecure_*`. See `ARCHITECTURE.md` for the invariants.
+//! ## Features
+//!
+//! The axum extractors (`Session`, `CsrfTokens`, ...) are always there: the layer answers with
+//! axum-core's response type, and axum-core is small.
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `csrf` | yes | [`CsrfLayer`]: origin checks and session-bound tokens |
+//! | `cache` | | [`CachedStore`], a bounded local read cache (with `redis`: invalidated across the fleet) |
+//! | `client` | | `client`: typed client metadata (IP prefixes, trusted proxies, device summaries) |
+//! | `sqlite` | | `sql::SqliteStore`, the embedded store |
+//! | `postgres` | | `sql::PostgresStore` (`postgres-tls` adds TLS through rustls) |
+//! | `redis` | | `redis::RedisStore`, single node and Redis Cluster |
+//! | `jwt` | | `jwt`: strict JWTs, refresh rotation with reuse detection, revocation, JWKS, keys from the keyring; token stores in the enabled store backends |
+//! | `flask` | | `flask`: Flask's session cookie, Flask-Session's Redis records, Flask-WTF tokens |
+//! | `full` | | all of the above |
+//!
+//! Store implementors depend on `sessionwarden-core` alone: ids, store keys, records, the
+//! clock and the store traits, without the HTTP stack.
+//!
+//! Design decisions, invariants and the threat model are in [`manual`].
 
-// Unit tests unwrap: a failed unwrap there is a failed test.
-#![cfg_attr(test, allow(clippy::unwrap_used))]
+pub use sessionwarden_tower::*;
 
-pub mod client;
-pub mod codec;
-pub mod config;
-pub mod csrf;
-mod depth;
-pub mod envelope;
-mod error;
-pub mod events;
-mod id;
-pub mod keyring;
-mod layer;
-pub mod maintenance;
-mod record;
-mod session;
-pub mod store;
-mod time;
+#[cfg(feature = "flask")]
+pub use sessionwarden_flask as flask;
+#[cfg(feature = "jwt")]
+pub use sessionwarden_jwt as jwt;
+#[cfg(feature = "redis")]
+pub use sessionwarden_redis as redis;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use sessionwarden_sql as sql;
 
-pub use self::client::{ClientInfo, DeviceSummary, IpPrefix, TrustedProxies, resolve_client_ip};
-pub use self::config::{CacheControl, CookieConfig, Expiry, SameSite};
-pub use self::csrf::{CsrfLayer, CsrfToken};
-pub use self::depth::{MAX_VALUE_DEPTH, check_value_depth};
-pub use self::error::{BoxError, Error, StoreError};
-pub use self::events::{Events, SecurityEvent};
-pub use self::id::{SESSION_ID_LEN, SessionHandle, SessionId, StoreKey};
-pub use self::layer::{SessionLayer, SessionService};
-pub use self::record::{ClientSummary, Data, Record};
-pub use self::session::Session;
-pub use self::store::{Backend, CookieStore, MemoryStore, SaveOutcome, SessionInfo, SessionStore};
-pub use self::store::{CachedStore, Invalidator};
-pub use self::store::{ExpiredDeletion, SessionIndex};
-pub use self::time::{Clock, ManualClock, SystemClock, Timestamp};
-
-#[doc(hidden)]
-pub mod __fuzzing {
-    //! Entry points for cargo-fuzz targets. Not part of the public API.
-    use crate::envelope::Envelope;
-    use crate::keyring::KeySet;
-    use crate::time::Timestamp;
-
-    /// Opens arbitrary bytes as a session cookie; must never panic.
-    pub fn open_cookie(data: &[u8]) {
-        thread_local! {
-            static KEYS: KeySet = KeySet::from_secrets("fuzz-Jq3vX8mZtR2kW9pL5nB7cY4hF6dS1gA", &[]).expect("a random 36-byte key");
-        }
-        let Ok(text) = std::str::from_utf8(data) else { return };
-        KEYS.with(|keys| {
-            let _ = Envelope::open(keys, "session", text, Timestamp::from_unix(1_000_000), None);
-        });
-    }
-
-    /// Resolves a client address behind trusted proxies from arbitrary header lines (one per
-    /// `\n`), and summarises the bytes as a `User-Agent`; must never panic. The first byte
-    /// picks the header name sent, the header read and the peer.
-    pub fn client_headers(data: &[u8]) {
-        use crate::client::{DeviceSummary, ForwardingHeader, TrustedProxies, resolve_client_ip};
-        let Some((&selector, rest)) = data.split_first() else { return };
-        let sent = if selector & 1 == 0 { "x-forwarded-for" } else { "forwarded" };
-        let mut headers = http::HeaderMap::new();
-        for line in rest.split(|&b| b == b'\n') {
-            if let Ok(value) = http::HeaderValue::from_bytes(line) {
-                headers.append(sent, value);
-            }
-        }
-        let read =
-            if selector & 2 == 0 { ForwardingHeader::XForwardedFor } else { ForwardingHeader::Forwarded };
-        let trusted =
-            TrustedProxies::new(["10.0.0.0/8", "2001:db8::/32"]).expect("static CIDRs").with_header(read);
-        let peer = if selector & 4 == 0 {
-            [10, 0, 0, 1].into()
-        } else {
-            std::net::IpAddr::from([0x2001, 0xdb8, 0, 0, 0, 0, 0, 1])
-        };
-        let _ = resolve_client_ip(peer, &headers, &trusted);
-        let _ = DeviceSummary::from_user_agent(rest);
-    }
-}
+pub mod manual;

@@ -3,11 +3,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sessionwarden::codec::{Opened, RecordCodec};
-use sessionwarden::envelope::{MAX_COOKIE_SIZE, Rejection};
-use sessionwarden::events::CookieRejectReason;
-use sessionwarden::keyring::KeySet;
-use sessionwarden::{CookieStore, Error as SwError, Expiry, Record, StoreError, Timestamp};
+use sessionwarden_tower::codec::{Opened, RecordCodec};
+use sessionwarden_tower::envelope::{MAX_COOKIE_SIZE, Rejection};
+use sessionwarden_tower::events::CookieRejectReason;
+use sessionwarden_tower::keyring::KeySet;
+use sessionwarden_tower::{CookieStore, Error as SwError, Expiry, Record, StoreError, Timestamp};
 
 use super::record::{map_from_record, record_from_map, timestamp, unix_u64};
 use crate::{Error, FlaskCookieCodec};
@@ -27,7 +27,7 @@ const FALLBACK_KID: u32 = 1;
 ///   compressed. Sessionwarden's own keyring is not used.
 ///
 /// ```
-/// use sessionwarden::{SessionLayer, keyring::{Keyring, KeySet}, Timestamp};
+/// use sessionwarden_tower::{SessionLayer, keyring::{Keyring, KeySet}, Timestamp};
 /// use sessionwarden_flask::{FlaskCookieCodec, SecretKey, adapter::{FlaskCookieStore, flask_expiry}};
 ///
 /// let codec = FlaskCookieCodec::new(SecretKey::from("the Flask app's SECRET_KEY"))

@@ -3,9 +3,9 @@
 use std::time::Duration;
 
 use serde_json::Value;
-use sessionwarden::csrf::{CsrfRejectReason, CsrfToken, TokenScheme};
-use sessionwarden::keyring::KeySet;
-use sessionwarden::{Error as SwError, Timestamp};
+use sessionwarden_tower::csrf::{CsrfRejectReason, CsrfToken, TokenScheme};
+use sessionwarden_tower::keyring::KeySet;
+use sessionwarden_tower::{Error as SwError, Timestamp};
 
 use super::record::unix_u64;
 use crate::{CSRF_SESSION_KEY, CsrfCodec, CsrfRawToken, Error, SecretKey};
@@ -18,12 +18,12 @@ use crate::{CSRF_SESSION_KEY, CsrfCodec, CsrfRawToken, Error, SecretKey};
 ///
 /// The key is `WTF_CSRF_SECRET_KEY` if the Flask app sets one, else `SECRET_KEY`; Flask-WTF
 /// ignores `SECRET_KEY_FALLBACKS`, so after a rotation old tokens fail on both sides (pages
-/// fetch a new one). The time limit is the [`sessionwarden::CsrfLayer`]'s maximum age
+/// fetch a new one). The time limit is the [`sessionwarden_tower::CsrfLayer`]'s maximum age
 /// (Flask-WTF's `WTF_CSRF_TIME_LIMIT` default is the same hour). sessionwarden's keyring is
 /// not used.
 ///
 /// ```
-/// use sessionwarden::CsrfLayer;
+/// use sessionwarden_tower::CsrfLayer;
 /// use sessionwarden_flask::{SecretKey, adapter::FlaskWtfTokens};
 /// let csrf = CsrfLayer::new().with_token_scheme(FlaskWtfTokens::new(SecretKey::from("the Flask SECRET_KEY")));
 /// # let _ = csrf;

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use serde_json::Value;
-use sessionwarden::{Expiry, Record, Timestamp};
+use sessionwarden_tower::{Expiry, Record, Timestamp};
 
 use crate::{Error, FlaskMap, FlaskValue, map_from_typed_json, map_to_typed_json};
 
@@ -35,7 +35,7 @@ pub fn flask_expiry(lifetime_secs: u64, permanent: bool) -> Expiry {
 /// let mut m = FlaskMap::new();
 /// m.insert("_permanent".into(), FlaskValue::Bool(true));
 /// m.insert("pair".into(), FlaskValue::Tuple(vec![FlaskValue::Int(1), "a".into()]));
-/// let r = record_from_map(m, sessionwarden::Timestamp::from_unix(0));
+/// let r = record_from_map(m, sessionwarden_tower::Timestamp::from_unix(0));
 /// assert!(r.persistent);
 /// assert_eq!(r.data["pair"], serde_json::json!({"$tuple": [1, "a"]}));
 /// ```
@@ -69,7 +69,7 @@ pub fn record_from_map(mut map: FlaskMap, now: Timestamp) -> Record {
 ///
 /// ```
 /// use sessionwarden_flask::{FlaskValue, adapter::{map_from_record, record_from_map}};
-/// let mut r = record_from_map(Default::default(), sessionwarden::Timestamp::from_unix(0));
+/// let mut r = record_from_map(Default::default(), sessionwarden_tower::Timestamp::from_unix(0));
 /// r.user = Some("alice".into());
 /// r.data.insert("when".into(), serde_json::json!({"$datetime": "2025-01-02T03:04:05Z"}));
 /// let m = map_from_record(&r)?;

@@ -8,8 +8,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{RedisResult, Script, Value};
-use sessionwarden::store::{SaveOutcome, SessionStore};
-use sessionwarden::{Record, StoreError, StoreKey, Timestamp};
+use sessionwarden_tower::store::{SaveOutcome, SessionStore};
+use sessionwarden_tower::{Record, StoreError, StoreKey, Timestamp};
 use sha1::{Digest as _, Sha1};
 
 use super::record::{map_from_record, record_from_map};
@@ -56,17 +56,17 @@ return 1
 ///   MessagePack timestamp extension for datetimes. It **never unpickles**: a pickled or
 ///   unreadable record is [`StoreError::Corrupt`], which the layer treats as no session,
 ///   deletes and reports (`corrupt_record`); a pickle is also logged under
-///   `sessionwarden::flask`.
+///   `sessionwarden_tower::flask`.
 /// - **Versions**: Flask-Session stores none, so a record's version is the first 8 bytes of
 ///   SHA-1 of its stored value, and a save compares it inside a Lua script
 ///   (`redis.sha1hex`) before writing. A Flask write in between changes the bytes, so the
 ///   layer merges its changes onto Flask's record instead of overwriting it.
 /// - **Core only**: it implements [`SessionStore`] and nothing else. Flask-Session keeps no
 ///   index of sessions by user or handle (only `prefix + sid` keys), so it is not a
-///   [`SessionIndex`](sessionwarden::SessionIndex): nothing can list its sessions or revoke
+///   [`SessionIndex`](sessionwarden_tower::SessionIndex): nothing can list its sessions or revoke
 ///   them by handle or user, and code that needs to finds out at compile time or start-up,
 ///   never through an empty list. Redis expires the records by their TTL and there is no
-///   index to clean, so it is not an [`ExpiredDeletion`](sessionwarden::ExpiredDeletion)
+///   index to clean, so it is not an [`ExpiredDeletion`](sessionwarden_tower::ExpiredDeletion)
 ///   either and needs no sweeper. Redis Cluster is not supported.
 /// - **Record fields Flask-Session does not keep**: the version is a hash of the stored bytes
 ///   (see above), and the deadlines and creation time are derived from the Redis TTL at load,
@@ -78,14 +78,14 @@ return 1
 /// ```no_run
 /// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
 /// use std::sync::Arc;
-/// use sessionwarden::{SessionLayer, keyring::{Keyring, KeySet}, Timestamp};
+/// use sessionwarden_tower::{SessionLayer, keyring::{Keyring, KeySet}, Timestamp};
 /// use sessionwarden_flask::adapter::{FlaskRedisStore, FlaskSids, flask_expiry};
 ///
 /// let store = FlaskRedisStore::connect("redis://127.0.0.1:6379/").await?
 ///     .with_prefix("session:")
 ///     .with_lifetime(2_678_400);
 /// let keyring = Keyring::new(KeySet::generate(Timestamp::from_unix(0))?);
-/// let layer = SessionLayer::new(Arc::new(store) as Arc<dyn sessionwarden::SessionStore>, keyring)
+/// let layer = SessionLayer::new(Arc::new(store) as Arc<dyn sessionwarden_tower::SessionStore>, keyring)
 ///     .with_id_codec(Arc::new(FlaskSids::plain()))
 ///     .with_expiry(flask_expiry(2_678_400, true));
 /// # let _ = layer; Ok(()) }

@@ -2,11 +2,11 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sessionwarden::codec::{IdCodec, Opened};
-use sessionwarden::envelope::Rejection;
-use sessionwarden::events::CookieRejectReason;
-use sessionwarden::keyring::KeySet;
-use sessionwarden::{Error as SwError, Expiry, SessionId as SwSessionId, StoreKey, Timestamp};
+use sessionwarden_tower::codec::{IdCodec, Opened};
+use sessionwarden_tower::envelope::Rejection;
+use sessionwarden_tower::events::CookieRejectReason;
+use sessionwarden_tower::keyring::KeySet;
+use sessionwarden_tower::{Error as SwError, Expiry, SessionId as SwSessionId, StoreKey, Timestamp};
 
 use crate::{Error, SecretKey, SessionId, SessionIdSigner};
 
@@ -22,8 +22,8 @@ use crate::{Error, SecretKey, SessionId, SessionIdSigner};
 /// `SESSION_KEY_PREFIX + sid` (the one exception to sessionwarden's store-key invariant).
 ///
 /// ```
-/// use sessionwarden::codec::IdCodec;
-/// use sessionwarden::SessionId;
+/// use sessionwarden_tower::codec::IdCodec;
+/// use sessionwarden_tower::SessionId;
 /// use sessionwarden_flask::adapter::FlaskSids;
 ///
 /// let sids = FlaskSids::plain();

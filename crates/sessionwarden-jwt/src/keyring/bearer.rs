@@ -40,8 +40,8 @@ use crate::AccessClaims;
 /// }
 ///
 /// # fn main() -> Result<(), sessionwarden_jwt::JwtError> {
-/// # let now = sessionwarden::Timestamp::from_unix(1_750_000_000);
-/// # let keyring = sessionwarden::keyring::Keyring::new(sessionwarden::keyring::KeySet::generate(now).unwrap());
+/// # let now = sessionwarden_tower::Timestamp::from_unix(1_750_000_000);
+/// # let keyring = sessionwarden_tower::keyring::Keyring::new(sessionwarden_tower::keyring::KeySet::generate(now).unwrap());
 /// let tokens = Arc::new(KeyringTokens::builder(keyring).build()?);
 /// let app: Router = Router::new().route("/me", get(me)).with_state(AppState { tokens });
 /// # let _ = app; Ok(()) }

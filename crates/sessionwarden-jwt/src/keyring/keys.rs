@@ -1,6 +1,6 @@
 //! JWT keys and refresh rotation keys derived from one keyring key set.
 
-use sessionwarden::keyring::{KeySet, Purpose};
+use sessionwarden_tower::keyring::{KeySet, Purpose};
 use zeroize::Zeroizing;
 
 use crate::{JwtAlgorithm, JwtError, JwtKey, JwtKeySet};

@@ -49,11 +49,11 @@
 //! # Example
 //!
 //! ```
-//! use sessionwarden::keyring::{KeyringFile, Keyring};
+//! use sessionwarden_tower::keyring::{KeyringFile, Keyring};
 //! use sessionwarden_jwt::AccessTokenRequest;
 //! use sessionwarden_jwt::keyring::KeyringTokens;
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-//! # let now = sessionwarden::Timestamp::from_unix(1_750_000_000);
+//! # let now = sessionwarden_tower::Timestamp::from_unix(1_750_000_000);
 //! let mut file = KeyringFile::generate(now).unwrap();
 //! let keyring = Keyring::new(file.key_set().unwrap());
 //! let tokens = KeyringTokens::builder(keyring.clone()).build()?;

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use http::HeaderMap;
 use parking_lot::RwLock;
-use sessionwarden::keyring::{KeySet, Keyring};
-use sessionwarden::{Events, SecurityEvent, SystemClock};
+use sessionwarden_tower::keyring::{KeySet, Keyring};
+use sessionwarden_tower::{Events, SecurityEvent, SystemClock};
 use zeroize::Zeroizing;
 
 use super::bearer::{BearerRejection, bearer_token};
@@ -19,7 +19,7 @@ use crate::{
 
 /// Adapts a sessionwarden clock (which tests replace with a `ManualClock`) to this crate's.
 #[derive(Debug)]
-struct JwtClock(Arc<dyn sessionwarden::Clock>);
+struct JwtClock(Arc<dyn sessionwarden_tower::Clock>);
 
 impl crate::Clock for JwtClock {
     fn now(&self) -> u64 {
@@ -29,7 +29,7 @@ impl crate::Clock for JwtClock {
 
 /// Seconds since 1970. A clock before 1970 reads as 0: every token then looks not yet valid
 /// (fail closed).
-fn unix(clock: &dyn sessionwarden::Clock) -> u64 {
+fn unix(clock: &dyn sessionwarden_tower::Clock) -> u64 {
     u64::try_from(clock.now().unix()).unwrap_or(0)
 }
 
@@ -51,11 +51,11 @@ struct Built {
 /// `store_unavailable`); callers answer with a generic 401 or 503.
 ///
 /// ```
-/// use sessionwarden::keyring::{KeySet, Keyring};
+/// use sessionwarden_tower::keyring::{KeySet, Keyring};
 /// use sessionwarden_jwt::AccessTokenRequest;
 /// use sessionwarden_jwt::keyring::KeyringTokens;
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-/// # let now = sessionwarden::Timestamp::from_unix(1_750_000_000);
+/// # let now = sessionwarden_tower::Timestamp::from_unix(1_750_000_000);
 /// let keyring = Keyring::new(KeySet::generate(now).unwrap());
 /// let tokens = KeyringTokens::builder(keyring).build()?;
 /// let pair = tokens.issue(&AccessTokenRequest::new("alice").with_sid("handle-1")).await?;
@@ -71,7 +71,7 @@ pub struct KeyringTokens {
     refresh_config: RefreshConfig,
     static_key: Option<(String, Zeroizing<Vec<u8>>)>,
     stores: TokenStores,
-    clock: Arc<dyn sessionwarden::Clock>,
+    clock: Arc<dyn sessionwarden_tower::Clock>,
     events: Events,
     built: RwLock<Option<Built>>,
 }
@@ -97,7 +97,7 @@ pub struct KeyringTokensBuilder {
     refresh_config: RefreshConfig,
     static_key: Option<(String, Zeroizing<Vec<u8>>)>,
     stores: Option<TokenStores>,
-    clock: Arc<dyn sessionwarden::Clock>,
+    clock: Arc<dyn sessionwarden_tower::Clock>,
     events: Events,
 }
 
@@ -117,8 +117,8 @@ impl KeyringTokensBuilder {
     /// The signing algorithm (default HS256). It is also the verifier's whole allowlist.
     ///
     /// ```
-    /// # let now = sessionwarden::Timestamp::from_unix(1_750_000_000);
-    /// # let keyring = sessionwarden::keyring::Keyring::new(sessionwarden::keyring::KeySet::generate(now).unwrap());
+    /// # let now = sessionwarden_tower::Timestamp::from_unix(1_750_000_000);
+    /// # let keyring = sessionwarden_tower::keyring::Keyring::new(sessionwarden_tower::keyring::KeySet::generate(now).unwrap());
     /// use sessionwarden_jwt::{JwtAlgorithm, keyring::KeyringTokens};
     /// let tokens = KeyringTokens::builder(keyring).with_algorithm(JwtAlgorithm::EdDsa).build()?;
     /// assert_eq!(tokens.jwks_json()?.matches("\"OKP\"").count(), 1);
@@ -133,8 +133,8 @@ impl KeyringTokensBuilder {
     /// Its algorithm allowlist is replaced by [`with_algorithm`](Self::with_algorithm)'s.
     ///
     /// ```
-    /// # let now = sessionwarden::Timestamp::from_unix(1_750_000_000);
-    /// # let keyring = sessionwarden::keyring::Keyring::new(sessionwarden::keyring::KeySet::generate(now).unwrap());
+    /// # let now = sessionwarden_tower::Timestamp::from_unix(1_750_000_000);
+    /// # let keyring = sessionwarden_tower::keyring::Keyring::new(sessionwarden_tower::keyring::KeySet::generate(now).unwrap());
     /// use sessionwarden_jwt::{JwtConfig, keyring::KeyringTokens};
     /// let tokens = KeyringTokens::builder(keyring).with_config(JwtConfig::default().with_issuer("me")).build()?;
     /// assert_eq!(tokens.config().issuer(), "me");
@@ -148,8 +148,8 @@ impl KeyringTokensBuilder {
     /// The refresh-token grace window and lifetimes.
     ///
     /// ```
-    /// # let now = sessionwarden::Timestamp::from_unix(1_750_000_000);
-    /// # let keyring = sessionwarden::keyring::Keyring::new(sessionwarden::keyring::KeySet::generate(now).unwrap());
+    /// # let now = sessionwarden_tower::Timestamp::from_unix(1_750_000_000);
+    /// # let keyring = sessionwarden_tower::keyring::Keyring::new(sessionwarden_tower::keyring::KeySet::generate(now).unwrap());
     /// use std::time::Duration;
     /// use sessionwarden_jwt::{RefreshConfig, keyring::KeyringTokens};
     /// let strict = RefreshConfig::default().with_grace(Duration::ZERO);
@@ -171,8 +171,8 @@ impl KeyringTokensBuilder {
     /// characters of `[A-Za-z0-9_-]` and the algorithm is HS256.
     ///
     /// ```
-    /// # let now = sessionwarden::Timestamp::from_unix(1_750_000_000);
-    /// # let keyring = sessionwarden::keyring::Keyring::new(sessionwarden::keyring::KeySet::generate(now).unwrap());
+    /// # let now = sessionwarden_tower::Timestamp::from_unix(1_750_000_000);
+    /// # let keyring = sessionwarden_tower::keyring::Keyring::new(sessionwarden_tower::keyring::KeySet::generate(now).unwrap());
     /// use sessionwarden_jwt::keyring::KeyringTokens;
     /// let tokens = KeyringTokens::builder(keyring.clone()).with_static_hs256("static", &[7; 32]).build()?;
     /// assert_eq!(tokens.current()?.0.signing_kid(), "static");
@@ -187,8 +187,8 @@ impl KeyringTokensBuilder {
     /// Where refresh tokens and revocations are kept (default [`TokenStores::memory`]).
     ///
     /// ```
-    /// # let now = sessionwarden::Timestamp::from_unix(1_750_000_000);
-    /// # let keyring = sessionwarden::keyring::Keyring::new(sessionwarden::keyring::KeySet::generate(now).unwrap());
+    /// # let now = sessionwarden_tower::Timestamp::from_unix(1_750_000_000);
+    /// # let keyring = sessionwarden_tower::keyring::Keyring::new(sessionwarden_tower::keyring::KeySet::generate(now).unwrap());
     /// use sessionwarden_jwt::keyring::{KeyringTokens, TokenStores};
     /// let tokens = KeyringTokens::builder(keyring).with_stores(TokenStores::memory()).build()?;
     /// # let _ = tokens;
@@ -203,16 +203,16 @@ impl KeyringTokensBuilder {
     ///
     /// ```
     /// # use std::sync::Arc;
-    /// # let now = sessionwarden::Timestamp::from_unix(1_750_000_000);
-    /// # let keyring = sessionwarden::keyring::Keyring::new(sessionwarden::keyring::KeySet::generate(now).unwrap());
-    /// use sessionwarden::ManualClock;
+    /// # let now = sessionwarden_tower::Timestamp::from_unix(1_750_000_000);
+    /// # let keyring = sessionwarden_tower::keyring::Keyring::new(sessionwarden_tower::keyring::KeySet::generate(now).unwrap());
+    /// use sessionwarden_tower::ManualClock;
     /// use sessionwarden_jwt::keyring::KeyringTokens;
     /// let clock = ManualClock::new(now);
     /// let tokens = KeyringTokens::builder(keyring).with_clock(Arc::new(clock)).build()?;
     /// assert_eq!(tokens.current()?.0.now(), 1_750_000_000);
     /// # Ok::<(), sessionwarden_jwt::JwtError>(())
     /// ```
-    pub fn with_clock(mut self, clock: Arc<dyn sessionwarden::Clock>) -> Self {
+    pub fn with_clock(mut self, clock: Arc<dyn sessionwarden_tower::Clock>) -> Self {
         self.clock = clock;
         self
     }
@@ -220,9 +220,9 @@ impl KeyringTokensBuilder {
     /// The security event hub refusals are recorded on (default a fresh one).
     ///
     /// ```
-    /// # let now = sessionwarden::Timestamp::from_unix(1_750_000_000);
-    /// # let keyring = sessionwarden::keyring::Keyring::new(sessionwarden::keyring::KeySet::generate(now).unwrap());
-    /// use sessionwarden::Events;
+    /// # let now = sessionwarden_tower::Timestamp::from_unix(1_750_000_000);
+    /// # let keyring = sessionwarden_tower::keyring::Keyring::new(sessionwarden_tower::keyring::KeySet::generate(now).unwrap());
+    /// use sessionwarden_tower::Events;
     /// use sessionwarden_jwt::keyring::KeyringTokens;
     /// let events = Events::default();
     /// let tokens = KeyringTokens::builder(keyring).with_events(events.clone()).build()?;
@@ -278,8 +278,8 @@ impl KeyringTokens {
     /// in-memory stores, the system clock and a fresh event hub until told otherwise.
     ///
     /// ```
-    /// # let now = sessionwarden::Timestamp::from_unix(1_750_000_000);
-    /// use sessionwarden::keyring::{KeySet, Keyring};
+    /// # let now = sessionwarden_tower::Timestamp::from_unix(1_750_000_000);
+    /// use sessionwarden_tower::keyring::{KeySet, Keyring};
     /// use sessionwarden_jwt::keyring::KeyringTokens;
     /// let keyring = Keyring::new(KeySet::generate(now).unwrap());
     /// let kid = keyring.current().primary().id().to_string();
@@ -303,8 +303,8 @@ impl KeyringTokens {
     /// The verification policy in force (its allowlist is the one signing algorithm).
     ///
     /// ```
-    /// # let now = sessionwarden::Timestamp::from_unix(1_750_000_000);
-    /// # let keyring = sessionwarden::keyring::Keyring::new(sessionwarden::keyring::KeySet::generate(now).unwrap());
+    /// # let now = sessionwarden_tower::Timestamp::from_unix(1_750_000_000);
+    /// # let keyring = sessionwarden_tower::keyring::Keyring::new(sessionwarden_tower::keyring::KeySet::generate(now).unwrap());
     /// let tokens = sessionwarden_jwt::keyring::KeyringTokens::builder(keyring).build()?;
     /// assert_eq!(tokens.config().issuer(), "sessionwarden");
     /// # Ok::<(), sessionwarden_jwt::JwtError>(())
@@ -322,10 +322,10 @@ impl KeyringTokens {
     /// JWT keys.
     ///
     /// ```
-    /// # let now = sessionwarden::Timestamp::from_unix(1_750_000_000);
-    /// use sessionwarden::keyring::KeyringFile;
+    /// # let now = sessionwarden_tower::Timestamp::from_unix(1_750_000_000);
+    /// use sessionwarden_tower::keyring::KeyringFile;
     /// # let mut file = KeyringFile::generate(now).unwrap();
-    /// let keyring = sessionwarden::keyring::Keyring::new(file.key_set().unwrap());
+    /// let keyring = sessionwarden_tower::keyring::Keyring::new(file.key_set().unwrap());
     /// let tokens = sessionwarden_jwt::keyring::KeyringTokens::builder(keyring.clone()).build()?;
     /// let before = tokens.current()?.0.signing_kid().to_owned();
     /// let new = file.rotate(now).unwrap();
@@ -369,8 +369,8 @@ impl KeyringTokens {
     /// The [`JwtError`] of the first check that failed.
     ///
     /// ```
-    /// # let now = sessionwarden::Timestamp::from_unix(1_750_000_000);
-    /// # let keyring = sessionwarden::keyring::Keyring::new(sessionwarden::keyring::KeySet::generate(now).unwrap());
+    /// # let now = sessionwarden_tower::Timestamp::from_unix(1_750_000_000);
+    /// # let keyring = sessionwarden_tower::keyring::Keyring::new(sessionwarden_tower::keyring::KeySet::generate(now).unwrap());
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
     /// use sessionwarden_jwt::{AccessTokenRequest, keyring::KeyringTokens};
     /// let tokens = KeyringTokens::builder(keyring).build()?;
@@ -393,8 +393,8 @@ impl KeyringTokens {
     /// [`JwtError::Store`] if the refresh store fails; [`JwtError::Random`] if the OS RNG fails.
     ///
     /// ```
-    /// # let now = sessionwarden::Timestamp::from_unix(1_750_000_000);
-    /// # let keyring = sessionwarden::keyring::Keyring::new(sessionwarden::keyring::KeySet::generate(now).unwrap());
+    /// # let now = sessionwarden_tower::Timestamp::from_unix(1_750_000_000);
+    /// # let keyring = sessionwarden_tower::keyring::Keyring::new(sessionwarden_tower::keyring::KeySet::generate(now).unwrap());
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
     /// use sessionwarden_jwt::{AccessTokenRequest, keyring::KeyringTokens};
     /// let tokens = KeyringTokens::builder(keyring).build()?;
@@ -418,8 +418,8 @@ impl KeyringTokens {
     /// unused token minted under a key that has since been retired.
     ///
     /// ```
-    /// # let now = sessionwarden::Timestamp::from_unix(1_750_000_000);
-    /// # let keyring = sessionwarden::keyring::Keyring::new(sessionwarden::keyring::KeySet::generate(now).unwrap());
+    /// # let now = sessionwarden_tower::Timestamp::from_unix(1_750_000_000);
+    /// # let keyring = sessionwarden_tower::keyring::Keyring::new(sessionwarden_tower::keyring::KeySet::generate(now).unwrap());
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
     /// use sessionwarden_jwt::{AccessTokenRequest, keyring::KeyringTokens};
     /// let tokens = KeyringTokens::builder(keyring).build()?;
@@ -453,8 +453,8 @@ impl KeyringTokens {
     /// [`JwtError::Store`] if the revocation store fails.
     ///
     /// ```
-    /// # let now = sessionwarden::Timestamp::from_unix(1_750_000_000);
-    /// # let keyring = sessionwarden::keyring::Keyring::new(sessionwarden::keyring::KeySet::generate(now).unwrap());
+    /// # let now = sessionwarden_tower::Timestamp::from_unix(1_750_000_000);
+    /// # let keyring = sessionwarden_tower::keyring::Keyring::new(sessionwarden_tower::keyring::KeySet::generate(now).unwrap());
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
     /// use sessionwarden_jwt::{AccessTokenRequest, keyring::KeyringTokens};
     /// let tokens = KeyringTokens::builder(keyring).build()?;
@@ -476,8 +476,8 @@ impl KeyringTokens {
     /// [`JwtError::Store`] if the refresh store fails, or the keys cannot be derived.
     ///
     /// ```
-    /// # let now = sessionwarden::Timestamp::from_unix(1_750_000_000);
-    /// # let keyring = sessionwarden::keyring::Keyring::new(sessionwarden::keyring::KeySet::generate(now).unwrap());
+    /// # let now = sessionwarden_tower::Timestamp::from_unix(1_750_000_000);
+    /// # let keyring = sessionwarden_tower::keyring::Keyring::new(sessionwarden_tower::keyring::KeySet::generate(now).unwrap());
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
     /// use sessionwarden_jwt::{AccessTokenRequest, keyring::KeyringTokens};
     /// let tokens = KeyringTokens::builder(keyring).build()?;
@@ -497,8 +497,8 @@ impl KeyringTokens {
     /// [`JwtError::Store`] if a token store fails.
     ///
     /// ```
-    /// # let now = sessionwarden::Timestamp::from_unix(1_750_000_000);
-    /// # let keyring = sessionwarden::keyring::Keyring::new(sessionwarden::keyring::KeySet::generate(now).unwrap());
+    /// # let now = sessionwarden_tower::Timestamp::from_unix(1_750_000_000);
+    /// # let keyring = sessionwarden_tower::keyring::Keyring::new(sessionwarden_tower::keyring::KeySet::generate(now).unwrap());
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
     /// use sessionwarden_jwt::{AccessTokenRequest, keyring::KeyringTokens};
     /// let tokens = KeyringTokens::builder(keyring).build()?;
@@ -527,8 +527,8 @@ impl KeyringTokens {
     /// [`JwtError::Store`] if a token store fails.
     ///
     /// ```
-    /// # let now = sessionwarden::Timestamp::from_unix(1_750_000_000);
-    /// # let keyring = sessionwarden::keyring::Keyring::new(sessionwarden::keyring::KeySet::generate(now).unwrap());
+    /// # let now = sessionwarden_tower::Timestamp::from_unix(1_750_000_000);
+    /// # let keyring = sessionwarden_tower::keyring::Keyring::new(sessionwarden_tower::keyring::KeySet::generate(now).unwrap());
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
     /// use sessionwarden_jwt::{AccessTokenRequest, keyring::KeyringTokens};
     /// let tokens = KeyringTokens::builder(keyring).build()?;
@@ -545,14 +545,14 @@ impl KeyringTokens {
 
     /// Deletes refresh-token families and denylist entries expired at `now` (unix seconds)
     /// from both stores; a no-op for stores whose entries expire by themselves (Redis). Run it
-    /// periodically, e.g. as a `sessionwarden::maintenance` job.
+    /// periodically, e.g. as a `sessionwarden_tower::maintenance` job.
     ///
     /// # Errors
     /// [`JwtError::Store`] if a token store fails; the other store is still purged.
     ///
     /// ```
-    /// # let now = sessionwarden::Timestamp::from_unix(1_750_000_000);
-    /// # let keyring = sessionwarden::keyring::Keyring::new(sessionwarden::keyring::KeySet::generate(now).unwrap());
+    /// # let now = sessionwarden_tower::Timestamp::from_unix(1_750_000_000);
+    /// # let keyring = sessionwarden_tower::keyring::Keyring::new(sessionwarden_tower::keyring::KeySet::generate(now).unwrap());
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
     /// let tokens = sessionwarden_jwt::keyring::KeyringTokens::builder(keyring).build()?;
     /// tokens.purge_expired_at(1_750_000_000).await?;
@@ -570,8 +570,8 @@ impl KeyringTokens {
     /// As [`purge_expired_at`](Self::purge_expired_at).
     ///
     /// ```
-    /// # let now = sessionwarden::Timestamp::from_unix(1_750_000_000);
-    /// # let keyring = sessionwarden::keyring::Keyring::new(sessionwarden::keyring::KeySet::generate(now).unwrap());
+    /// # let now = sessionwarden_tower::Timestamp::from_unix(1_750_000_000);
+    /// # let keyring = sessionwarden_tower::keyring::Keyring::new(sessionwarden_tower::keyring::KeySet::generate(now).unwrap());
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
     /// let tokens = sessionwarden_jwt::keyring::KeyringTokens::builder(keyring).build()?;
     /// tokens.purge_expired().await?;
@@ -587,8 +587,8 @@ impl KeyringTokens {
     /// When the keyring's current keys cannot be turned into JWT keys.
     ///
     /// ```
-    /// # let now = sessionwarden::Timestamp::from_unix(1_750_000_000);
-    /// # let keyring = sessionwarden::keyring::Keyring::new(sessionwarden::keyring::KeySet::generate(now).unwrap());
+    /// # let now = sessionwarden_tower::Timestamp::from_unix(1_750_000_000);
+    /// # let keyring = sessionwarden_tower::keyring::Keyring::new(sessionwarden_tower::keyring::KeySet::generate(now).unwrap());
     /// let tokens = sessionwarden_jwt::keyring::KeyringTokens::builder(keyring).build()?;
     /// assert_eq!(tokens.jwks_json()?, r#"{"keys":[]}"#);
     /// # Ok::<(), sessionwarden_jwt::JwtError>(())
@@ -606,8 +606,8 @@ impl KeyringTokens {
     /// the token store failed (`store_unavailable` event).
     ///
     /// ```
-    /// # let now = sessionwarden::Timestamp::from_unix(1_750_000_000);
-    /// # let keyring = sessionwarden::keyring::Keyring::new(sessionwarden::keyring::KeySet::generate(now).unwrap());
+    /// # let now = sessionwarden_tower::Timestamp::from_unix(1_750_000_000);
+    /// # let keyring = sessionwarden_tower::keyring::Keyring::new(sessionwarden_tower::keyring::KeySet::generate(now).unwrap());
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
     /// use http::HeaderMap;
     /// use sessionwarden_jwt::keyring::{BearerRejection, KeyringTokens};

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use sessionwarden::{Record, SessionId, StoreKey, Timestamp};
+use sessionwarden_tower::{Record, SessionId, StoreKey, Timestamp};
 
 pub(crate) use sessionwarden_test::conformance::{NOW, record};
 

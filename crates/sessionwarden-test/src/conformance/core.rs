@@ -3,14 +3,14 @@
 
 use std::sync::Arc;
 
-use sessionwarden::{SaveOutcome, SessionId, SessionStore, Timestamp};
+use sessionwarden_tower::{SaveOutcome, SessionId, SessionStore, Timestamp};
 
 use super::{NOW, key, record, user};
 
 suite! {
 $
 /// Mounts the [core suite](crate::conformance::core) (every
-/// [`SessionStore`](sessionwarden::SessionStore)) as `#[tokio::test]`s for the store made by
+/// [`SessionStore`](sessionwarden_tower::SessionStore)) as `#[tokio::test]`s for the store made by
 /// `$make`.
 mount core_conformance;
 path conformance::core;

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use sessionwarden::{ExpiredDeletion, StoreKey, Timestamp};
+use sessionwarden_tower::{ExpiredDeletion, StoreKey, Timestamp};
 
 use super::{NOW, key, record};
 
@@ -31,7 +31,7 @@ async fn delete_until_gone(store: &impl ExpiredDeletion, at: Timestamp, keys: &[
 suite! {
 $
 /// Mounts the [expired-deletion suite](crate::conformance::expired_deletion)
-/// ([`ExpiredDeletion`](sessionwarden::ExpiredDeletion)) as `#[tokio::test]`s for the store
+/// ([`ExpiredDeletion`](sessionwarden_tower::ExpiredDeletion)) as `#[tokio::test]`s for the store
 /// made by `$make`.
 mount expired_deletion_conformance;
 path conformance::expired_deletion;

@@ -3,14 +3,14 @@
 
 use std::sync::Arc;
 
-use sessionwarden::{SessionId, SessionIndex, StoreKey, Timestamp};
+use sessionwarden_tower::{SessionId, SessionIndex, StoreKey, Timestamp};
 
 use super::{NOW, key, record, user};
 
 suite! {
 $
 /// Mounts the [index suite](crate::conformance::index)
-/// ([`SessionIndex`](sessionwarden::SessionIndex)) as `#[tokio::test]`s for the store made by
+/// ([`SessionIndex`](sessionwarden_tower::SessionIndex)) as `#[tokio::test]`s for the store made by
 /// `$make`.
 mount index_conformance;
 path conformance::index;

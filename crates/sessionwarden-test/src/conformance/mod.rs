@@ -2,9 +2,9 @@
 //!
 //! | suite | for | mount macro |
 //! |---|---|---|
-//! | [`core`] | every [`SessionStore`](sessionwarden::SessionStore) | [`core_conformance!`](crate::core_conformance) |
-//! | [`index`] | [`SessionIndex`](sessionwarden::SessionIndex) | [`index_conformance!`](crate::index_conformance) |
-//! | [`expired_deletion`] | [`ExpiredDeletion`](sessionwarden::ExpiredDeletion) | [`expired_deletion_conformance!`](crate::expired_deletion_conformance) |
+//! | [`core`] | every [`SessionStore`](sessionwarden_tower::SessionStore) | [`core_conformance!`](crate::core_conformance) |
+//! | [`index`] | [`SessionIndex`](sessionwarden_tower::SessionIndex) | [`index_conformance!`](crate::index_conformance) |
+//! | [`expired_deletion`] | [`ExpiredDeletion`](sessionwarden_tower::ExpiredDeletion) | [`expired_deletion_conformance!`](crate::expired_deletion_conformance) |
 //!
 //! A store mounts exactly the suites of the traits it implements. Each case uses fresh random
 //! keys and user names, so stores shared between tests (one Redis, one PostgreSQL database)
@@ -17,7 +17,7 @@ pub mod index;
 
 use std::time::Duration;
 
-use sessionwarden::{Expiry, Record, SessionId, StoreKey, Timestamp};
+use sessionwarden_tower::{Expiry, Record, SessionId, StoreKey, Timestamp};
 
 /// A fixed "now" far from the epoch, so deadlines before it are meaningful.
 pub const NOW: Timestamp = Timestamp::from_unix(1_800_000_000);

@@ -1,0 +1,294 @@
+//! Store capabilities beyond the core [`SessionStore`] contract.
+//!
+//! The core trait is what the session layer needs for every request: load, create, save,
+//! delete, cycle, ping. Everything else a backend *may* be able to do is a trait of its own,
+//! with a conformance suite of its own in `sessionwarden-test`:
+//!
+//! | capability | trait | who needs it |
+//! |---|---|---|
+//! | list and revoke sessions by handle and by user | [`SessionIndex`] | self-service, admin API, CLI, logout everywhere |
+//! | delete expired records in bounded batches | [`ExpiredDeletion`] | the sweeper |
+//! | keep audit records | [`AuditLog`] | the admin plane |
+//! | shared rate-limit state (GCRA) | [`RateLimitStore`] | the risk engine, fleet-wide |
+//! | one-shot keys (challenges, replay guards) | [`OneTimeKeys`] | DBSC challenges, DPoP `jti` |
+//!
+//! A store that cannot do something does not implement the trait, so code that needs it asks
+//! for it in its bounds (`S: SessionStore + SessionIndex`) and a missing capability is a
+//! compile error, or, where a store is picked at run time, a configuration error at start-up.
+//! No capability is ever faked with an empty answer.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sha2::{Digest, Sha256};
+
+use super::{SessionInfo, SessionStore};
+use crate::error::StoreError;
+use crate::id::SessionHandle;
+use crate::time::Timestamp;
+
+/// The store indexes sessions by handle and by user, so it can list and revoke them.
+///
+/// Contract (suite `index`): listings never include an expired or deleted session; revoking by
+/// handle or by user is immediate and complete (a record created for the user concurrently
+/// with `revoke_user` is either counted and gone, or created after it and kept).
+#[async_trait]
+pub trait SessionIndex: SessionStore {
+    /// The live sessions of `user`, at `now`.
+    async fn list_user(&self, user: &str, now: Timestamp) -> Result<Vec<SessionInfo>, StoreError>;
+
+    /// Up to `limit` live sessions, for admin listings.
+    async fn list(&self, now: Timestamp, limit: usize) -> Result<Vec<SessionInfo>, StoreError>;
+
+    /// Deletes the session named by `handle`. Returns whether one was found.
+    async fn revoke(&self, handle: &SessionHandle) -> Result<bool, StoreError>;
+
+    /// Deletes every session of `user`. Returns how many were deleted.
+    async fn revoke_user(&self, user: &str) -> Result<u64, StoreError>;
+}
+
+/// The store can delete expired records in bounded batches.
+///
+/// Stores whose backend expires records by itself and leaves nothing behind (Flask-Session's
+/// Redis keys with TTLs) need no sweeper and do not implement this; `RedisStore` does, since
+/// its TTLs free records but not the index entries that name them. Contract (suite `expired_deletion`): only records expired at `now` are
+/// removed, at most `batch` per call.
+#[async_trait]
+pub trait ExpiredDeletion: SessionStore {
+    /// Removes up to `batch` records expired at `now`. Returns how many were removed.
+    async fn delete_expired(&self, now: Timestamp, batch: usize) -> Result<u64, StoreError>;
+}
+
+/// One audit record: something that ended a session, or a security event worth keeping.
+///
+/// Never holds a session id, a cookie value or key material: sessions are named by handle.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct AuditEntry {
+    /// When it happened.
+    pub at: Timestamp,
+    /// The stable, snake_case event name (`session_revoked`, `csrf_rejected`, ...).
+    pub kind: String,
+    /// The user concerned, if any.
+    pub user: Option<String>,
+    /// The session concerned, if any.
+    pub handle: Option<SessionHandle>,
+    /// The event's other fields.
+    pub detail: serde_json::Map<String, serde_json::Value>,
+}
+
+impl AuditEntry {
+    /// An entry of `kind` at `at`, with no user, handle or detail.
+    #[must_use]
+    pub fn new(at: Timestamp, kind: impl Into<String>) -> Self {
+        Self { at, kind: kind.into(), user: None, handle: None, detail: serde_json::Map::new() }
+    }
+
+    /// Names the user.
+    #[must_use]
+    pub fn with_user(mut self, user: impl Into<String>) -> Self {
+        self.user = Some(user.into());
+        self
+    }
+
+    /// Names the session.
+    #[must_use]
+    pub fn with_handle(mut self, handle: SessionHandle) -> Self {
+        self.handle = Some(handle);
+        self
+    }
+
+    /// Adds one detail field.
+    #[must_use]
+    pub fn with_detail(mut self, key: impl Into<String>, value: impl Into<serde_json::Value>) -> Self {
+        self.detail.insert(key.into(), value.into());
+        self
+    }
+}
+
+/// Which audit records to return. Every filter that is set must match.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct AuditQuery {
+    /// Only this kind.
+    pub kind: Option<String>,
+    /// Only this user.
+    pub user: Option<String>,
+    /// Only records at or after this time.
+    pub since: Option<Timestamp>,
+    /// Only records before this time.
+    pub until: Option<Timestamp>,
+    /// At most this many (newest first). Zero means none.
+    pub limit: usize,
+}
+
+impl AuditQuery {
+    /// The newest `limit` records, unfiltered.
+    #[must_use]
+    pub fn newest(limit: usize) -> Self {
+        Self { limit, ..Self::default() }
+    }
+}
+
+/// The store keeps audit records, shared by every node that uses it.
+///
+/// Contract (suite `audit`): appended records come back from `query` newest first, filtered as
+/// asked, and `purge` removes only records older than its cut-off.
+#[async_trait]
+pub trait AuditLog: Send + Sync + std::fmt::Debug + 'static {
+    /// Appends one record.
+    async fn append(&self, entry: &AuditEntry) -> Result<(), StoreError>;
+
+    /// The records matching `query`, newest first.
+    async fn query(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError>;
+
+    /// Removes up to `batch` records older than `before`. Returns how many were removed.
+    async fn purge(&self, before: Timestamp, batch: usize) -> Result<u64, StoreError>;
+}
+
+/// A rate: `burst` events at once, then one every `interval` (GCRA's emission interval).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    /// Time between events at the sustained rate.
+    pub interval: Duration,
+    /// Events allowed at once (at least 1).
+    pub burst: u32,
+}
+
+impl Rate {
+    /// `count` events per `period`, all of which may come at once.
+    ///
+    /// # Panics
+    /// Panics if `count` is zero.
+    #[must_use]
+    pub fn per(count: u32, period: Duration) -> Self {
+        assert!(count > 0, "a rate needs at least one event per period");
+        Self { interval: period / count, burst: count }
+    }
+}
+
+/// What a rate-limit check decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateDecision {
+    /// Whether the event is allowed (and was counted, unless its cost was zero).
+    pub allowed: bool,
+    /// When refused: how long until an event of the same cost would be allowed.
+    pub retry_after: Duration,
+}
+
+/// The GCRA step every [`RateLimitStore`] performs atomically, in milliseconds.
+///
+/// `tat` is the stored theoretical arrival time (or `None`). Returns the decision and, when the
+/// event is allowed with a non-zero cost, the new TAT to store (it may expire at that time).
+/// A cost of zero only asks whether one more event would be allowed, changing nothing.
+/// Stores that run the step elsewhere (a Redis script, SQL) must compute exactly this.
+#[must_use]
+pub fn gcra_step(tat: Option<i64>, now_ms: i64, rate: Rate, cost: u32) -> (RateDecision, Option<i64>) {
+    let interval = i64::try_from(rate.interval.as_millis()).unwrap_or(i64::MAX).max(1);
+    let tolerance = interval.saturating_mul(i64::from(rate.burst.max(1)));
+    let tat = tat.unwrap_or(now_ms).max(now_ms);
+    let new_tat = tat.saturating_add(interval.saturating_mul(i64::from(cost.max(1))));
+    let allow_at = new_tat.saturating_sub(tolerance);
+    if allow_at <= now_ms {
+        let stored = (cost > 0).then_some(new_tat);
+        (RateDecision { allowed: true, retry_after: Duration::ZERO }, stored)
+    } else {
+        let wait = u64::try_from(allow_at - now_ms).unwrap_or(0);
+        (RateDecision { allowed: false, retry_after: Duration::from_millis(wait) }, None)
+    }
+}
+
+/// The store keeps rate-limit state that every node of a fleet shares.
+///
+/// Contract (suite `rate_limit`): each call performs [`gcra_step`] atomically on `key`'s state,
+/// so N nodes together allow what one node allows; state expires by itself.
+#[async_trait]
+pub trait RateLimitStore: Send + Sync + std::fmt::Debug + 'static {
+    /// Counts an event of `cost` against `key` at `now_ms` (Unix milliseconds) under `rate`.
+    async fn check(&self, key: &str, rate: Rate, cost: u32, now_ms: i64) -> Result<RateDecision, StoreError>;
+}
+
+/// A one-shot key: the SHA-256 of a namespace and a value (a challenge, a proof's `jti`).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct OnceKey([u8; 32]);
+
+impl OnceKey {
+    /// The key for `value` in `namespace` (length-prefixed, so namespaces never collide).
+    #[must_use]
+    pub fn derive(namespace: &str, value: &[u8]) -> Self {
+        let mut h = Sha256::new();
+        h.update((namespace.len() as u64).to_be_bytes());
+        h.update(namespace.as_bytes());
+        h.update(value);
+        Self(h.finalize().into())
+    }
+
+    /// The 32 bytes.
+    #[must_use]
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for OnceKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // A hash of a challenge or jti: not secret by itself, but nobody needs to read it.
+        f.write_str("OnceKey(..)")
+    }
+}
+
+/// The store keeps one-shot keys: put once, taken once, expiring by themselves.
+///
+/// Contract (suite `one_time`): `put` stores a key unless a live one is there; `take` removes a
+/// live key and says whether it was there, atomically, so of two concurrent `take`s exactly one
+/// wins; keys past `expires_at` are neither found nor block a new `put`.
+#[async_trait]
+pub trait OneTimeKeys: Send + Sync + std::fmt::Debug + 'static {
+    /// Stores `key` until `expires_at`. Returns `false` (and changes nothing) if a live one is
+    /// already stored — a replay, for guards such as DPoP's `jti`.
+    async fn put(&self, key: &OnceKey, expires_at: Timestamp, now: Timestamp) -> Result<bool, StoreError>;
+
+    /// Removes `key` if it is stored and live at `now`. Returns whether it was.
+    async fn take(&self, key: &OnceKey, now: Timestamp) -> Result<bool, StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gcra_allows_the_burst_then_one_per_interval() {
+        let rate = Rate::per(3, Duration::from_secs(3)); // burst 3, one a second
+        let mut tat = None;
+        let mut now = 10_000;
+        for i in 0..3 {
+            let (d, t) = gcra_step(tat, now, rate, 1);
+            assert!(d.allowed, "event {i} of the burst");
+            tat = t;
+        }
+        let (d, t) = gcra_step(tat, now, rate, 1);
+        assert!(!d.allowed);
+        assert_eq!(d.retry_after, Duration::from_secs(1));
+        assert_eq!(t, None, "a refusal stores nothing");
+        now += 1_000;
+        let (d, _) = gcra_step(tat, now, rate, 1);
+        assert!(d.allowed, "one interval later one more is allowed");
+    }
+
+    #[test]
+    fn gcra_cost_zero_peeks() {
+        let rate = Rate::per(1, Duration::from_secs(60));
+        let (d, t) = gcra_step(None, 0, rate, 0);
+        assert!(d.allowed);
+        assert_eq!(t, None, "a peek stores nothing");
+        let (_, tat) = gcra_step(None, 0, rate, 1);
+        let (d, _) = gcra_step(tat, 1, rate, 0);
+        assert!(!d.allowed, "the peek sees the limit");
+    }
+
+    #[test]
+    fn once_keys_are_namespaced() {
+        assert_ne!(OnceKey::derive("a", b"bc"), OnceKey::derive("ab", b"c"));
+        assert_eq!(format!("{:?}", OnceKey::derive("a", b"x")), "OnceKey(..)");
+    }
+}

@@ -1,0 +1,164 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use tower_layer::Layer;
+
+use super::service::SessionService;
+use crate::config::{CookieConfig, Expiry};
+use crate::events::{Events, SecurityEvent};
+use crate::keyring::Keyring;
+use crate::record::Record;
+use crate::store::Backend;
+use crate::time::{Clock, SystemClock, Timestamp};
+
+/// Adds sessions to every request of the services it wraps.
+///
+/// ```
+/// # extern crate sessionwarden_tower as sessionwarden;
+/// use sessionwarden::{CookieStore, CookieConfig, Expiry, SessionLayer};
+/// use sessionwarden::keyring::{Keyring, KeySet};
+/// # let keyring = Keyring::new(KeySet::generate(sessionwarden::Timestamp::from_unix(0))?);
+/// let layer = SessionLayer::new(CookieStore::signed(), keyring)
+///     .with_cookie(CookieConfig::default())
+///     .with_expiry(Expiry::default());
+/// # let _ = layer;
+/// # Ok::<(), sessionwarden::keyring::KeyringError>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct SessionLayer {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) backend: Backend,
+    pub(crate) keyring: Keyring,
+    pub(crate) cookie: CookieConfig,
+    pub(crate) expiry: Expiry,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) events: Events,
+    /// How session ids travel in cookies and map to store keys (server-side stores).
+    pub(crate) ids: Arc<dyn crate::codec::IdCodec>,
+    /// Per-session group-commit queues: concurrent writes of one session in this process are
+    /// saved together, one batch per store round trip, instead of racing the store's
+    /// compare-and-set (which still settles races between processes).
+    pub(crate) save_queues: Arc<crate::session::SaveQueues>,
+}
+
+const SAVE_QUEUE_STRIPES: usize = 256;
+
+impl Shared {
+    pub(crate) fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    pub(crate) fn event(&self, event: SecurityEvent) {
+        self.events.record(self.now(), event);
+    }
+
+    /// `Max-Age` for a persistent cookie: until the absolute deadline (the idle deadline is
+    /// enforced by the server, and renewing it must not require a new cookie).
+    pub(crate) fn max_age(&self, record: &Record, now: Timestamp) -> Option<Duration> {
+        if !record.persistent {
+            return None;
+        }
+        // Browsers cap cookie lifetimes at 400 days (RFC 6265bis).
+        const CAP: Duration = Duration::from_secs(400 * 24 * 3600);
+        Some(record.absolute_deadline.map_or(CAP, |t| now.until(t).min(CAP)))
+    }
+}
+
+impl SessionLayer {
+    /// Sessions kept in `backend` ([`crate::CookieStore`], [`crate::MemoryStore`], or any
+    /// `Arc<dyn SessionStore>`), sealed with `keyring`, with secure defaults.
+    #[must_use]
+    pub fn new(backend: impl Into<Backend>, keyring: Keyring) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                backend: backend.into(),
+                keyring,
+                cookie: CookieConfig::default(),
+                expiry: Expiry::default(),
+                clock: Arc::new(SystemClock),
+                events: Events::default(),
+                ids: Arc::new(crate::codec::SealedIds),
+                save_queues: Arc::new(crate::session::SaveQueues::new(SAVE_QUEUE_STRIPES)),
+            }),
+        }
+    }
+
+    fn map(self, f: impl FnOnce(&mut Shared)) -> Self {
+        let mut shared = Arc::try_unwrap(self.shared).unwrap_or_else(|arc| Shared {
+            backend: arc.backend.clone(),
+            keyring: arc.keyring.clone(),
+            cookie: arc.cookie.clone(),
+            expiry: arc.expiry.clone(),
+            clock: arc.clock.clone(),
+            events: arc.events.clone(),
+            ids: arc.ids.clone(),
+            save_queues: arc.save_queues.clone(),
+        });
+        f(&mut shared);
+        Self { shared: Arc::new(shared) }
+    }
+
+    /// Sets the cookie's name and attributes.
+    #[must_use]
+    pub fn with_cookie(self, cookie: CookieConfig) -> Self {
+        self.map(|s| s.cookie = cookie)
+    }
+
+    /// Sets idle and absolute timeouts and cookie persistence.
+    #[must_use]
+    pub fn with_expiry(self, expiry: Expiry) -> Self {
+        self.map(|s| s.expiry = expiry)
+    }
+
+    /// Sets the clock (inject a [`crate::ManualClock`] in tests).
+    #[must_use]
+    pub fn with_clock(self, clock: Arc<dyn Clock>) -> Self {
+        self.map(|s| s.clock = clock)
+    }
+
+    /// Sets the event hub security events go to.
+    #[must_use]
+    pub fn with_events(self, events: Events) -> Self {
+        self.map(|s| s.events = events)
+    }
+
+    /// Sets how session ids travel in cookies (default [`crate::codec::SealedIds`]); for
+    /// formats shared with other frameworks, such as Flask-Session's sids.
+    #[must_use]
+    pub fn with_id_codec(self, ids: Arc<dyn crate::codec::IdCodec>) -> Self {
+        self.map(|s| s.ids = ids)
+    }
+
+    /// The event hub.
+    #[must_use]
+    pub fn events(&self) -> &Events {
+        &self.shared.events
+    }
+
+    /// The cookie configuration.
+    #[must_use]
+    pub fn cookie(&self) -> &CookieConfig {
+        &self.shared.cookie
+    }
+}
+
+impl<S> Layer<S> for SessionLayer {
+    type Service = SessionService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        SessionService::new(inner, self.shared.clone())
+    }
+}
+
+#[cfg(test)]
+impl Shared {
+    /// A memory-store layer's shared part, for unit tests that record events.
+    pub(crate) fn for_tests() -> Arc<Self> {
+        let keys = crate::keyring::KeySet::generate(Timestamp::from_unix(0)).unwrap();
+        SessionLayer::new(crate::MemoryStore::default(), Keyring::new(keys)).shared
+    }
+}

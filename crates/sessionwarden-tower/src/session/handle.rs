@@ -1,0 +1,354 @@
+//! The handle handlers use: [`Session`]. Each method locks the request's [`State`], loads
+//! it on first use, and hands the backend's I/O to `cookie_store` or `server_store`.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio::sync::{Mutex, MutexGuard};
+
+use super::server_store::Saved;
+use super::state::{Persisted, Phase, Plan, Presented, State, TooLarge};
+use super::{cookie_store, server_store};
+use crate::error::{Error, StoreError};
+use crate::id::SessionHandle;
+use crate::layer::Shared;
+use crate::record::Data;
+use crate::store::Backend;
+
+/// The current request's session. Cheap to clone; clones share one state.
+///
+/// Lazy: nothing is read (no store round trip, not even a MAC check) until a handler first
+/// touches the session. Saved once, after the handler, and only if something changed or the
+/// idle deadline is due for renewal. A visitor whose session is never written gets no cookie.
+///
+/// ```
+/// # extern crate sessionwarden_tower as sessionwarden;
+/// use axum::{Router, routing::get};
+/// use sessionwarden::{Session, SessionLayer, MemoryStore, keyring::{Keyring, KeySet}, Timestamp};
+///
+/// async fn visit(session: Session) -> Result<String, sessionwarden::Error> {
+///     let n: u64 = session.get("visits").await?.unwrap_or(0) + 1;
+///     session.insert("visits", n).await?;
+///     Ok(format!("visit {n}"))
+/// }
+///
+/// let keyring = Keyring::new(KeySet::generate(Timestamp::from_unix(0))?);
+/// let app: Router = Router::new()
+///     .route("/", get(visit))
+///     .layer(SessionLayer::new(MemoryStore::default(), keyring));
+/// # Ok::<(), sessionwarden::keyring::KeyringError>(())
+/// ```
+#[derive(Clone)]
+pub struct Session {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    shared: Arc<Shared>,
+    state: Mutex<State>,
+    /// The response carries a secret (a CSRF token): no cache may keep it.
+    uncacheable: AtomicBool,
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Session(..)")
+    }
+}
+
+/// What the layer must do to the response after the handler ran.
+pub(crate) enum Finish {
+    /// Nothing: the session was never touched.
+    Untouched,
+    /// Touched; maybe a `Set-Cookie`.
+    Touched {
+        /// The `Set-Cookie` to send, if any.
+        cookie: Option<cookie::Cookie<'static>>,
+        /// The response carries a secret besides the cookie (a CSRF token).
+        uncacheable: bool,
+    },
+    /// The store failed: answer 503.
+    Unavailable,
+    /// A write did not fit in a cookie: nothing was saved; answer 413.
+    TooLarge,
+    /// The session could not be written: answer 500.
+    Failed(Error),
+}
+
+impl Session {
+    pub(crate) fn new(shared: Arc<Shared>, cookie: Presented, user_agent: Option<http::HeaderValue>) -> Self {
+        let state = Mutex::new(State::new(cookie, user_agent));
+        Self { inner: Arc::new(Inner { shared, state, uncacheable: AtomicBool::new(false) }) }
+    }
+
+    /// Marks the response as carrying a secret of this session (a CSRF token): it gets
+    /// `Cache-Control: no-store`.
+    #[cfg_attr(not(feature = "csrf"), allow(dead_code))] // the CSRF token issuer calls it
+    pub(crate) fn mark_uncacheable(&self) {
+        self.inner.uncacheable.store(true, Ordering::Relaxed);
+    }
+
+    /// What the session layer shares with this request (keyring, clock, events, cookie).
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.inner.shared
+    }
+
+    /// Reads `key` as `T`. `Ok(None)` if the key (or the session) does not exist.
+    ///
+    /// # Errors
+    /// [`Error::Deserialize`] if the value is not a `T`; [`Error::Store`] if the store
+    /// cannot be reached.
+    pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, Error> {
+        match self.get_value(key).await? {
+            None => Ok(None),
+            Some(v) => serde_json::from_value(v)
+                .map(Some)
+                .map_err(|source| Error::Deserialize { key: key.to_owned(), source }),
+        }
+    }
+
+    /// Reads `key` as raw JSON.
+    ///
+    /// # Errors
+    /// [`Error::Store`] if the store cannot be reached.
+    pub async fn get_value(&self, key: &str) -> Result<Option<Value>, Error> {
+        let st = self.loaded().await?;
+        Ok(st.live().and_then(|l| l.record.data.get(key).cloned()))
+    }
+
+    /// Sets `key` to `value`, creating the session if there is none.
+    ///
+    /// # Errors
+    /// [`Error::Serialize`] if `value` does not serialise; [`Error::ValueTooDeep`] if it nests
+    /// deeper than [`crate::MAX_VALUE_DEPTH`]; [`Error::CookieTooLarge`] with the
+    /// cookie store if the session would no longer fit in a cookie (the change is not
+    /// applied); [`Error::Store`] if the store cannot be reached.
+    pub async fn insert<T: Serialize>(&self, key: &str, value: T) -> Result<(), Error> {
+        let value =
+            serde_json::to_value(value).map_err(|source| Error::Serialize { key: key.to_owned(), source })?;
+        crate::check_value_depth(key, &value)?;
+        let mut st = self.loaded().await?;
+        let shared = self.shared();
+        st.write(shared.now(), &shared.expiry, |live| {
+            live.insert(key, value, |record| match &shared.backend {
+                Backend::Cookie(store) => cookie_store::fits(shared, store, record),
+                Backend::Server(_) => Ok(()),
+            })
+        })?
+    }
+
+    /// Removes `key`, returning its value as `T` if it was there.
+    ///
+    /// # Errors
+    /// As [`Session::get`].
+    pub async fn remove<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, Error> {
+        let mut st = self.loaded().await?;
+        let Some(old) = st.live_mut().and_then(|l| l.remove(key)) else {
+            return Ok(None);
+        };
+        serde_json::from_value(old)
+            .map(Some)
+            .map_err(|source| Error::Deserialize { key: key.to_owned(), source })
+    }
+
+    /// Removes every key (the session itself, its id and user stay).
+    ///
+    /// # Errors
+    /// [`Error::Store`] if the store cannot be reached.
+    pub async fn clear(&self) -> Result<(), Error> {
+        let mut st = self.loaded().await?;
+        if let Some(live) = st.live_mut() {
+            live.clear();
+        }
+        Ok(())
+    }
+
+    /// A copy of the session's data (empty without a session).
+    ///
+    /// # Errors
+    /// [`Error::Store`] if the store cannot be reached.
+    pub async fn data(&self) -> Result<Data, Error> {
+        let st = self.loaded().await?;
+        Ok(st.live().map(|l| l.record.data.clone()).unwrap_or_default())
+    }
+
+    /// The authenticated user recorded by [`Session::set_user`], if any.
+    ///
+    /// # Errors
+    /// [`Error::Store`] if the store cannot be reached.
+    pub async fn user(&self) -> Result<Option<String>, Error> {
+        let st = self.loaded().await?;
+        Ok(st.live().and_then(|l| l.record.user.clone()))
+    }
+
+    /// Records the authenticated user (at login) or clears it. Call [`Session::cycle_id`]
+    /// in the same request: a login must never keep a pre-login id (session fixation).
+    ///
+    /// # Errors
+    /// [`Error::Store`] if the store cannot be reached.
+    pub async fn set_user(&self, user: Option<&str>) -> Result<(), Error> {
+        let mut st = self.loaded().await?;
+        let shared = self.shared();
+        st.write(shared.now(), &shared.expiry, |live| live.set_user(user))
+    }
+
+    /// Makes the cookie persistent (outliving the browser session) or not.
+    ///
+    /// # Errors
+    /// [`Error::Store`] if the store cannot be reached.
+    pub async fn set_persistent(&self, persistent: bool) -> Result<(), Error> {
+        let mut st = self.loaded().await?;
+        let shared = self.shared();
+        st.write(shared.now(), &shared.expiry, |live| live.set_persistent(persistent))
+    }
+
+    /// The session's opaque handle (for listings and revocation), if it has been stored.
+    ///
+    /// # Errors
+    /// [`Error::Store`] if the store cannot be reached.
+    pub async fn handle(&self) -> Result<Option<SessionHandle>, Error> {
+        let st = self.loaded().await?;
+        Ok(st.live().and_then(|l| match &l.persisted {
+            Persisted::Stored { ident, .. } => Some(ident.key.handle()),
+            Persisted::New { .. } | Persisted::Sealed => None,
+        }))
+    }
+
+    /// Replaces the session id, keeping its data. Call this on login and privilege change.
+    /// The old id stops loading at once; the new cookie goes out with this response.
+    ///
+    /// # Errors
+    /// [`Error::Store`] if the store cannot move the record.
+    ///
+    /// ```
+    /// # extern crate sessionwarden_tower as sessionwarden;
+    /// # async fn f(session: sessionwarden::Session) -> Result<(), sessionwarden::Error> {
+    /// session.cycle_id().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn cycle_id(&self) -> Result<(), Error> {
+        let mut st = self.loaded().await?;
+        let shared = self.shared();
+        st.write(shared.now(), &shared.expiry, |live| live.reissue = true)?;
+        let result = match (&shared.backend, st.phase_mut()) {
+            (Backend::Server(store), Phase::Live(live)) => {
+                server_store::cycle_id(shared, &**store, live).await
+            }
+            // A cookie store has no id: re-sealing gives a fresh cookie. Old copies stay
+            // valid until their deadline (see CookieStore's limits).
+            _ => Ok(()),
+        };
+        st.settle(shared, result)
+    }
+
+    /// Ends the session: deletes it from the store and expires the cookie.
+    ///
+    /// # Errors
+    /// [`Error::Store`] if the store cannot delete the record.
+    pub async fn destroy(&self) -> Result<(), Error> {
+        let mut st = self.loaded().await?;
+        let shared = self.shared();
+        let stored = st.live().and_then(|l| match &l.persisted {
+            Persisted::Stored { ident, .. } => Some(ident.key),
+            Persisted::New { .. } | Persisted::Sealed => None,
+        });
+        if let (Backend::Server(store), Some(key)) = (&shared.backend, stored) {
+            let result = server_store::destroy(shared, &**store, key).await;
+            st.settle(shared, result)?;
+        }
+        st.destroy();
+        Ok(())
+    }
+
+    /// Loads the session on first use; returns the locked state.
+    ///
+    /// # Errors
+    /// [`Error::Store`] if the store cannot load it now, or failed earlier in this request.
+    async fn loaded(&self) -> Result<MutexGuard<'_, State>, Error> {
+        let mut st = self.inner.state.lock().await;
+        if let Some(cookie) = st.take_unloaded() {
+            let shared = self.shared();
+            let phase = match (cookie, &shared.backend) {
+                (Presented::Absent, _) => Ok(Phase::NoSession { stale_cookie: false }),
+                // The layer recorded why when it refused the cookie. Clearing is safe only
+                // for a `__Host-` name: otherwise one of the pair may be a domain-scoped
+                // cookie a sibling subdomain tossed, which our clearing cannot reach, and it
+                // would then be sent alone, putting the user in the attacker's session.
+                // Refusing both (no session) is the safer failure.
+                (Presented::Refused, _) => {
+                    Ok(Phase::NoSession { stale_cookie: shared.cookie.name().starts_with("__Host-") })
+                }
+                (Presented::One(value), Backend::Cookie(store)) => {
+                    Ok(cookie_store::load(shared, store, &value))
+                }
+                (Presented::One(value), Backend::Server(store)) => {
+                    server_store::load(shared, &**store, &value).await
+                }
+            };
+            let phase = st.settle(shared, phase)?;
+            st.set_loaded(phase);
+        }
+        st.check()?;
+        Ok(st)
+    }
+
+    /// Saves what changed, after the handler ran.
+    pub(crate) async fn finish(&self) -> Finish {
+        let mut st = self.inner.state.lock().await;
+        if !st.is_touched() {
+            return Finish::Untouched;
+        }
+        if st.check().is_err() {
+            return Finish::Unavailable;
+        }
+        let shared = self.shared();
+        let result = self.persist(&mut st).await;
+        match st.settle(shared, result) {
+            Ok(cookie) => {
+                Finish::Touched { cookie, uncacheable: self.inner.uncacheable.load(Ordering::Relaxed) }
+            }
+            Err(Error::CookieTooLarge { .. }) => Finish::TooLarge,
+            // Contention is transient overload: 503 with Retry-After, like an outage.
+            Err(Error::Store(StoreError::Unavailable { .. }) | Error::Contention { .. }) => {
+                Finish::Unavailable
+            }
+            Err(e) => Finish::Failed(e),
+        }
+    }
+
+    /// Writes what the state's plan says; returns the `Set-Cookie` to send, if any.
+    async fn persist(&self, st: &mut State) -> Result<Option<cookie::Cookie<'static>>, Error> {
+        let shared = self.shared();
+        let renew = i64::try_from(shared.expiry.renew_interval().as_secs()).unwrap_or(i64::MAX);
+        let (live, plan) = match st.phase_mut() {
+            Phase::Live(live) => {
+                let plan = live.plan(shared.now(), renew);
+                (live, plan)
+            }
+            other => {
+                let plan = other.plan_without_session();
+                return Ok((plan == Plan::Remove).then(|| shared.cookie.removal()));
+            }
+        };
+        let touch = match plan {
+            Plan::Keep => return Ok(None),
+            Plan::Remove => return Ok(Some(shared.cookie.removal())),
+            Plan::Write { touch } => touch,
+            Plan::Refuse(TooLarge { size, limit }) => return Err(Error::CookieTooLarge { size, limit }),
+        };
+        match &shared.backend {
+            Backend::Cookie(store) => cookie_store::persist(shared, store, live, touch),
+            Backend::Server(store) => match server_store::persist(shared, &**store, live, touch).await? {
+                Saved::Cookie(cookie) => Ok(cookie),
+                Saved::Gone => {
+                    st.set_loaded(Phase::NoSession { stale_cookie: false });
+                    Ok(Some(shared.cookie.removal()))
+                }
+            },
+        }
+    }
+}

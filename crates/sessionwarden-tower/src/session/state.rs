@@ -1,0 +1,718 @@
+//! One request's session state, as a state machine.
+//!
+//! ```text
+//!   Unloaded ── load: no cookie, two cookies, bad or expired cookie, unknown id ──► NoSession
+//!      │                                                                               │
+//!      │ load: record found                                     write (insert, ...)    │
+//!      ▼                                                                               │
+//!    Live ◄────────────────────────────────────────────────────────────────────────────┘
+//!      │  ▲
+//!      │  └──── write: a new session ────┐
+//!      └─ destroy ──────────────────► Destroyed
+//!
+//!   any loaded phase ── store unavailable ──► Failed   (terminal: every call fails, 503)
+//! ```
+//!
+//! At the end of the request, [`State::plan`] says what to do without doing it: keep, remove
+//! the cookie, write (and maybe re-issue), or refuse with 413 when a write of a cookie-store
+//! session did not fit ([`Live::too_large`]: writes are all or nothing).
+//!
+//! Everything here is synchronous and knows no backend: what a load found is handed in
+//! ([`Phase`] values built by `cookie_store` and `server_store`), and the I/O is theirs.
+
+use std::collections::HashMap;
+
+use http::HeaderValue;
+use serde_json::Value;
+
+use crate::config::Expiry;
+use crate::error::{Error, StoreError};
+use crate::events::{CookieRejectReason, SecurityEvent};
+use crate::id::{SessionId, StoreKey};
+use crate::layer::Shared;
+use crate::record::{ClientSummary, Record};
+use crate::time::Timestamp;
+
+/// A request's session state: its [`Phase`], and what a new session would record about the
+/// client.
+pub(crate) struct State {
+    phase: Phase,
+    /// The client's `User-Agent`, summarised only if a new session is recorded.
+    user_agent: Option<HeaderValue>,
+}
+
+/// Where the request's session stands.
+// large_enum_variant: one Phase per request, in place inside the session's mutex; boxing
+// `Live` would only add an allocation to every request that uses its session.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Phase {
+    /// Nothing read yet (no store round trip, no MAC check): `cookie` is the presented value,
+    /// still sealed.
+    Unloaded {
+        /// What the request presented.
+        cookie: Presented,
+    },
+    /// Loaded, and no session stands behind the request.
+    NoSession {
+        /// A cookie was presented but rejected, expired or names nothing: it is removed
+        /// unless a new session replaces it.
+        stale_cookie: bool,
+    },
+    /// A session, as this request sees it.
+    Live(Live),
+    /// Ended by [`crate::Session::destroy`] in this request: the cookie is expired on the way
+    /// out, unless a later write starts a new session.
+    Destroyed {
+        /// As in [`Phase::NoSession`]: carried over to a session started after the destroy.
+        stale_cookie: bool,
+    },
+    /// The store could not be reached. Terminal: every later call fails the same way, and the
+    /// layer answers 503 whatever the handler did, so a request never goes on without its
+    /// real session.
+    Failed {
+        /// The store operation that failed.
+        operation: &'static str,
+    },
+}
+
+/// The session cookie a request presented.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Presented {
+    /// None.
+    Absent,
+    /// Exactly one, with this (still sealed) value.
+    One(String),
+    /// Refused before loading (two cookies of the session's name): no session, and the
+    /// cookie is removed like any other rejected one.
+    Refused,
+}
+
+/// A session this request can read and write.
+pub(crate) struct Live {
+    /// The record as this request sees it (stored record + this request's changes).
+    pub(crate) record: Record,
+    /// This request's changes, kept apart from the record so a save that lost a race can
+    /// replay them onto the newer record.
+    pub(crate) changes: Changes,
+    /// Where the session is kept, and under which id.
+    pub(crate) persisted: Persisted,
+    /// The cookie must be (re)issued: new id, re-seal under the primary key, persistence
+    /// changed.
+    pub(crate) reissue: bool,
+    /// As in [`Phase::NoSession`], for a session started in this request.
+    pub(crate) stale_cookie: bool,
+    /// A write of this request would not fit in a cookie. Writes are all or nothing: none
+    /// of this request's changes is saved, and the layer answers 413.
+    pub(crate) too_large: Option<TooLarge>,
+}
+
+/// A refused write's sealed size and the limit it exceeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TooLarge {
+    pub(crate) size: usize,
+    pub(crate) limit: usize,
+}
+
+/// Whether (and where) a live session is already kept.
+pub(crate) enum Persisted {
+    /// Not written yet: the end of the request creates it (if it is worth creating).
+    New {
+        /// An id drawn ahead of the save by [`crate::Session::cycle_id`] (server-side
+        /// stores); otherwise one is drawn at creation.
+        id: Option<Ident>,
+    },
+    /// Opened from the sealed cookie it lives in (cookie store: there is no id).
+    Sealed,
+    /// Kept in a server-side store under `ident`, at `version`.
+    Stored {
+        /// The session's id and store key.
+        ident: Ident,
+        /// The record's version in the store, for the next compare-and-set save.
+        version: u64,
+    },
+}
+
+/// A session id with its store key, derived once per request (the key is a hash of the id,
+/// needed by every load, save, cycle and delete of the request).
+pub(crate) struct Ident {
+    pub(crate) id: SessionId,
+    pub(crate) key: StoreKey,
+}
+
+impl Ident {
+    pub(crate) fn new(shared: &Shared, id: SessionId) -> Self {
+        let key = shared.ids.store_key(&id);
+        Self { id, key }
+    }
+
+    pub(crate) fn generate(shared: &Shared) -> Result<Self, Error> {
+        Ok(Self::new(shared, SessionId::try_generate()?))
+    }
+}
+
+/// Changes this request made, kept apart from the record so a save that lost a race can
+/// replay them onto the newer record.
+#[derive(Default, Clone)]
+pub(crate) struct Changes {
+    cleared: bool,
+    data: HashMap<String, Option<Value>>,
+    user: Option<Option<String>>,
+    persistent: Option<bool>,
+}
+
+impl Changes {
+    pub(crate) fn is_empty(&self) -> bool {
+        !self.cleared && self.data.is_empty() && self.user.is_none() && self.persistent.is_none()
+    }
+
+    pub(crate) fn apply(&self, record: &mut Record) {
+        if self.cleared {
+            record.data.clear();
+        }
+        for (k, v) in &self.data {
+            match v {
+                Some(v) => {
+                    record.data.insert(k.clone(), v.clone());
+                }
+                None => {
+                    record.data.remove(k);
+                }
+            }
+        }
+        if let Some(user) = &self.user {
+            record.user.clone_from(user);
+        }
+        if let Some(p) = self.persistent {
+            record.persistent = p;
+        }
+    }
+}
+
+/// What the end of the request must do with the session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Plan {
+    /// Nothing: no write, no `Set-Cookie`.
+    Keep,
+    /// Expire the presented cookie (destroyed, or stale with nothing to replace it).
+    Remove,
+    /// Write the live session, then issue its cookie if needed.
+    Write {
+        /// Its data changed or its idle deadline is due for renewal: bump `last_seen`.
+        touch: bool,
+    },
+    /// Write nothing and answer 413: a write of this request did not fit.
+    Refuse(TooLarge),
+}
+
+impl State {
+    /// The state of a request that presented `cookie`.
+    pub(crate) fn new(cookie: Presented, user_agent: Option<HeaderValue>) -> Self {
+        Self { phase: Phase::Unloaded { cookie }, user_agent }
+    }
+
+    /// The phase, for reading.
+    #[cfg(test)]
+    pub(crate) fn phase(&self) -> &Phase {
+        &self.phase
+    }
+
+    /// The phase, for the backends' load and save steps.
+    pub(crate) fn phase_mut(&mut self) -> &mut Phase {
+        &mut self.phase
+    }
+
+    /// Whether a handler used the session at all (an untouched response is left alone).
+    pub(crate) fn is_touched(&self) -> bool {
+        !matches!(self.phase, Phase::Unloaded { .. })
+    }
+
+    /// Takes the presented cookie for loading; `None` once loaded.
+    pub(crate) fn take_unloaded(&mut self) -> Option<Presented> {
+        match &mut self.phase {
+            Phase::Unloaded { cookie } => Some(std::mem::replace(cookie, Presented::Absent)),
+            _ => None,
+        }
+    }
+
+    /// Records what the load found.
+    pub(crate) fn set_loaded(&mut self, phase: Phase) {
+        self.phase = phase;
+    }
+
+    /// `Err` once the store failed in this request: later calls fail the same way.
+    ///
+    /// # Errors
+    /// [`Error::Store`] with [`StoreError::Unavailable`] naming the operation that failed.
+    pub(crate) fn check(&self) -> Result<(), Error> {
+        match self.phase {
+            Phase::Failed { operation } => Err(Error::Store(StoreError::unavailable(
+                operation,
+                "the store failed earlier in this request",
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// Fails the request closed if `result` is a store outage; passes `result` on.
+    pub(crate) fn settle<T>(&mut self, shared: &Shared, result: Result<T, Error>) -> Result<T, Error> {
+        if let Err(Error::Store(StoreError::Unavailable { operation, .. })) = &result {
+            shared.event(SecurityEvent::StoreUnavailable { operation });
+            self.phase = Phase::Failed { operation };
+        }
+        result
+    }
+
+    /// The live session, if there is one.
+    pub(crate) fn live(&self) -> Option<&Live> {
+        match &self.phase {
+            Phase::Live(live) => Some(live),
+            _ => None,
+        }
+    }
+
+    /// The live session, for changes that never create one (remove, clear).
+    pub(crate) fn live_mut(&mut self) -> Option<&mut Live> {
+        match &mut self.phase {
+            Phase::Live(live) => Some(live),
+            _ => None,
+        }
+    }
+
+    /// Runs `f` on the live session, starting a new one first if there is none.
+    ///
+    /// # Errors
+    /// As [`State::check`]: a failed request never starts a session.
+    pub(crate) fn write<R>(
+        &mut self,
+        now: Timestamp,
+        expiry: &Expiry,
+        f: impl FnOnce(&mut Live) -> R,
+    ) -> Result<R, Error> {
+        self.check()?;
+        Ok(match &mut self.phase {
+            Phase::Live(live) => f(live),
+            other => {
+                let stale_cookie = match other {
+                    Phase::NoSession { stale_cookie } | Phase::Destroyed { stale_cookie } => *stale_cookie,
+                    Phase::Unloaded { .. } | Phase::Live(_) | Phase::Failed { .. } => false,
+                };
+                let mut record = Record::new(now, expiry);
+                record.client = self.user_agent.take().map(|ua| client_summary(&ua));
+                let mut live = Live {
+                    record,
+                    changes: Changes::default(),
+                    persisted: Persisted::New { id: None },
+                    reissue: false,
+                    stale_cookie,
+                    too_large: None,
+                };
+                let out = f(&mut live);
+                *other = Phase::Live(live);
+                out
+            }
+        })
+    }
+
+    /// Ends the session in this request (the store's part is done by the caller). A
+    /// request that had no session, nor a cookie to remove, stays without one.
+    pub(crate) fn destroy(&mut self) {
+        let (had_session, stale_cookie) = match &self.phase {
+            Phase::Live(live) => (true, live.stale_cookie),
+            Phase::NoSession { stale_cookie } => (*stale_cookie, *stale_cookie),
+            // Destroying twice still expires the cookie.
+            Phase::Destroyed { .. } | Phase::Unloaded { .. } | Phase::Failed { .. } => return,
+        };
+        self.phase = if had_session {
+            Phase::Destroyed { stale_cookie }
+        } else {
+            Phase::NoSession { stale_cookie: false }
+        };
+    }
+
+    /// What the end of the request must do, at `now`, with renewals due every
+    /// `renew_interval` seconds. (The session handle does the same in two steps, since it
+    /// needs the live session to write it.)
+    #[cfg(test)]
+    pub(crate) fn plan(&self, now: Timestamp, renew_interval: i64) -> Plan {
+        match &self.phase {
+            Phase::Live(live) => live.plan(now, renew_interval),
+            other => other.plan_without_session(),
+        }
+    }
+}
+
+impl Phase {
+    /// What the end of a request without a live session must do: expire a cookie that
+    /// names nothing (destroyed, or stale).
+    pub(crate) fn plan_without_session(&self) -> Plan {
+        match self {
+            Phase::Destroyed { .. } | Phase::NoSession { stale_cookie: true } => Plan::Remove,
+            Phase::NoSession { stale_cookie: false } | Phase::Unloaded { .. } | Phase::Failed { .. } => {
+                Plan::Keep
+            }
+            // Not reached through `State::plan`; a live session plans for itself.
+            Phase::Live(_) => Plan::Keep,
+        }
+    }
+
+    /// A presented cookie that did not open: no session, the cookie goes, and the reason is
+    /// recorded.
+    pub(crate) fn rejected(shared: &Shared, reason: CookieRejectReason) -> Self {
+        shared.event(SecurityEvent::CookieRejected { reason });
+        Self::NoSession { stale_cookie: true }
+    }
+}
+
+impl Live {
+    /// What the end of the request must do with this session, at `now`.
+    pub(crate) fn plan(&self, now: Timestamp, renew_interval: i64) -> Plan {
+        if let Some(too_large) = self.too_large {
+            return Plan::Refuse(too_large);
+        }
+        let due = now.unix() - self.record.last_seen.unix() >= renew_interval;
+        let changed = !self.changes.is_empty();
+        let new = matches!(self.persisted, Persisted::New { .. });
+        if new && !changed && !self.reissue {
+            // A session that was only read or emptied: never create it.
+            return if self.stale_cookie { Plan::Remove } else { Plan::Keep };
+        }
+        if !changed && !due && !self.reissue {
+            return Plan::Keep;
+        }
+        Plan::Write { touch: changed || due }
+    }
+
+    /// Sets `key`, unless `fits` refuses the resulting record: then the record stays as it
+    /// was, and a refused size voids every write of the request ([`Live::too_large`]).
+    pub(crate) fn insert(
+        &mut self,
+        key: &str,
+        value: Value,
+        fits: impl FnOnce(&Record) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        let previous = self.record.data.insert(key.to_owned(), value.clone());
+        if let Err(e) = fits(&self.record) {
+            // Undo: the session stays as it was.
+            match previous {
+                Some(p) => self.record.data.insert(key.to_owned(), p),
+                None => self.record.data.remove(key),
+            };
+            if let Error::CookieTooLarge { size, limit } = e {
+                self.too_large = Some(TooLarge { size, limit });
+            }
+            return Err(e);
+        }
+        self.changes.data.insert(key.to_owned(), Some(value));
+        Ok(())
+    }
+
+    /// Removes `key`, returning its value if it was there.
+    pub(crate) fn remove(&mut self, key: &str) -> Option<Value> {
+        let old = self.record.data.remove(key)?;
+        self.changes.data.insert(key.to_owned(), None);
+        Some(old)
+    }
+
+    /// Removes every key.
+    pub(crate) fn clear(&mut self) {
+        self.record.data.clear();
+        self.changes.cleared = true;
+        self.changes.data.clear();
+    }
+
+    /// Records the authenticated user, or clears it.
+    pub(crate) fn set_user(&mut self, user: Option<&str>) {
+        self.record.user = user.map(str::to_owned);
+        self.changes.user = Some(user.map(str::to_owned));
+    }
+
+    /// Makes the cookie persistent or not (which needs a new cookie).
+    pub(crate) fn set_persistent(&mut self, persistent: bool) {
+        self.record.persistent = persistent;
+        self.changes.persistent = Some(persistent);
+        self.reissue = true;
+    }
+
+    /// The cookie was sealed by a key that no longer signs: re-issue it under the primary.
+    pub(crate) fn resealed(&mut self, shared: &Shared, from_kid: Option<u32>) {
+        if let Some(from_kid) = from_kid {
+            self.reissue = true;
+            shared.event(SecurityEvent::CookieResealed { from_kid });
+        }
+    }
+}
+
+/// A coarse summary of the client, made once per new session (not per request).
+fn client_summary(user_agent: &HeaderValue) -> ClientSummary {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(user_agent.as_bytes());
+    let hash: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    ClientSummary::new(None, Some(hash))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: Timestamp = Timestamp::from_unix(1_800_000_000);
+    const RENEW: i64 = 225;
+
+    fn expiry() -> Expiry {
+        Expiry::default()
+    }
+
+    fn loaded(phase: Phase) -> State {
+        let mut st = State::new(Presented::One("cookie".into()), None);
+        assert_eq!(st.take_unloaded(), Some(Presented::One("cookie".into())));
+        st.set_loaded(phase);
+        st
+    }
+
+    fn stored(version: u64) -> Phase {
+        let id = SessionId::from_bytes(&[7u8; 32]).unwrap();
+        let ident = Ident { id, key: StoreKey::from_bytes([1u8; 32]) };
+        let mut record = Record::new(T0, &expiry());
+        record.version = version;
+        Phase::Live(Live {
+            record,
+            changes: Changes::default(),
+            persisted: Persisted::Stored { ident, version },
+            reissue: false,
+            stale_cookie: false,
+            too_large: None,
+        })
+    }
+
+    fn name(phase: &Phase) -> &'static str {
+        match phase {
+            Phase::Unloaded { .. } => "unloaded",
+            Phase::NoSession { stale_cookie: false } => "no session",
+            Phase::NoSession { stale_cookie: true } => "no session, stale cookie",
+            Phase::Live(l) if matches!(l.persisted, Persisted::New { .. }) => "live, new",
+            Phase::Live(_) => "live, stored",
+            Phase::Destroyed { .. } => "destroyed",
+            Phase::Failed { .. } => "failed",
+        }
+    }
+
+    #[test]
+    fn unloaded_is_untouched_and_loads_once() {
+        let mut st = State::new(Presented::One("v".into()), None);
+        assert!(!st.is_touched());
+        assert_eq!(st.plan(T0, RENEW), Plan::Keep);
+        assert_eq!(st.take_unloaded(), Some(Presented::One("v".into())));
+        st.set_loaded(Phase::NoSession { stale_cookie: false });
+        assert!(st.is_touched());
+        assert_eq!(st.take_unloaded(), None, "a loaded state never loads again");
+    }
+
+    /// Each case: a starting phase, a step, the phase after it and what the request's end
+    /// must do.
+    #[test]
+    fn transitions() {
+        type Step = fn(&mut State);
+        struct Case {
+            name: &'static str,
+            from: fn() -> Phase,
+            step: Step,
+            to: &'static str,
+            plan: Plan,
+        }
+        let write: Step = |st| st.write(T0, &expiry(), |l| l.set_user(Some("alice"))).unwrap();
+        let read: Step = |st| {
+            let _ = st.live().map(|l| l.record.data.len());
+        };
+        let destroy: Step = State::destroy;
+        let cases = [
+            Case {
+                name: "no cookie, read",
+                from: || Phase::NoSession { stale_cookie: false },
+                step: read,
+                to: "no session",
+                plan: Plan::Keep,
+            },
+            Case {
+                name: "stale cookie, read: remove it",
+                from: || Phase::NoSession { stale_cookie: true },
+                step: read,
+                to: "no session, stale cookie",
+                plan: Plan::Remove,
+            },
+            Case {
+                name: "no session, write: a new one",
+                from: || Phase::NoSession { stale_cookie: false },
+                step: write,
+                to: "live, new",
+                plan: Plan::Write { touch: true },
+            },
+            Case {
+                name: "no session, emptied: never created",
+                from: || Phase::NoSession { stale_cookie: false },
+                step: |st| st.write(T0, &expiry(), |_| ()).unwrap(),
+                to: "live, new",
+                plan: Plan::Keep,
+            },
+            Case {
+                name: "stale cookie, emptied: removed",
+                from: || Phase::NoSession { stale_cookie: true },
+                step: |st| st.write(T0, &expiry(), |_| ()).unwrap(),
+                to: "live, new",
+                plan: Plan::Remove,
+            },
+            Case {
+                name: "stored, read within the renewal interval",
+                from: || stored(3),
+                step: read,
+                to: "live, stored",
+                plan: Plan::Keep,
+            },
+            Case {
+                name: "stored, write",
+                from: || stored(3),
+                step: write,
+                to: "live, stored",
+                plan: Plan::Write { touch: true },
+            },
+            Case {
+                name: "stored, re-seal only",
+                from: || stored(3),
+                step: |st| st.live_mut().into_iter().for_each(|l| l.reissue = true),
+                to: "live, stored",
+                plan: Plan::Write { touch: false },
+            },
+            Case {
+                name: "stored, destroy",
+                from: || stored(3),
+                step: destroy,
+                to: "destroyed",
+                plan: Plan::Remove,
+            },
+            Case {
+                name: "no session, destroy: nothing to expire",
+                from: || Phase::NoSession { stale_cookie: false },
+                step: destroy,
+                to: "no session",
+                plan: Plan::Keep,
+            },
+            Case {
+                name: "stale cookie, destroy",
+                from: || Phase::NoSession { stale_cookie: true },
+                step: destroy,
+                to: "destroyed",
+                plan: Plan::Remove,
+            },
+            Case {
+                name: "destroyed, write: a new session",
+                from: || Phase::Destroyed { stale_cookie: false },
+                step: write,
+                to: "live, new",
+                plan: Plan::Write { touch: true },
+            },
+            Case {
+                name: "stored, store outage",
+                from: || stored(3),
+                step: |st| {
+                    let shared = crate::layer::Shared::for_tests();
+                    let r: Result<(), Error> = Err(StoreError::unavailable("load", "down").into());
+                    assert!(st.settle(&shared, r).is_err());
+                },
+                to: "failed",
+                plan: Plan::Keep,
+            },
+        ];
+        for c in cases {
+            let mut st = loaded((c.from)());
+            (c.step)(&mut st);
+            assert_eq!(name(st.phase()), c.to, "{}", c.name);
+            assert_eq!(st.plan(T0, RENEW), c.plan, "{}", c.name);
+        }
+    }
+
+    #[test]
+    fn renewal_falls_due() {
+        let st = loaded(stored(1));
+        assert_eq!(st.plan(T0.plus(std::time::Duration::from_secs(224)), RENEW), Plan::Keep);
+        assert_eq!(st.plan(T0.plus(std::time::Duration::from_secs(225)), RENEW), Plan::Write { touch: true });
+    }
+
+    #[test]
+    fn failed_is_terminal() {
+        let shared = crate::layer::Shared::for_tests();
+        let mut st = loaded(stored(1));
+        assert!(st.check().is_ok());
+        let ok: Result<u8, Error> = Ok(1);
+        assert_eq!(st.settle(&shared, ok).unwrap(), 1);
+        let contention: Result<(), Error> = Err(Error::Contention { attempts: 3 });
+        assert!(st.settle(&shared, contention).is_err());
+        assert_eq!(name(st.phase()), "live, stored", "contention is not an outage");
+        let down: Result<(), Error> = Err(StoreError::unavailable("save", "down").into());
+        assert!(st.settle(&shared, down).is_err());
+        match st.check() {
+            Err(Error::Store(StoreError::Unavailable { operation, .. })) => assert_eq!(operation, "save"),
+            other => panic!("want the earlier outage, got {other:?}"),
+        }
+        assert!(st.live().is_none(), "a failed request sees no session");
+        st.destroy();
+        assert_eq!(name(st.phase()), "failed", "nothing leaves Failed");
+        assert!(st.write(T0, &expiry(), |l| l.set_user(Some("mallory"))).is_err());
+        assert_eq!(name(st.phase()), "failed", "a failed request never starts a session");
+    }
+
+    #[test]
+    fn a_refused_insert_changes_nothing() {
+        let mut st = loaded(stored(1));
+        st.write(T0, &expiry(), |l| l.insert("k", Value::from(1), |_| Ok(()))).unwrap().unwrap();
+        let too_big = |_: &Record| Err(Error::CookieTooLarge { size: 5000, limit: 4096 });
+        assert!(st.write(T0, &expiry(), |l| l.insert("k", Value::from(2), too_big)).unwrap().is_err());
+        assert!(st.write(T0, &expiry(), |l| l.insert("new", Value::from(3), too_big)).unwrap().is_err());
+        let live = st.live().unwrap();
+        assert_eq!(live.record.data.get("k"), Some(&Value::from(1)));
+        assert!(!live.record.data.contains_key("new"));
+        assert_eq!(live.changes.data.len(), 1);
+        let refused = TooLarge { size: 5000, limit: 4096 };
+        assert_eq!(st.plan(T0, RENEW), Plan::Refuse(refused), "all or nothing: the first write is void too");
+    }
+
+    #[test]
+    fn only_a_size_refusal_voids_the_request() {
+        let mut st = loaded(stored(1));
+        let other = |_: &Record| Err(Error::Random);
+        assert!(st.write(T0, &expiry(), |l| l.insert("k", Value::from(1), other)).unwrap().is_err());
+        assert_eq!(st.plan(T0, RENEW), Plan::Keep);
+    }
+
+    #[test]
+    fn a_new_session_records_the_client_once() {
+        let mut st = State::new(Presented::Absent, Some(HeaderValue::from_static("agent/1")));
+        st.take_unloaded();
+        st.set_loaded(Phase::NoSession { stale_cookie: false });
+        st.write(T0, &expiry(), |l| l.set_user(Some("a"))).unwrap();
+        let client = st.live().unwrap().record.client.clone().unwrap();
+        assert_eq!(client.user_agent_hash.as_deref().map(str::len), Some(16));
+        st.destroy();
+        st.write(T0, &expiry(), |l| l.set_user(Some("b"))).unwrap();
+        assert!(st.live().unwrap().record.client.is_none(), "summarised for the first session only");
+    }
+
+    #[test]
+    fn changes_replay_in_order() {
+        let mut record = Record::new(T0, &expiry());
+        record.data.insert("gone".into(), Value::from(1));
+        let mut live = Live {
+            record: Record::new(T0, &expiry()),
+            changes: Changes::default(),
+            persisted: Persisted::Sealed,
+            reissue: false,
+            stale_cookie: false,
+            too_large: None,
+        };
+        live.clear();
+        live.insert("kept", Value::from(2), |_| Ok(())).unwrap();
+        live.set_persistent(true);
+        live.changes.apply(&mut record);
+        assert!(!record.data.contains_key("gone"));
+        assert_eq!(record.data.get("kept"), Some(&Value::from(2)));
+        assert!(record.persistent);
+        assert!(live.reissue);
+    }
+}

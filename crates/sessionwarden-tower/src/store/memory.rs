@@ -1,0 +1,240 @@
+//! The in-process store: bounded, swept, for one server or for tests.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use parking_lot::Mutex;
+
+use super::{ExpiredDeletion, SaveOutcome, SessionIndex, SessionInfo, SessionStore};
+use crate::error::StoreError;
+use crate::id::{SessionHandle, StoreKey};
+use crate::record::Record;
+use crate::time::Timestamp;
+
+/// Sessions in this process's memory, lost on restart.
+///
+/// Bounded by a number of sessions (default 100 000). When full, expired sessions are swept
+/// first; if none are, the session nearest its deadline (the least recently active) is
+/// evicted to make room, so the store never grows past its bound. A flood of new sessions
+/// can therefore push out idle ones: use a persistent store where that matters.
+///
+/// ```
+/// # extern crate sessionwarden_tower as sessionwarden;
+/// use sessionwarden::MemoryStore;
+/// let store = MemoryStore::with_capacity(10_000);
+/// assert_eq!(store.capacity(), 10_000);
+/// ```
+#[derive(Clone, Debug)]
+pub struct MemoryStore {
+    inner: Arc<Mutex<Inner>>,
+    // Audit log, rate limits, one-time keys: see `memory_caps.rs`.
+    pub(super) caps: Arc<super::memory_caps::MemoryCaps>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    capacity: usize,
+    records: HashMap<StoreKey, Record>,
+    // Ordered by deadline, so sweeping and eviction take the front.
+    by_deadline: BTreeSet<(Timestamp, StoreKey)>,
+    by_user: HashMap<String, HashSet<StoreKey>>,
+}
+
+const NEVER: Timestamp = Timestamp::from_unix(i64::MAX);
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::with_capacity(100_000)
+    }
+}
+
+impl MemoryStore {
+    /// A store that holds at most `capacity` sessions (at least 1).
+    #[must_use]
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            inner: Arc::new(Mutex::new(Inner {
+                capacity: capacity.max(1),
+                records: HashMap::new(),
+                by_deadline: BTreeSet::new(),
+                by_user: HashMap::new(),
+            })),
+            caps: Arc::default(),
+        }
+    }
+
+    /// The bound.
+    #[must_use]
+    pub fn capacity(&self) -> usize {
+        self.inner.lock().capacity
+    }
+
+    /// How many sessions are held now (expired ones not yet swept included).
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.inner.lock().records.len()
+    }
+
+    /// Whether the store holds no session.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Inner {
+    fn insert(&mut self, key: StoreKey, record: Record) {
+        self.remove(&key);
+        self.by_deadline.insert((record.expires_at().unwrap_or(NEVER), key));
+        if let Some(user) = &record.user {
+            self.by_user.entry(user.clone()).or_default().insert(key);
+        }
+        self.records.insert(key, record);
+    }
+
+    fn remove(&mut self, key: &StoreKey) -> Option<Record> {
+        let record = self.records.remove(key)?;
+        self.by_deadline.remove(&(record.expires_at().unwrap_or(NEVER), *key));
+        if let Some(user) = &record.user
+            && let Some(set) = self.by_user.get_mut(user)
+        {
+            set.remove(key);
+            if set.is_empty() {
+                self.by_user.remove(user);
+            }
+        }
+        Some(record)
+    }
+
+    fn sweep(&mut self, now: Timestamp, batch: usize) -> u64 {
+        let mut removed = 0;
+        while removed < batch as u64 {
+            match self.by_deadline.first() {
+                Some(&(deadline, key)) if deadline <= now => {
+                    self.remove(&key);
+                    removed += 1;
+                }
+                _ => break,
+            }
+        }
+        removed
+    }
+
+    fn make_room(&mut self, now: Timestamp) {
+        if self.records.len() < self.capacity {
+            return;
+        }
+        self.sweep(now, usize::MAX);
+        while self.records.len() >= self.capacity {
+            let Some(&(_, key)) = self.by_deadline.first() else { break };
+            self.remove(&key);
+        }
+    }
+
+    fn live(&self, key: &StoreKey, now: Timestamp) -> Option<&Record> {
+        self.records.get(key).filter(|r| !r.is_expired(now))
+    }
+}
+
+#[async_trait]
+impl SessionStore for MemoryStore {
+    async fn load(&self, key: &StoreKey, now: Timestamp) -> Result<Option<Record>, StoreError> {
+        Ok(self.inner.lock().live(key, now).cloned())
+    }
+
+    async fn create(&self, key: &StoreKey, record: &Record) -> Result<bool, StoreError> {
+        let mut inner = self.inner.lock();
+        let now = record.last_seen;
+        if inner.live(key, now).is_some() {
+            return Ok(false);
+        }
+        inner.make_room(now);
+        inner.insert(*key, record.clone());
+        Ok(true)
+    }
+
+    async fn save(&self, key: &StoreKey, record: &Record, expected: u64) -> Result<SaveOutcome, StoreError> {
+        let mut inner = self.inner.lock();
+        let Some(current) = inner.live(key, record.last_seen) else {
+            return Ok(SaveOutcome::Missing);
+        };
+        if current.version != expected {
+            return Ok(SaveOutcome::Conflict(current.clone()));
+        }
+        inner.insert(*key, record.clone());
+        Ok(SaveOutcome::Saved)
+    }
+
+    async fn delete(&self, key: &StoreKey) -> Result<(), StoreError> {
+        self.inner.lock().remove(key);
+        Ok(())
+    }
+
+    async fn cycle(&self, from: &StoreKey, to: &StoreKey) -> Result<bool, StoreError> {
+        let mut inner = self.inner.lock();
+        if inner.records.contains_key(to) || !inner.records.contains_key(from) {
+            return Ok(false);
+        }
+        if let Some(record) = inner.remove(from) {
+            inner.insert(*to, record);
+        }
+        Ok(true)
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl SessionIndex for MemoryStore {
+    async fn list_user(&self, user: &str, now: Timestamp) -> Result<Vec<SessionInfo>, StoreError> {
+        let inner = self.inner.lock();
+        let mut out: Vec<SessionInfo> = inner
+            .by_user
+            .get(user)
+            .into_iter()
+            .flatten()
+            .filter_map(|k| inner.live(k, now).map(|r| SessionInfo::new(k, r)))
+            .collect();
+        out.sort_by_key(|s| s.created);
+        Ok(out)
+    }
+
+    async fn list(&self, now: Timestamp, limit: usize) -> Result<Vec<SessionInfo>, StoreError> {
+        let inner = self.inner.lock();
+        let mut out: Vec<SessionInfo> = inner
+            .records
+            .iter()
+            .filter(|(_, r)| !r.is_expired(now))
+            .map(|(k, r)| SessionInfo::new(k, r))
+            .collect();
+        out.sort_by_key(|s| std::cmp::Reverse(s.last_seen));
+        out.truncate(limit);
+        Ok(out)
+    }
+
+    async fn revoke(&self, handle: &SessionHandle) -> Result<bool, StoreError> {
+        let mut inner = self.inner.lock();
+        let key = inner.records.keys().find(|k| handle.matches(k)).copied();
+        Ok(key.and_then(|k| inner.remove(&k)).is_some())
+    }
+
+    async fn revoke_user(&self, user: &str) -> Result<u64, StoreError> {
+        // One lock for the whole revoke: no login can slip a session in halfway.
+        let mut inner = self.inner.lock();
+        let keys: Vec<StoreKey> = inner.by_user.get(user).into_iter().flatten().copied().collect();
+        for k in &keys {
+            inner.remove(k);
+        }
+        Ok(keys.len() as u64)
+    }
+}
+
+#[async_trait]
+impl ExpiredDeletion for MemoryStore {
+    async fn delete_expired(&self, now: Timestamp, batch: usize) -> Result<u64, StoreError> {
+        Ok(self.inner.lock().sweep(now, batch))
+    }
+}

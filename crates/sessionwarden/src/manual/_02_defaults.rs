@@ -1,0 +1,19 @@
+//! # Defaults, and where they come from
+//!
+//! | setting | default | why |
+//! |---|---|---|
+//! | cookie name | `__Host-session` | the `__Host-` prefix makes the browser refuse the cookie unless it is `Secure`, has `Path=/` and no `Domain`: a sibling subdomain cannot set or shadow it (RFC 6265bis §4.1.3.2) |
+//! | `Secure`, `HttpOnly` | on | not sent over plain HTTP; not readable by script (OWASP Session Management Cheat Sheet) |
+//! | `SameSite` | `Lax` | top-level navigations keep the session, cross-site subrequests and forms do not; `Strict` breaks links from other sites into a logged-in page |
+//! | idle timeout | 30 minutes | OWASP: 15–30 minutes for low-risk applications (ASVS 7.3.1) |
+//! | absolute timeout | 12 hours | OWASP: 4–8 hours for office use; 12 covers a long day (ASVS 7.3.2) |
+//! | renewal | at most every idle/8 (1 s – 5 min) | a read-only request does not write to the store on every hit |
+//! | cookie lifetime | browser session | persistent cookies (`Max-Age` up to the absolute deadline) are opt-in |
+//! | `Cache-Control` on session responses | `private`, with `Vary: Cookie` | a shared cache never stores one user's page for another |
+//! | CSRF | origin check + session-bound token on every unsafe method | see [`crate::csrf`] |
+//! | JWT | `exp` required, `iss`/`aud` required, `typ` `at+jwt`, one algorithm per key, never `none`, tokens over 8 KB refused before parsing | RFC 8725 (JWT best current practice), RFC 9068 |
+//!
+//! Weakening any of these is a method named for what it does:
+//! [`CookieConfig::insecure_allow_http`](crate::CookieConfig::insecure_allow_http),
+//! [`CookieConfig::insecure_allow_script_access`](crate::CookieConfig::insecure_allow_script_access),
+//! and the reference server's `--insecure-cookies` (plain-HTTP development only).
