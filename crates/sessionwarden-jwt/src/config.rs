@@ -49,7 +49,7 @@ impl Clock for SystemClock {
 /// Issuing and validation policy. Every check is on; the knobs only set values.
 ///
 /// Defaults: issuer and audience `sessionwarden`, leeway 30 s, access tokens live 1 hour
-/// (DESIGN.md, `GET /token`), HS256 only.
+/// (the reference server's `GET /token`), HS256 only.
 ///
 /// ```
 /// use std::time::Duration;

@@ -11,7 +11,7 @@ use crate::JwtError;
 /// SHA-256 of a refresh token's 32 raw bytes: what stores are keyed by.
 ///
 /// With 256 random bits in the token no key is needed to make the hash useless to an attacker
-/// (DESIGN.md, `StoreKey`). `==` is constant time.
+/// (the same reasoning as for session store keys). `==` is constant time.
 #[derive(Clone, Copy, Eq)]
 pub struct TokenHash([u8; 32]);
 
