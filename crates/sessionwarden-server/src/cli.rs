@@ -265,6 +265,12 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
 
+    /// Largest stored size of one server-side session, in bytes; a write past it is refused
+    /// whole with 413 (cookie-store sessions are bounded by the browser's 4 KB).
+    #[arg(long, env = "SESSIONWARDEN_MAX_SESSION_SIZE", default_value_t = sessionwarden::DEFAULT_MAX_SESSION_SIZE as u64,
+          value_parser = clap::value_parser!(u64).range(256..))]
+    pub max_session_size: u64,
+
     /// Maximum number of sessions the memory store holds.
     #[arg(long, env = "SESSIONWARDEN_MEMORY_CAPACITY", default_value_t = 100_000)]
     pub memory_capacity: usize,
@@ -369,6 +375,7 @@ impl ServeArgs {
                 idle_timeout: self.idle_timeout,
                 absolute_timeout: self.absolute_timeout,
                 permanent: self.permanent,
+                max_session_size: usize::try_from(self.max_session_size).unwrap_or(usize::MAX),
             },
             demo_users: self.demo_user.clone(),
         }

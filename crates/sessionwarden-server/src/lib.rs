@@ -65,6 +65,8 @@ pub struct App {
     pub cookie: CookieConfig,
     /// Session lifetimes.
     pub expiry: Expiry,
+    /// Largest stored size of one server-side session, in bytes.
+    pub max_session_size: usize,
     /// The backend.
     pub backend: Backend,
     /// CSRF protection (origin check and tokens), inside the session layer.
@@ -104,6 +106,8 @@ pub struct SessionSettings {
     pub absolute_timeout: u64,
     /// Persistent cookies.
     pub permanent: bool,
+    /// Largest stored size of one server-side session, in bytes.
+    pub max_session_size: usize,
 }
 
 impl App {
@@ -177,6 +181,7 @@ impl App {
             },
             cookie,
             expiry,
+            max_session_size: args.max_session_size,
             backend: stores.backend,
             csrf,
             flask,
@@ -213,6 +218,7 @@ impl App {
         let layer = SessionLayer::new(self.backend.clone(), self.state.keyring.clone())
             .with_cookie(self.cookie.clone())
             .with_expiry(self.expiry.clone())
+            .with_max_session_size(self.max_session_size)
             .with_clock(self.state.clock.clone())
             .with_events(self.state.events.clone());
         match self.flask.as_ref().and_then(flask::FlaskMode::ids) {

@@ -470,3 +470,26 @@ async fn silent_connections_are_closed_by_the_http_idle_timeout() {
     // A request on a fresh connection is still served.
     assert_eq!(get(&server.url("/healthz"), None).await.0, 200);
 }
+
+/// `--max-session-size` reaches the session layer of the real binary.
+#[tokio::test]
+async fn max_session_size_flag_caps_server_sessions() {
+    let dir = TempDir::new();
+    let server = Server::start(
+        dir.path(),
+        &["--store", "memory", "--insecure-cookies", "--max-session-size", "1024"],
+        &[],
+    );
+    let post = |value: String| {
+        support::client()
+            .post(server.url("/session/data"))
+            .header("content-type", "application/json")
+            .body(serde_json::json!({ "v": value }).to_string())
+            .send()
+    };
+    let r = post("x".repeat(2000)).await.unwrap();
+    assert_eq!(r.status(), 413);
+    assert!(support::set_cookies(&r).is_empty(), "no session is created for a refused write");
+    let r = post("x".repeat(200)).await.unwrap();
+    assert_eq!(r.status(), 200, "a session under the limit is created as before");
+}

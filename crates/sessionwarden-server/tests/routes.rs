@@ -166,3 +166,54 @@ async fn too_deep_values_are_refused_and_the_session_survives() {
     }
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Issue #17, defect 2: a server-side session had no size cap (a 1.5 MB value was accepted,
+/// and repeated writes grew one record to 13 MB). Writes past the limit are refused whole with
+/// a typed 413 and nothing of the request is saved; the session keeps working.
+#[tokio::test]
+async fn issue_17_server_sessions_are_capped_and_refused_whole() {
+    let dir = std::env::temp_dir().join(format!(
+        "sw-size-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    for store in [StoreKind::Memory, StoreKind::Sqlite] {
+        let args = ServeArgs {
+            store,
+            insecure_cookies: true,
+            data_dir: dir.clone(),
+            max_session_size: 4096,
+            ..ServeArgs::default()
+        };
+        let keyring = Keyring::new(KeySet::generate(Timestamp::from_unix(0)).unwrap());
+        let app = App::new(&args, keyring, Events::default(), Arc::new(SystemClock)).await.unwrap();
+        let mut c = TestClient::new(app.router());
+        assert_eq!(post_data(&mut c, &json!({"a": 1})).await.status, 200, "{store:?}");
+        let big = "x".repeat(5000);
+        for (name, body) in [
+            ("one value over the limit", json!({"big": big})),
+            ("a small key beside a big one", json!({"b": 2, "big": big})),
+            ("1.5 MB", json!({"huge": "y".repeat(1_500_000)})),
+        ] {
+            let r = post_data(&mut c, &body).await;
+            assert_eq!(r.status, 413, "{store:?} {name}: {}", r.body);
+            assert!(r.set_cookies().is_empty(), "{store:?} {name}: a refused write sends no cookie");
+            assert_eq!(c.get("/session/data").await.json(), json!({"a": 1}), "{store:?} {name}: unchanged");
+        }
+        // Growing the session step by step stops at the limit, and what was accepted loads.
+        let mut accepted = 0;
+        for i in 0..20 {
+            let r = post_data(&mut c, &json!({ format!("k{i}"): "z".repeat(400) })).await;
+            match r.status.as_u16() {
+                200 => accepted += 1,
+                413 => break,
+                other => panic!("{store:?}: step {i} answered {other}: {}", r.body),
+            }
+        }
+        assert!((5..20).contains(&accepted), "{store:?}: {accepted} steps of 400 bytes fit in 4096");
+        let data = c.get("/session/data").await.json();
+        assert_eq!(data.as_object().unwrap().len(), 1 + accepted, "{store:?}: {data}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}

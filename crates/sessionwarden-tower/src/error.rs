@@ -68,6 +68,20 @@ pub enum Error {
         limit: usize,
     },
 
+    /// The session would exceed the layer's size limit for server-side sessions
+    /// ([`crate::SessionLayer::with_max_session_size`], 64 KiB by default).
+    ///
+    /// Like [`Error::CookieTooLarge`], all or nothing: none of the request's session changes
+    /// is saved and the layer answers `413 Payload Too Large`. Keep less in the session (a
+    /// session is read and rewritten whole on every change), or raise the limit.
+    #[error("session would be {size} bytes, over the limit of {limit}; store less or raise the limit")]
+    SessionTooLarge {
+        /// The stored record's size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+
     /// The keyring could not be loaded, written or used.
     #[error(transparent)]
     Keyring(#[from] KeyringError),

@@ -61,7 +61,7 @@ pub use self::depth::{MAX_VALUE_DEPTH, check_value_depth};
 pub use self::error::{BoxError, Error, RandomError, StoreError};
 pub use self::events::{Events, SecurityEvent};
 pub use self::id::{SESSION_ID_LEN, SessionHandle, SessionId, StoreKey};
-pub use self::layer::{SessionLayer, SessionService};
+pub use self::layer::{DEFAULT_MAX_SESSION_SIZE, SessionLayer, SessionService};
 pub use self::record::{ClientSummary, Data, Record};
 pub use self::session::Session;
 pub use self::store::{Backend, CookieStore, MemoryStore, SaveOutcome, SessionInfo, SessionStore};

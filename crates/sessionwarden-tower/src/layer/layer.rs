@@ -43,7 +43,14 @@ pub(crate) struct Shared {
     /// saved together, one batch per store round trip, instead of racing the store's
     /// compare-and-set (which still settles races between processes).
     pub(crate) save_queues: Arc<crate::session::SaveQueues>,
+    /// The largest stored record a server-side session may grow to, in bytes.
+    pub(crate) max_session_size: usize,
 }
+
+/// The default limit of a server-side session's stored size: 64 KiB. A session is read
+/// whole on every request that touches it and rewritten whole on every change, so an
+/// unbounded one lets a client make every later request of its session slow.
+pub const DEFAULT_MAX_SESSION_SIZE: usize = 64 * 1024;
 
 const SAVE_QUEUE_STRIPES: usize = 256;
 
@@ -83,6 +90,7 @@ impl SessionLayer {
                 events: Events::default(),
                 ids: Arc::new(crate::codec::SealedIds),
                 save_queues: Arc::new(crate::session::SaveQueues::new(SAVE_QUEUE_STRIPES)),
+                max_session_size: DEFAULT_MAX_SESSION_SIZE,
             }),
         }
     }
@@ -97,6 +105,7 @@ impl SessionLayer {
             events: arc.events.clone(),
             ids: arc.ids.clone(),
             save_queues: arc.save_queues.clone(),
+            max_session_size: arc.max_session_size,
         });
         f(&mut shared);
         Self { shared: Arc::new(shared) }
@@ -112,6 +121,24 @@ impl SessionLayer {
     #[must_use]
     pub fn with_expiry(self, expiry: Expiry) -> Self {
         self.map(|s| s.expiry = expiry)
+    }
+
+    /// Sets the largest stored size a server-side session may grow to, in bytes
+    /// ([`DEFAULT_MAX_SESSION_SIZE`] by default). A write that would pass it fails with
+    /// [`crate::Error::SessionTooLarge`], and the request's session changes are all dropped
+    /// (the layer answers 413). Cookie-store sessions are bounded by the browser's 4 KB.
+    ///
+    /// ```
+    /// # extern crate sessionwarden_tower as sessionwarden;
+    /// use sessionwarden::{MemoryStore, SessionLayer, keyring::{Keyring, KeySet}, Timestamp};
+    /// let keyring = Keyring::new(KeySet::generate(Timestamp::from_unix(0))?);
+    /// let layer = SessionLayer::new(MemoryStore::default(), keyring).with_max_session_size(16 * 1024);
+    /// # drop(layer);
+    /// # Ok::<(), sessionwarden::keyring::KeyringError>(())
+    /// ```
+    #[must_use]
+    pub fn with_max_session_size(self, bytes: usize) -> Self {
+        self.map(|s| s.max_session_size = bytes)
     }
 
     /// Sets the clock (inject a [`crate::ManualClock`] in tests).

@@ -21,6 +21,6 @@ mod layer;
 pub(crate) mod rejection;
 mod service;
 
-pub use self::layer::SessionLayer;
 pub(crate) use self::layer::Shared;
+pub use self::layer::{DEFAULT_MAX_SESSION_SIZE, SessionLayer};
 pub use self::service::SessionService;

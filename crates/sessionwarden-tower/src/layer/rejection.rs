@@ -136,7 +136,7 @@ pub(crate) fn for_error(error: &crate::Error) -> Response {
             tracing::warn!(target: "sessionwarden::layer", error = %error, "session value rejected");
             BadRequest.into_response()
         }
-        Error::CookieTooLarge { .. } => {
+        Error::CookieTooLarge { .. } | Error::SessionTooLarge { .. } => {
             tracing::warn!(target: "sessionwarden::layer", error = %error, "session too large");
             SessionTooLarge.into_response()
         }

@@ -11,7 +11,7 @@ use serde_json::Value;
 use tokio::sync::{Mutex, MutexGuard};
 
 use super::server_store::Saved;
-use super::state::{Persisted, Phase, Plan, Presented, State, TooLarge};
+use super::state::{Persisted, Phase, Plan, Presented, State};
 use super::{cookie_store, server_store};
 use crate::error::{Error, StoreError};
 use crate::id::SessionHandle;
@@ -125,8 +125,10 @@ impl Session {
     /// # Errors
     /// [`Error::Serialize`] if `value` does not serialise; [`Error::ValueTooDeep`] if it nests
     /// deeper than [`crate::MAX_VALUE_DEPTH`]; [`Error::CookieTooLarge`] with the
-    /// cookie store if the session would no longer fit in a cookie (the change is not
-    /// applied); [`Error::Store`] if the store cannot be reached.
+    /// cookie store if the session would no longer fit in a cookie, and
+    /// [`Error::SessionTooLarge`] with a server-side store if it would exceed the layer's
+    /// limit (either way the change is not applied, and no other change of the request is
+    /// saved); [`Error::Store`] if the store cannot be reached.
     pub async fn insert<T: Serialize>(&self, key: &str, value: T) -> Result<(), Error> {
         let value =
             serde_json::to_value(value).map_err(|source| Error::Serialize { key: key.to_owned(), source })?;
@@ -136,7 +138,7 @@ impl Session {
         st.write(shared.now(), &shared.expiry, |live| {
             live.insert(key, value, |record| match &shared.backend {
                 Backend::Cookie(store) => cookie_store::fits(shared, store, record),
-                Backend::Server(_) => Ok(()),
+                Backend::Server(_) => server_store::fits(shared, record),
             })
         })?
     }
@@ -311,7 +313,7 @@ impl Session {
             Ok(cookie) => {
                 Finish::Touched { cookie, uncacheable: self.inner.uncacheable.load(Ordering::Relaxed) }
             }
-            Err(Error::CookieTooLarge { .. }) => Finish::TooLarge,
+            Err(Error::CookieTooLarge { .. } | Error::SessionTooLarge { .. }) => Finish::TooLarge,
             // Contention is transient overload: 503 with Retry-After, like an outage.
             Err(Error::Store(StoreError::Unavailable { .. }) | Error::Contention { .. }) => {
                 Finish::Unavailable
@@ -338,7 +340,7 @@ impl Session {
             Plan::Keep => return Ok(None),
             Plan::Remove => return Ok(Some(shared.cookie.removal())),
             Plan::Write { touch } => touch,
-            Plan::Refuse(TooLarge { size, limit }) => return Err(Error::CookieTooLarge { size, limit }),
+            Plan::Refuse(too_large) => return Err(too_large.error()),
         };
         match &shared.backend {
             Backend::Cookie(store) => cookie_store::persist(shared, store, live, touch),

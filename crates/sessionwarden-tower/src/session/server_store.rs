@@ -38,6 +38,21 @@ pub(super) enum Saved {
 ///
 /// # Errors
 /// [`Error::Store`] if the store cannot load (or delete a corrupt record).
+/// Refuses a record over the layer's limit for stored sessions.
+///
+/// # Errors
+/// [`Error::SessionTooLarge`] when the stored form of `record` would exceed
+/// [`Shared::max_session_size`].
+pub(super) fn fits(shared: &Shared, record: &Record) -> Result<(), Error> {
+    let limit = shared.max_session_size;
+    // The stored form is what every later request reads and rewrites, so that is what is capped.
+    let size = record.to_bytes().map(|b| b.len()).unwrap_or(usize::MAX);
+    if size > limit {
+        return Err(Error::SessionTooLarge { size, limit });
+    }
+    Ok(())
+}
+
 pub(super) async fn load(shared: &Shared, store: &dyn SessionStore, value: &str) -> Result<Phase, Error> {
     let now = shared.now();
     let opened = shared.ids.open(&shared.keyring.current(), shared.cookie.name(), value, now, &shared.expiry);

@@ -106,11 +106,21 @@ pub(crate) struct Live {
     pub(crate) too_large: Option<TooLarge>,
 }
 
-/// A refused write's sealed size and the limit it exceeds.
+/// A refused write's size, the limit it exceeds, and whose limit it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct TooLarge {
     pub(crate) size: usize,
     pub(crate) limit: usize,
+    /// The browser's cookie limit (cookie store), or the layer's limit for stored records.
+    pub(crate) cookie: bool,
+}
+
+impl TooLarge {
+    /// The refusal as the handler sees it.
+    pub(crate) fn error(self) -> Error {
+        let Self { size, limit, cookie } = self;
+        if cookie { Error::CookieTooLarge { size, limit } } else { Error::SessionTooLarge { size, limit } }
+    }
 }
 
 /// Whether (and where) a live session is already kept.
@@ -397,8 +407,14 @@ impl Live {
                 Some(p) => self.record.data.insert(key.to_owned(), p),
                 None => self.record.data.remove(key),
             };
-            if let Error::CookieTooLarge { size, limit } = e {
-                self.too_large = Some(TooLarge { size, limit });
+            match e {
+                Error::CookieTooLarge { size, limit } => {
+                    self.too_large = Some(TooLarge { size, limit, cookie: true });
+                }
+                Error::SessionTooLarge { size, limit } => {
+                    self.too_large = Some(TooLarge { size, limit, cookie: false });
+                }
+                _ => {}
             }
             return Err(e);
         }
@@ -669,7 +685,7 @@ mod tests {
         assert_eq!(live.record.data.get("k"), Some(&Value::from(1)));
         assert!(!live.record.data.contains_key("new"));
         assert_eq!(live.changes.data.len(), 1);
-        let refused = TooLarge { size: 5000, limit: 4096 };
+        let refused = TooLarge { size: 5000, limit: 4096, cookie: true };
         assert_eq!(st.plan(T0, RENEW), Plan::Refuse(refused), "all or nothing: the first write is void too");
     }
 
