@@ -259,9 +259,14 @@ impl AsyncRead for IdleIo {
     }
 }
 
-impl AsyncWrite for IdleIo {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        match Pin::new(&mut self.stream).poll_write(cx, buf) {
+impl IdleIo {
+    /// A write moved bytes (progress), or waits (the idle deadline may have passed).
+    fn after_write(
+        &mut self,
+        cx: &mut Context<'_>,
+        poll: Poll<io::Result<usize>>,
+    ) -> Poll<io::Result<usize>> {
+        match poll {
             Poll::Ready(r) => {
                 if matches!(r, Ok(n) if n > 0) {
                     self.progressed();
@@ -273,6 +278,13 @@ impl AsyncWrite for IdleIo {
                 Poll::Pending
             }
         }
+    }
+}
+
+impl AsyncWrite for IdleIo {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.stream).poll_write(cx, buf);
+        self.after_write(cx, poll)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -288,18 +300,8 @@ impl AsyncWrite for IdleIo {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        match Pin::new(&mut self.stream).poll_write_vectored(cx, bufs) {
-            Poll::Ready(r) => {
-                if matches!(r, Ok(n) if n > 0) {
-                    self.progressed();
-                }
-                Poll::Ready(r)
-            }
-            Poll::Pending => {
-                self.check_idle(cx)?;
-                Poll::Pending
-            }
-        }
+        let poll = Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
+        self.after_write(cx, poll)
     }
 
     fn is_write_vectored(&self) -> bool {

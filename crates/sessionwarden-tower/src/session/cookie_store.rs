@@ -5,7 +5,7 @@
 //! [`crate::Session::destroy`] only expires the cookie (old copies stay valid until their
 //! deadline; see the store's limits).
 
-use super::state::{Changes, Live, Persisted, Phase};
+use super::state::{Live, Persisted, Phase};
 use crate::envelope::MAX_COOKIE_SIZE;
 use crate::error::Error;
 use crate::events::{ExpiryKind, SecurityEvent};
@@ -28,14 +28,7 @@ pub(super) fn load(shared: &Shared, store: &CookieStore, value: &str) -> Phase {
     if record.is_expired(now) {
         return expired(shared, &record, now);
     }
-    let mut live = Live {
-        record,
-        changes: Changes::default(),
-        persisted: Persisted::Sealed,
-        reissue: false,
-        stale_cookie: false,
-        too_large: None,
-    };
+    let mut live = Live::new(record, Persisted::Sealed);
     live.resealed(shared, opened.resealed_from);
     Phase::Live(live)
 }

@@ -65,14 +65,7 @@ pub(super) async fn load(shared: &Shared, store: &dyn SessionStore, value: &str)
     match store.load(&key, now).await {
         Ok(Some(record)) => {
             let version = record.version;
-            let mut live = Live {
-                record,
-                changes: Changes::default(),
-                persisted: Persisted::Stored { ident, version },
-                reissue: false,
-                stale_cookie: false,
-                too_large: None,
-            };
+            let mut live = Live::new(record, Persisted::Stored { ident, version });
             live.resealed(shared, opened.resealed_from);
             Ok(Phase::Live(live))
         }

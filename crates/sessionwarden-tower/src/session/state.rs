@@ -308,14 +308,7 @@ impl State {
                 };
                 let mut record = Record::new(now, expiry);
                 record.client = self.user_agent.take().map(|ua| client_summary(&ua));
-                let mut live = Live {
-                    record,
-                    changes: Changes::default(),
-                    persisted: Persisted::New { id: None },
-                    reissue: false,
-                    stale_cookie,
-                    too_large: None,
-                };
+                let mut live = Live { stale_cookie, ..Live::new(record, Persisted::New { id: None }) };
                 let out = f(&mut live);
                 *other = Phase::Live(live);
                 out
@@ -374,6 +367,18 @@ impl Phase {
 }
 
 impl Live {
+    /// A live session of `record`, kept as `persisted`, with no change yet.
+    pub(crate) fn new(record: Record, persisted: Persisted) -> Self {
+        Self {
+            record,
+            changes: Changes::default(),
+            persisted,
+            reissue: false,
+            stale_cookie: false,
+            too_large: None,
+        }
+    }
+
     /// What the end of the request must do with this session, at `now`.
     pub(crate) fn plan(&self, now: Timestamp, renew_interval: i64) -> Plan {
         if let Some(too_large) = self.too_large {
@@ -489,14 +494,7 @@ mod tests {
         let ident = Ident { id, key: StoreKey::from_bytes([1u8; 32]) };
         let mut record = Record::new(T0, &expiry());
         record.version = version;
-        Phase::Live(Live {
-            record,
-            changes: Changes::default(),
-            persisted: Persisted::Stored { ident, version },
-            reissue: false,
-            stale_cookie: false,
-            too_large: None,
-        })
+        Phase::Live(Live::new(record, Persisted::Stored { ident, version }))
     }
 
     fn name(phase: &Phase) -> &'static str {
