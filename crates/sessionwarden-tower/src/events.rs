@@ -245,22 +245,22 @@ impl Events {
     /// Records `event` at `at`.
     pub fn record(&self, at: Timestamp, event: SecurityEvent) {
         let kind = event.kind();
-        match &event {
+        // Refusals and failures are warnings; the lifecycle of sessions is information.
+        let warning = match &event {
             SecurityEvent::CookieRejected { .. }
             | SecurityEvent::CorruptRecord { .. }
             | SecurityEvent::StoreUnavailable { .. }
             | SecurityEvent::KeyringReloadFailed { .. }
             | SecurityEvent::JwtRejected { .. }
-            | SecurityEvent::RefreshTokenReuse { .. } => {
-                tracing::warn!(target: TARGET, kind, reason = event.reason(), event = ?event, "security event");
-            }
+            | SecurityEvent::RefreshTokenReuse { .. } => true,
             #[cfg(feature = "csrf")]
-            SecurityEvent::CsrfRejected { .. } => {
-                tracing::warn!(target: TARGET, kind, reason = event.reason(), event = ?event, "security event");
-            }
-            _ => {
-                tracing::info!(target: TARGET, kind, reason = event.reason(), event = ?event, "security event")
-            }
+            SecurityEvent::CsrfRejected { .. } => true,
+            _ => false,
+        };
+        if warning {
+            tracing::warn!(target: TARGET, kind, reason = event.reason(), event = ?event, "security event");
+        } else {
+            tracing::info!(target: TARGET, kind, reason = event.reason(), event = ?event, "security event");
         }
         *self.inner.counts.lock().entry(kind).or_insert(0) += 1;
         for sink in &self.inner.sinks {
