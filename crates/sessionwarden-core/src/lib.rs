@@ -18,6 +18,7 @@
 // Unit tests unwrap: a failed unwrap there is a failed test.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod client;
 pub mod error;
 pub mod expiry;
 pub mod id;
@@ -27,10 +28,11 @@ pub mod record;
 pub mod store;
 pub mod time;
 
+pub use self::client::ClientInfo;
 pub use self::error::{BoxError, RandomError, StoreError};
 pub use self::expiry::Expiry;
 pub use self::id::{SESSION_ID_LEN, SessionHandle, SessionId, StoreKey};
-pub use self::record::{ClientSummary, Data, Record};
+pub use self::record::{Data, Record};
 pub use self::store::{
     AuditEntry, AuditLog, AuditQuery, ExpiredDeletion, OnceKey, OneTimeKeys, Rate, RateDecision,
     RateLimitStore, SaveOutcome, SessionIndex, SessionInfo, SessionStore, gcra_step,

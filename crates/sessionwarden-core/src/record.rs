@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::client::ClientInfo;
 use crate::time::Timestamp;
 
 /// A session's data: string keys to JSON values.
@@ -34,27 +35,15 @@ pub struct Record {
     pub version: u64,
     /// Whether the cookie outlives the browser session (Flask's `session.permanent`).
     pub persistent: bool,
-    /// A coarse summary of the client that created the session, for anomaly detection.
+    /// What the session knows about its client: network, device, login time and method.
+    /// Recorded when the session is created and at login; never rewritten per request.
     #[serde(default)]
-    pub client: Option<ClientSummary>,
-}
-
-/// A coarse, non-identifying summary of a client.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Debug, Default)]
-#[non_exhaustive]
-pub struct ClientSummary {
-    /// The client's IP address with host bits dropped (/24 for IPv4, /48 for IPv6).
-    pub ip_prefix: Option<String>,
-    /// First 8 bytes of SHA-256 of the `User-Agent`, hex.
-    pub user_agent_hash: Option<String>,
-}
-
-impl ClientSummary {
-    /// A summary from an IP prefix and a user-agent hash.
-    #[must_use]
-    pub fn new(ip_prefix: Option<String>, user_agent_hash: Option<String>) -> Self {
-        Self { ip_prefix, user_agent_hash }
-    }
+    pub client: Option<ClientInfo>,
+    /// When the user last proved who they are in this session: at login, or at a later
+    /// re-authentication. Sensitive actions (ending sessions, changing credentials) ask that
+    /// it be recent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authenticated_at: Option<Timestamp>,
 }
 
 impl Record {
@@ -71,6 +60,7 @@ impl Record {
             version: 0,
             persistent: expiry.is_persistent(),
             client: None,
+            authenticated_at: None,
         }
     }
 
@@ -147,6 +137,8 @@ impl fmt::Debug for Record {
             .field("user", &self.user.as_ref().map(|_| ".."))
             .field("version", &self.version)
             .field("persistent", &self.persistent)
+            .field("client", &self.client.as_ref().map(|_| ".."))
+            .field("authenticated_at", &self.authenticated_at)
             .finish()
     }
 }

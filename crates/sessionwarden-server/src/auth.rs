@@ -72,14 +72,19 @@ fn hash(password: &[u8]) -> Result<String, String> {
 
 /// The demo users, and a dummy hash so an unknown name costs as much as a known one.
 pub struct Users {
-    by_name: HashMap<String, String>,
+    // A password change (`POST /account/password`) replaces a hash; demo users live only in
+    // memory, like the flags they come from.
+    by_name: std::sync::RwLock<HashMap<String, String>>,
     dummy: String,
 }
 
 impl fmt::Debug for Users {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Users")
-            .field("names", &self.by_name.keys().collect::<Vec<_>>())
+            .field(
+                "names",
+                &self.by_name.read().map(|m| m.keys().cloned().collect::<Vec<_>>()).unwrap_or_default(),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -95,19 +100,33 @@ impl Users {
             .map_err(|_| anyhow::anyhow!("the OS random number generator failed"))?;
         let dummy = hash(&random).map_err(anyhow::Error::msg)?;
         let by_name = users.iter().map(|u| (u.name.clone(), u.hash.clone())).collect();
-        Ok(Self { by_name, dummy })
+        Ok(Self { by_name: std::sync::RwLock::new(by_name), dummy })
     }
 
     /// Whether `password` is `name`'s. Runs one argon2 verification whether or not the user
     /// exists (against the dummy hash when not), so timing tells nothing about names.
-    fn verify(&self, name: &str, password: &str) -> bool {
-        let (known, hash) = match self.by_name.get(name) {
+    pub(crate) fn verify(&self, name: &str, password: &str) -> bool {
+        let stored = self.by_name.read().ok().and_then(|m| m.get(name).cloned());
+        let (known, hash) = match &stored {
             Some(h) => (true, h.as_str()),
             None => (false, self.dummy.as_str()),
         };
         let ok = PasswordHash::new(hash)
             .is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok());
         known && ok
+    }
+
+    /// Sets `name`'s password (argon2id). Returns whether the user exists.
+    pub(crate) fn set_password(&self, name: &str, password: &str) -> Result<bool, String> {
+        let hash = hash(password.as_bytes())?;
+        let mut users = self.by_name.write().map_err(|_| "user table poisoned".to_owned())?;
+        Ok(users.get_mut(name).map(|h| *h = hash).is_some())
+    }
+
+    /// Verifies off the async workers (argon2 is deliberately slow).
+    pub(crate) async fn verify_blocking(self: &std::sync::Arc<Self>, name: &str, password: &str) -> bool {
+        let (users, name, password) = (self.clone(), name.to_owned(), password.to_owned());
+        tokio::task::spawn_blocking(move || users.verify(&name, &password)).await.unwrap_or(false)
     }
 }
 
@@ -143,6 +162,7 @@ pub(crate) fn csrf_layer(args: &CsrfSettings) -> CsrfLayer {
 pub(crate) fn router(state: AppState) -> Router {
     Router::new()
         .route("/login", post(login))
+        .route("/reauth", post(reauth))
         .route("/logout", post(logout))
         .route("/csrf-token", get(csrf_token))
         .route("/me", get(crate::tokens::me))
@@ -151,7 +171,7 @@ pub(crate) fn router(state: AppState) -> Router {
 }
 
 /// A body that is JSON (`application/json`) or a urlencoded form; anything else is 415.
-struct JsonOrForm<T>(T);
+pub(crate) struct JsonOrForm<T>(pub(crate) T);
 
 impl<S: Send + Sync, T: DeserializeOwned + Send + 'static> FromRequest<S> for JsonOrForm<T> {
     type Rejection = Response;
@@ -186,7 +206,30 @@ struct Credentials {
     password: String,
 }
 
-fn invalid_credentials() -> Response {
+#[derive(Deserialize)]
+struct Password {
+    password: String,
+}
+
+/// `POST /reauth` with the logged-in user's password: the session records that the user
+/// proved who they are again, which ending sessions asks for (within `--reauth-window`).
+async fn reauth(
+    State(state): State<AppState>,
+    session: Session,
+    JsonOrForm(body): JsonOrForm<Password>,
+) -> Result<Response, Error> {
+    let Some(user) = session.user().await? else {
+        return Ok((StatusCode::UNAUTHORIZED, Json(json!({"error": "not logged in"}))).into_response());
+    };
+    if !state.users.verify_blocking(&user, &body.password).await {
+        return Ok(invalid_credentials());
+    }
+    session.reauthenticated().await?;
+    let window = state.reauth_window.as_secs();
+    Ok(Json(json!({"reauthenticated": true, "valid_for_seconds": window})).into_response())
+}
+
+pub(crate) fn invalid_credentials() -> Response {
     (StatusCode::UNAUTHORIZED, Json(json!({"error": "invalid username or password"}))).into_response()
 }
 
@@ -199,16 +242,12 @@ async fn login(
     tokens: csrf::CsrfTokens,
     JsonOrForm(creds): JsonOrForm<Credentials>,
 ) -> Result<Response, Error> {
-    let users = state.users.clone();
     let Credentials { username, password } = creds;
-    let name = username.clone();
-    // argon2 is deliberately slow: keep it off the async workers.
-    let ok = tokio::task::spawn_blocking(move || users.verify(&name, &password)).await.unwrap_or(false);
-    if !ok {
+    if !state.users.verify_blocking(&username, &password).await {
         return Ok(invalid_credentials());
     }
-    session.cycle_id().await?;
-    session.set_user(Some(&username)).await?;
+    // New id, the user, login time and method, client metadata, and the CSRF secret dropped.
+    session.login(&username, sessionwarden::LoginMethod::Password).await?;
     // The layer's scheme: sessionwarden's tokens, or Flask-WTF's under a Flask store.
     tokens.rotate().await?;
     let token = tokens.token().await?;

@@ -114,6 +114,24 @@ pub enum KeysCommand {
     },
 }
 
+/// The forwarding header trusted proxies write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ForwardingHeaderArg {
+    /// `X-Forwarded-For: client, proxy1, proxy2`.
+    XForwardedFor,
+    /// RFC 7239 `Forwarded: for=client, for=proxy1`.
+    Forwarded,
+}
+
+impl ForwardingHeaderArg {
+    fn header(self) -> sessionwarden::client::ForwardingHeader {
+        match self {
+            Self::XForwardedFor => sessionwarden::client::ForwardingHeader::XForwardedFor,
+            Self::Forwarded => sessionwarden::client::ForwardingHeader::Forwarded,
+        }
+    }
+}
+
 /// Where sessions are kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum StoreKind {
@@ -271,6 +289,26 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u64).range(256..))]
     pub max_session_size: u64,
 
+    /// A proxy whose forwarding header is believed, as an address or CIDR (repeatable, or
+    /// comma-separated in the environment). The client address is then the right-most hop
+    /// that is not a trusted proxy; from any other peer the headers are ignored.
+    #[arg(long, env = "SESSIONWARDEN_TRUSTED_PROXY", value_delimiter = ',',
+          value_parser = sessionwarden::client::parse_cidr)]
+    pub trusted_proxy: Vec<ipnet::IpNet>,
+
+    /// The header trusted proxies write the client address into.
+    #[arg(long, env = "SESSIONWARDEN_FORWARDING_HEADER", value_enum, default_value_t = ForwardingHeaderArg::XForwardedFor)]
+    pub forwarding_header: ForwardingHeaderArg,
+
+    /// Keep each session's full client address, not only its /24 (IPv4) or /48 (IPv6).
+    /// A full address is personal data: say so in your privacy notice.
+    #[arg(long, env = "SESSIONWARDEN_KEEP_CLIENT_ADDRESS")]
+    pub keep_client_address: bool,
+
+    /// How recent a login or `POST /reauth` must be for ending sessions (e.g. `5m`).
+    #[arg(long, env = "SESSIONWARDEN_REAUTH_WINDOW", default_value = "5m", value_parser = parse_duration)]
+    pub reauth_window: std::time::Duration,
+
     /// Maximum number of sessions the memory store holds.
     #[arg(long, env = "SESSIONWARDEN_MEMORY_CAPACITY", default_value_t = 100_000)]
     pub memory_capacity: usize,
@@ -376,6 +414,13 @@ impl ServeArgs {
                 absolute_timeout: self.absolute_timeout,
                 permanent: self.permanent,
                 max_session_size: usize::try_from(self.max_session_size).unwrap_or(usize::MAX),
+                trusted_proxies: self
+                    .trusted_proxy
+                    .iter()
+                    .fold(sessionwarden::TrustedProxies::default(), |proxies, net| proxies.with_network(*net))
+                    .with_header(self.forwarding_header.header()),
+                keep_client_address: self.keep_client_address,
+                reauth_window: self.reauth_window,
             },
             demo_users: self.demo_user.clone(),
         }

@@ -1,6 +1,7 @@
 //! The sessionwarden reference server: every capability of the library, end to end, behind
 //! the routes of the contract in `ARCHITECTURE.md`. Thin over the library crates.
 
+pub mod account;
 pub mod auth;
 mod body;
 pub mod cli;
@@ -54,6 +55,8 @@ pub struct AppState {
     /// Session values are Flask's typed JSON (a Flask store): `POST /session/data` checks the
     /// `$bytes`/`$tuple`/… markers before storing them.
     pub flask_values: bool,
+    /// How recent a login or `POST /reauth` must be for ending sessions.
+    pub reauth_window: Duration,
 }
 
 /// Everything [`App::router`] needs, built from the command line.
@@ -67,6 +70,8 @@ pub struct App {
     pub expiry: Expiry,
     /// Largest stored size of one server-side session, in bytes.
     pub max_session_size: usize,
+    /// Whose forwarding headers are believed, and how much of the address records keep.
+    pub client: (sessionwarden::TrustedProxies, sessionwarden::client::AddressRetention),
     /// The backend.
     pub backend: Backend,
     /// CSRF protection (origin check and tokens), inside the session layer.
@@ -108,6 +113,12 @@ pub struct SessionSettings {
     pub permanent: bool,
     /// Largest stored size of one server-side session, in bytes.
     pub max_session_size: usize,
+    /// Whose forwarding headers are believed.
+    pub trusted_proxies: sessionwarden::TrustedProxies,
+    /// Keep full client addresses, not only prefixes.
+    pub keep_client_address: bool,
+    /// How recent a login or re-authentication must be for ending sessions.
+    pub reauth_window: Duration,
 }
 
 impl App {
@@ -178,10 +189,19 @@ impl App {
                 users,
                 tokens,
                 flask_values: flask.is_some(),
+                reauth_window: args.reauth_window,
             },
             cookie,
             expiry,
             max_session_size: args.max_session_size,
+            client: (
+                args.trusted_proxies.clone(),
+                if args.keep_client_address {
+                    sessionwarden::client::AddressRetention::FullAddress
+                } else {
+                    sessionwarden::client::AddressRetention::PrefixOnly
+                },
+            ),
             backend: stores.backend,
             csrf,
             flask,
@@ -219,6 +239,8 @@ impl App {
             .with_cookie(self.cookie.clone())
             .with_expiry(self.expiry.clone())
             .with_max_session_size(self.max_session_size)
+            .with_trusted_proxies(self.client.0.clone())
+            .with_address_retention(self.client.1)
             .with_clock(self.state.clock.clone())
             .with_events(self.state.events.clone());
         match self.flask.as_ref().and_then(flask::FlaskMode::ids) {

@@ -20,6 +20,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .with_state(state.clone())
         .merge(crate::auth::router(state.clone()))
+        .merge(crate::account::router(state.clone()))
         .merge(crate::tokens::router(state))
 }
 

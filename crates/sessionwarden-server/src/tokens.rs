@@ -221,7 +221,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-fn jwt_error(e: JwtError) -> Error {
+pub(crate) fn jwt_error(e: JwtError) -> Error {
     // Only store failures reach here; anything else is a bug in the key set or the RNG. Either
     // way the client gets no token.
     Error::Store(StoreError::unavailable("token store", e))

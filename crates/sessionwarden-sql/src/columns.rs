@@ -7,7 +7,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sessionwarden_core::{
-    ClientSummary, Expiry, Record, SessionHandle, SessionInfo, StoreError, StoreKey, Timestamp,
+    ClientInfo, Expiry, Record, SessionHandle, SessionInfo, StoreError, StoreKey, Timestamp,
 };
 
 /// How long one store operation may take before it fails closed with `Unavailable`.
@@ -29,6 +29,7 @@ pub(crate) struct Columns {
     pub(crate) user_id: Option<String>,
     pub(crate) ip_prefix: Option<String>,
     pub(crate) ua_hash: Option<String>,
+    pub(crate) client_info: Option<String>,
 }
 
 impl Columns {
@@ -43,8 +44,12 @@ impl Columns {
             absolute_deadline: record.absolute_deadline.map(Timestamp::unix),
             expires_at: record.expires_at().map(Timestamp::unix),
             user_id: record.user.clone(),
-            ip_prefix: client.and_then(|c| c.ip_prefix.clone()),
-            ua_hash: client.and_then(|c| c.user_agent_hash.clone()),
+            ip_prefix: client.and_then(|c| c.ip_prefix).map(|p| p.to_string()),
+            ua_hash: client.and_then(|c| c.user_agent_hash).map(|h| h.to_string()),
+            client_info: client
+                .map(serde_json::to_string)
+                .transpose()
+                .map_err(|_| StoreError::Corrupt { reason: "client metadata does not serialise" })?,
         })
     }
 }
@@ -74,11 +79,11 @@ pub struct InfoRow {
     pub(crate) user_id: Option<String>,
     pub(crate) ip_prefix: Option<String>,
     pub(crate) ua_hash: Option<String>,
+    pub(crate) client_info: Option<String>,
 }
 
 /// The columns a listing query selects, in [`InfoRow`]'s order.
-pub(crate) const INFO_COLUMNS: &str =
-    "store_key, created, last_seen, idle_deadline, absolute_deadline, user_id, ip_prefix, ua_hash";
+pub(crate) const INFO_COLUMNS: &str = "store_key, created, last_seen, idle_deadline, absolute_deadline, user_id, ip_prefix, ua_hash, client_info";
 
 impl InfoRow {
     /// The listing entry, built from the metadata columns alone: listings neither read nor
@@ -96,16 +101,24 @@ impl InfoRow {
         record.idle_deadline = self.idle_deadline.map(Timestamp::from_unix);
         record.absolute_deadline = self.absolute_deadline.map(Timestamp::from_unix);
         record.user = self.user_id;
-        // Both columns NULL is read back as "no summary"; an all-empty summary is the same
-        // information.
-        record.client = (self.ip_prefix.is_some() || self.ua_hash.is_some()).then(|| {
-            let mut client = ClientSummary::default();
-            client.ip_prefix = self.ip_prefix;
-            client.user_agent_hash = self.ua_hash;
-            client
-        });
+        record.client = client_info(self.client_info.as_deref(), self.ip_prefix, self.ua_hash);
         Ok(SessionInfo::new(&key, &record))
     }
+}
+
+/// A row's client metadata: the `client_info` JSON (schema version 4), else what rows written
+/// before it kept (`ip_prefix`, `ua_hash`). Both NULL is "nothing known". Metadata that does
+/// not parse is dropped rather than failing the listing: a session must stay listable (and
+/// revocable) whatever its metadata.
+fn client_info(json: Option<&str>, ip_prefix: Option<String>, ua_hash: Option<String>) -> Option<ClientInfo> {
+    if let Some(info) = json.and_then(|j| serde_json::from_str::<ClientInfo>(j).ok()) {
+        return Some(info);
+    }
+    if ip_prefix.is_none() && ua_hash.is_none() {
+        return None;
+    }
+    let old = serde_json::json!({"ip_prefix": ip_prefix, "user_agent_hash": ua_hash});
+    serde_json::from_value(old).ok()
 }
 
 /// The inclusive range of store keys whose first 16 bytes are the ones `handle` encodes.
@@ -171,5 +184,25 @@ mod tests {
     fn versions_beyond_bigint_are_refused() {
         assert_eq!(db_version(7).ok(), Some(7));
         assert!(db_version(u64::MAX).is_err());
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod client_info_tests {
+    use super::client_info;
+
+    #[test]
+    fn reads_every_schema_version_of_the_metadata() {
+        let json = r#"{"ip_prefix":"192.0.2.0/24","user_agent_hash":null,"device":{"browser":"Firefox","browser_major":121,"os":"Linux"}}"#;
+        let v4 = client_info(Some(json), Some("198.51.100.0/24".into()), None).unwrap();
+        assert_eq!(v4.ip_prefix.unwrap().to_string(), "192.0.2.0/24", "the JSON wins over the old columns");
+        assert_eq!(v4.device.unwrap().browser(), Some("Firefox"));
+        let v1 = client_info(None, Some("198.51.100.0/24".into()), Some("07d1d539047ef019".into())).unwrap();
+        assert_eq!(v1.ip_prefix.unwrap().to_string(), "198.51.100.0/24");
+        assert_eq!(v1.user_agent_hash.unwrap().to_string(), "07d1d539047ef019");
+        assert_eq!(client_info(None, None, None), None);
+        let garbage = client_info(Some("{not json"), Some("198.51.100.0/24".into()), None).unwrap();
+        assert_eq!(garbage.ip_prefix.unwrap().to_string(), "198.51.100.0/24", "falls back, never fails");
     }
 }

@@ -202,6 +202,7 @@ where
                 user_id: row.try_get(5)?,
                 ip_prefix: row.try_get(6)?,
                 ua_hash: row.try_get(7)?,
+                client_info: row.try_get(8)?,
             })
         })
         .collect()

@@ -51,7 +51,8 @@
 //! | `idle_deadline`, `absolute_deadline` | INTEGER / BIGINT, nullable | the two deadlines |
 //! | `expires_at` | INTEGER / BIGINT, nullable, indexed | the earlier deadline; NULL = never |
 //! | `user_id` | TEXT, nullable, indexed | the authenticated user |
-//! | `ip_prefix`, `ua_hash` | TEXT, nullable | the client summary |
+//! | `ip_prefix`, `ua_hash` | TEXT, nullable | the client's network and `User-Agent` hash |
+//! | `client_info` | TEXT, nullable (version 4) | the record's [`ClientInfo`](sessionwarden_core::ClientInfo) as JSON |
 //!
 //! The metadata columns mirror what `data` holds, so expiry checks, listings and revocation
 //! never decode session data. Times are integers, like [`Timestamp`](sessionwarden_core::Timestamp),
@@ -66,6 +67,7 @@
 //! | 1 | `20260401000001_sessionwarden_sessions` | `sessionwarden_sessions` (above) |
 //! | 2 | `20260601000001_sessionwarden_jwt` | `sessionwarden_refresh_families`, `sessionwarden_refresh_tokens`, `sessionwarden_revocations` (the JWT token stores) |
 //! | 3 | `20261201000001_sessionwarden_capabilities` | `sessionwarden_audit` ([`audit`]), `sessionwarden_rate_limits` ([`limiter`]), `sessionwarden_once_keys` ([`once`]): the store capabilities [`SqliteStore`] and [`PostgresStore`] implement beyond sessions |
+//! | 4 | `20261203000001_sessionwarden_client_info` | adds `client_info` to `sessionwarden_sessions` |
 //!
 //! # Failure
 //! Every driver error (connection refused, pool timeout, server restart, a statement killed

@@ -93,7 +93,7 @@ impl<D: Dialect> fmt::Debug for SqlStore<D> {
     }
 }
 
-/// `store_key`, then a record's ten columns in the table's order, then `tail`.
+/// `store_key`, then a record's eleven columns in the table's order, then `tail`.
 fn row_params<'a>(key: &'a StoreKey, c: &'a Columns, tail: &[Param<'a>]) -> Vec<Param<'a>> {
     let mut params = vec![
         Param::Bytes(key.as_bytes().as_slice()),
@@ -107,6 +107,7 @@ fn row_params<'a>(key: &'a StoreKey, c: &'a Columns, tail: &[Param<'a>]) -> Vec<
         Param::OptText(c.user_id.as_deref()),
         Param::OptText(c.ip_prefix.as_deref()),
         Param::OptText(c.ua_hash.as_deref()),
+        Param::OptText(c.client_info.as_deref()),
     ];
     params.extend_from_slice(tail);
     params
@@ -118,20 +119,20 @@ const LOAD: &str = "SELECT data FROM sessionwarden_sessions \
 // An expired row under the same key (not yet swept) may be replaced; a live one never. ON
 // CONFLICT makes the check and the write one atomic step against concurrent creates.
 const CREATE: &str = "INSERT INTO sessionwarden_sessions (store_key, data, version, created, last_seen, \
-     idle_deadline, absolute_deadline, expires_at, user_id, ip_prefix, ua_hash) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+     idle_deadline, absolute_deadline, expires_at, user_id, ip_prefix, ua_hash, client_info) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
      ON CONFLICT (store_key) DO UPDATE SET data = excluded.data, version = excluded.version, \
      created = excluded.created, last_seen = excluded.last_seen, \
      idle_deadline = excluded.idle_deadline, absolute_deadline = excluded.absolute_deadline, \
      expires_at = excluded.expires_at, user_id = excluded.user_id, \
-     ip_prefix = excluded.ip_prefix, ua_hash = excluded.ua_hash \
+     ip_prefix = excluded.ip_prefix, ua_hash = excluded.ua_hash, client_info = excluded.client_info \
      WHERE sessionwarden_sessions.expires_at IS NOT NULL \
-     AND sessionwarden_sessions.expires_at <= $12";
+     AND sessionwarden_sessions.expires_at <= $13";
 
 const SAVE: &str = "UPDATE sessionwarden_sessions SET data = $2, version = $3, created = $4, \
      last_seen = $5, idle_deadline = $6, absolute_deadline = $7, expires_at = $8, \
-     user_id = $9, ip_prefix = $10, ua_hash = $11 \
-     WHERE store_key = $1 AND version = $12 AND (expires_at IS NULL OR expires_at > $13)";
+     user_id = $9, ip_prefix = $10, ua_hash = $11, client_info = $12 \
+     WHERE store_key = $1 AND version = $13 AND (expires_at IS NULL OR expires_at > $14)";
 
 // One statement is one transaction: the row changes key in place, so there is no moment where
 // both keys or neither load. On PostgreSQL, a concurrent insert under `to` that the NOT EXISTS

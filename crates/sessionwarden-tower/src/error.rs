@@ -99,6 +99,15 @@ pub enum Error {
         attempts: u32,
     },
 
+    /// The operation needs a logged-in user and the session has none (answered 401).
+    #[error("no user is logged in to this session")]
+    NotLoggedIn,
+
+    /// The operation needs a recent re-authentication ([`crate::Session::reauthenticated`])
+    /// and the last one is older than the window (answered 401 `reauth_required`).
+    #[error("this needs a recent re-authentication")]
+    ReauthRequired,
+
     /// The handler used a [`crate::Session`] outside the [`crate::SessionLayer`].
     #[error("no session layer on this route: add sessionwarden::SessionLayer")]
     MissingLayer,

@@ -131,6 +131,12 @@ pub enum SecurityEvent {
         /// (never token bytes or claim values).
         reason: &'static str,
     },
+    /// A forwarding header (`X-Forwarded-For`, `Forwarded`) from a trusted proxy could not
+    /// be read; the client address fell back to the proxy's. Never the header's value.
+    ForwardingHeaderRejected {
+        /// `sessionwarden::client::ForwardingProblem::reason()`: `malformed_hop`, …
+        reason: &'static str,
+    },
     /// An already-rotated refresh token came back outside the grace window: its whole family
     /// was revoked (stolen token, or a client replaying old tokens).
     RefreshTokenReuse {
@@ -158,6 +164,7 @@ impl SecurityEvent {
             #[cfg(feature = "csrf")]
             Self::CsrfRejected { .. } => "csrf_rejected",
             Self::JwtRejected { .. } => "jwt_rejected",
+            Self::ForwardingHeaderRejected { .. } => "forwarding_header_rejected",
             Self::RefreshTokenReuse { .. } => "refresh_token_reuse",
         }
     }
@@ -171,7 +178,7 @@ impl SecurityEvent {
             Self::KeyringReloadFailed { reason } => Some(reason),
             #[cfg(feature = "csrf")]
             Self::CsrfRejected { reason } => Some(reason.as_str()),
-            Self::JwtRejected { reason } => Some(reason),
+            Self::JwtRejected { reason } | Self::ForwardingHeaderRejected { reason } => Some(reason),
             Self::RefreshTokenReuse { .. } => Some("refresh_reuse"),
             Self::SessionExpired { deadline: ExpiryKind::Idle } => Some("idle"),
             Self::SessionExpired { deadline: ExpiryKind::Absolute } => Some("absolute"),
@@ -180,20 +187,142 @@ impl SecurityEvent {
     }
 }
 
-/// An event with the time it was recorded.
+/// An event with the time it was recorded, and the request it happened in.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct RecordedEvent {
     /// When.
     pub at: Timestamp,
     /// What.
     #[serde(flatten)]
     pub event: SecurityEvent,
+    /// The request it happened in; `None` outside a request (a keyring reload, a sweep).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context: Option<RequestContext>,
 }
 
-/// Something that wants every event as it happens (metrics exporter, test recorder).
+/// Something that wants every event as it happens (metrics exporter, audit store, test
+/// recorder).
 pub trait EventSink: Send + Sync + 'static {
     /// Called once per event, synchronously: keep it cheap.
     fn record(&self, at: Timestamp, event: &SecurityEvent);
+
+    /// Called instead of [`EventSink::record`] with the request the event happened in.
+    /// The default ignores the context.
+    fn record_in(&self, at: Timestamp, event: &SecurityEvent, context: Option<&RequestContext>) {
+        let _ = context;
+        self.record(at, event);
+    }
+}
+
+/// Where an event happened: the request's method and path, the client, the request id, and
+/// the session's user and handle once the session has loaded.
+///
+/// Never a secret: no query string (it may carry tokens), no header values besides a
+/// bounded request id, no cookie, no session id. The user agent is summarised.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct RequestContext {
+    /// The request method.
+    pub method: String,
+    /// The request path, without the query, at most 256 bytes.
+    pub path: String,
+    /// The client address: the TCP peer, or the hop trusted proxies vouch for. `None` when
+    /// the server did not tell the layer its peer (see [`crate::client`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_ip: Option<std::net::IpAddr>,
+    /// The `User-Agent`'s browser family, major version and OS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device: Option<crate::DeviceSummary>,
+    /// The `x-request-id` the request carried (visible ASCII, at most 128 bytes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// The session's user, once the session has loaded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// The session, once it has loaded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session: Option<SessionHandle>,
+}
+
+/// The longest path kept in a [`RequestContext`], in bytes.
+const MAX_CONTEXT_PATH: usize = 256;
+/// The longest request id kept, in bytes.
+const MAX_REQUEST_ID: usize = 128;
+
+/// What the layer knows about the request in flight, shared with the code that records
+/// events during it. The device summary is made only if an event is recorded.
+pub(crate) struct RequestScope {
+    method: String,
+    path: String,
+    client_ip: Option<std::net::IpAddr>,
+    user_agent: Option<http::HeaderValue>,
+    request_id: Option<String>,
+    session: Mutex<(Option<String>, Option<SessionHandle>)>,
+}
+
+impl RequestScope {
+    pub(crate) fn new<B>(req: &http::Request<B>, client_ip: Option<std::net::IpAddr>) -> Self {
+        let path = req.uri().path();
+        let mut end = path.len().min(MAX_CONTEXT_PATH);
+        while !path.is_char_boundary(end) {
+            end -= 1;
+        }
+        let request_id = req
+            .headers()
+            .get("x-request-id")
+            .filter(|v| v.len() <= MAX_REQUEST_ID && v.as_bytes().iter().all(|b| b.is_ascii_graphic()))
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        Self {
+            method: req.method().as_str().to_owned(),
+            path: path[..end].to_owned(),
+            client_ip,
+            user_agent: req.headers().get(http::header::USER_AGENT).cloned(),
+            request_id,
+            session: Mutex::new((None, None)),
+        }
+    }
+
+    /// The session's user and handle, once known.
+    pub(crate) fn set_session(&self, user: Option<&str>, handle: Option<SessionHandle>) {
+        *self.session.lock() = (user.map(str::to_owned), handle);
+    }
+
+    fn context(&self) -> RequestContext {
+        let (user, session) = self.session.lock().clone();
+        RequestContext {
+            method: self.method.clone(),
+            path: self.path.clone(),
+            client_ip: self.client_ip,
+            device: self.user_agent.as_ref().and_then(summarise),
+            request_id: self.request_id.clone(),
+            user,
+            session,
+        }
+    }
+}
+
+#[cfg(feature = "client")]
+fn summarise(user_agent: &http::HeaderValue) -> Option<crate::DeviceSummary> {
+    Some(crate::client::device_summary(user_agent.as_bytes()))
+}
+
+#[cfg(not(feature = "client"))]
+fn summarise(_: &http::HeaderValue) -> Option<crate::DeviceSummary> {
+    None
+}
+
+tokio::task_local! {
+    /// The request the current task is serving, set by the session layer around the inner
+    /// service's future: events recorded anywhere below it (the session, the CSRF layer, a
+    /// handler, the JWT extractors) carry its context.
+    pub(crate) static REQUEST: Arc<RequestScope>;
+}
+
+/// The context of the request the current task serves, if any.
+fn current_context() -> Option<RequestContext> {
+    REQUEST.try_with(|scope| scope.context()).ok()
 }
 
 /// The event hub: logs, counts, keeps recent events, and forwards to sinks.
@@ -242,8 +371,10 @@ impl Events {
         }
     }
 
-    /// Records `event` at `at`.
+    /// Records `event` at `at`, with the context of the request the current task serves
+    /// (when the session layer is serving one).
     pub fn record(&self, at: Timestamp, event: SecurityEvent) {
+        let context = current_context();
         let kind = event.kind();
         // Refusals and failures are warnings; the lifecycle of sessions is information.
         let warning = match &event {
@@ -252,26 +383,44 @@ impl Events {
             | SecurityEvent::StoreUnavailable { .. }
             | SecurityEvent::KeyringReloadFailed { .. }
             | SecurityEvent::JwtRejected { .. }
+            | SecurityEvent::ForwardingHeaderRejected { .. }
             | SecurityEvent::RefreshTokenReuse { .. } => true,
             #[cfg(feature = "csrf")]
             SecurityEvent::CsrfRejected { .. } => true,
             _ => false,
         };
+        let ctx = context.as_ref();
+        let method = ctx.map(|c| c.method.as_str());
+        let path = ctx.map(|c| c.path.as_str());
+        let client_ip = ctx.and_then(|c| c.client_ip).map(tracing::field::display);
+        let request_id = ctx.and_then(|c| c.request_id.as_deref());
+        let user = ctx.and_then(|c| c.user.as_deref());
+        let session = ctx.and_then(|c| c.session.as_ref()).map(SessionHandle::as_str);
+        let browser = ctx.and_then(|c| c.device.as_ref()).and_then(|d| d.browser());
+        let os = ctx.and_then(|c| c.device.as_ref()).and_then(|d| d.os());
+        macro_rules! emit {
+            ($level:ident) => {
+                tracing::$level!(
+                    target: TARGET, kind, reason = event.reason(), event = ?event, method, path, client_ip,
+                    request_id, user, session, browser, os, "security event"
+                )
+            };
+        }
         if warning {
-            tracing::warn!(target: TARGET, kind, reason = event.reason(), event = ?event, "security event");
+            emit!(warn);
         } else {
-            tracing::info!(target: TARGET, kind, reason = event.reason(), event = ?event, "security event");
+            emit!(info);
         }
         *self.inner.counts.lock().entry(kind).or_insert(0) += 1;
         for sink in &self.inner.sinks {
-            sink.record(at, &event);
+            sink.record_in(at, &event, ctx);
         }
         if self.inner.capacity > 0 {
             let mut recent = self.inner.recent.lock();
             if recent.len() == self.inner.capacity {
                 recent.pop_front();
             }
-            recent.push_back(RecordedEvent { at, event });
+            recent.push_back(RecordedEvent { at, event, context });
         }
     }
 

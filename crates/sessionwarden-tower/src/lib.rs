@@ -53,7 +53,7 @@ pub mod store;
 pub(crate) use sessionwarden_core::{id, record, time};
 
 #[cfg(feature = "client")]
-pub use self::client::{ClientInfo, DeviceSummary, IpPrefix, TrustedProxies, resolve_client_ip};
+pub use self::client::{TrustedProxies, resolve_client_ip};
 pub use self::config::{CacheControl, CookieConfig, Expiry, SameSite};
 #[cfg(feature = "csrf")]
 pub use self::csrf::{CsrfLayer, CsrfToken};
@@ -61,14 +61,16 @@ pub use self::depth::{MAX_VALUE_DEPTH, check_value_depth};
 pub use self::error::{BoxError, Error, RandomError, StoreError};
 pub use self::events::{Events, SecurityEvent};
 pub use self::id::{SESSION_ID_LEN, SessionHandle, SessionId, StoreKey};
-pub use self::layer::{DEFAULT_MAX_SESSION_SIZE, SessionLayer, SessionService};
-pub use self::record::{ClientSummary, Data, Record};
-pub use self::session::Session;
+pub use self::layer::{DEFAULT_MAX_SESSION_SIZE, PeerAddr, SessionLayer, SessionService};
+pub use self::record::{Data, Record};
+pub use self::session::account::{self, DEFAULT_REAUTH_WINDOW, OwnSession, Revoked};
+pub use self::session::{Session, SessionTimes};
 pub use self::store::{Backend, CookieStore, MemoryStore, SaveOutcome, SessionInfo, SessionStore};
 #[cfg(feature = "cache")]
 pub use self::store::{CachedStore, Invalidator};
 pub use self::store::{ExpiredDeletion, SessionIndex};
 pub use self::time::{Clock, ManualClock, SystemClock, Timestamp};
+pub use sessionwarden_core::client::{ClientInfo, DeviceSummary, IpPrefix, LoginMethod};
 
 #[doc(hidden)]
 pub mod __fuzzing {
@@ -93,7 +95,7 @@ pub mod __fuzzing {
     /// `\n`), and summarises the bytes as a `User-Agent`; must never panic. The first byte
     /// picks the header name sent, the header read and the peer.
     pub fn client_headers(data: &[u8]) {
-        use crate::client::{DeviceSummary, ForwardingHeader, TrustedProxies, resolve_client_ip};
+        use crate::client::{ForwardingHeader, TrustedProxies, device_summary, resolve_client_ip};
         let Some((&selector, rest)) = data.split_first() else { return };
         let sent = if selector & 1 == 0 { "x-forwarded-for" } else { "forwarded" };
         let mut headers = http::HeaderMap::new();
@@ -112,6 +114,6 @@ pub mod __fuzzing {
             std::net::IpAddr::from([0x2001, 0xdb8, 0, 0, 0, 0, 0, 1])
         };
         let _ = resolve_client_ip(peer, &headers, &trusted);
-        let _ = DeviceSummary::from_user_agent(rest);
+        let _ = device_summary(rest);
     }
 }

@@ -9,12 +9,16 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use self::capability::*;
+use crate::client::ClientInfo;
 use crate::error::StoreError;
 use crate::id::{SessionHandle, StoreKey};
-use crate::record::{ClientSummary, Record};
+use crate::record::Record;
 use crate::time::Timestamp;
 
 /// What a versioned save did.
+// large_enum_variant: one outcome per save, returned and matched at once; boxing the rare
+// `Conflict` record would add an allocation to the path that is already the slow one.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum SaveOutcome {
     /// The record was written.
@@ -40,7 +44,7 @@ pub struct SessionInfo {
     /// When it expires, if ever.
     pub expires_at: Option<Timestamp>,
     /// Client summary.
-    pub client: Option<ClientSummary>,
+    pub client: Option<ClientInfo>,
 }
 
 impl SessionInfo {

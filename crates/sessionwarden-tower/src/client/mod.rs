@@ -9,11 +9,12 @@
 //!   they write (`X-Forwarded-For` or RFC 7239 `Forwarded`). A broken header leaves the peer
 //!   and names a [`ForwardingProblem`] for a security event.
 //! - [`IpPrefix`] keeps the /24 (IPv4) or /48 (IPv6) of it.
-//! - [`DeviceSummary`] reads browser family, major version and OS family from the
+//! - [`device_summary`] reads browser family, major version and OS family from the
 //!   `User-Agent` with the uap-core rules (the `ua-parser` crate), compiled once per process;
 //!   [`UserAgentHash`] is the exact-string fingerprint beside it.
 //! - [`ClientInfo`] is what a record carries: prefix, optional full address (only under
-//!   [`AddressRetention::FullAddress`]), device, UA hash, login time and method.
+//!   [`AddressRetention::FullAddress`]), device, UA hash, login time and method;
+//!   [`from_request`] builds it, once per new session and never per request.
 //!
 //! The peer address comes from axum's `ConnectInfo`. The one line to add where the server
 //! starts:
@@ -28,40 +29,33 @@
 //!
 //! ```
 //! # extern crate sessionwarden_tower as sessionwarden;
-//! use sessionwarden::client::{AddressRetention, ClientInfo, TrustedProxies};
+//! use sessionwarden::client::{AddressRetention, TrustedProxies};
 //!
 //! let proxies = TrustedProxies::new(["10.0.0.0/8"])?;
 //! let mut headers = http::HeaderMap::new();
 //! headers.insert("x-forwarded-for", "203.0.113.9, 10.0.0.3".parse().unwrap());
 //! headers.insert("user-agent", "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0".parse().unwrap());
 //!
-//! let (info, addr) = ClientInfo::from_request("10.0.0.2".parse().unwrap(), &headers, &proxies, AddressRetention::PrefixOnly);
+//! let (info, addr) = sessionwarden::client::from_request("10.0.0.2".parse().unwrap(), &headers, &proxies, AddressRetention::PrefixOnly);
 //! assert_eq!(addr.addr().to_string(), "203.0.113.9");
 //! assert_eq!(info.ip_prefix.unwrap().to_string(), "203.0.113.0/24");
 //! assert_eq!(info.device.unwrap().browser(), Some("Firefox"));
 //! # Ok::<(), sessionwarden::client::TrustedProxyError>(())
 //! ```
 //!
-//! # Replacing `ClientSummary`
 //!
-//! [`ClientInfo`] is written to take the place of [`ClientSummary`](crate::ClientSummary) in
-//! [`Record::client`](crate::Record::client): change the field's type to
-//! `Option<ClientInfo>` and nothing stored needs migrating, since `ClientInfo` reads the old
-//! JSON (`{"ip_prefix": …, "user_agent_hash": …}`) and writes it unchanged when the new
-//! fields are unset. Stores that keep the summary in columns (`ip_prefix`, `ua_hash` in the
-//! SQL stores) convert with `ClientSummary::from(&info)` and [`ClientInfo::from`] until they
-//! grow columns of their own; the session's `client_summary` becomes
-//! [`ClientInfo::from_request`], given the peer address from `ConnectInfo`.
 
 mod device;
 mod info;
-mod prefix;
 mod proxy;
 
-pub use self::device::{DeviceSummary, MAX_USER_AGENT_LEN, UserAgentHash, UserAgentHashError};
-pub use self::info::{AddressRetention, ClientInfo, LoginMethod};
-pub use self::prefix::{IPV4_PREFIX_LEN, IPV6_PREFIX_LEN, IpPrefix, IpPrefixError};
+pub use self::device::{MAX_USER_AGENT_LEN, device_summary, preload_device_rules};
+pub use self::info::{from_request, observe};
 pub use self::proxy::{
     AddrSource, ClientAddr, ForwardingHeader, ForwardingProblem, MAX_HOPS, TrustedProxies, TrustedProxyError,
     UnknownForwardingHeader, parse_cidr, resolve_client_ip,
+};
+pub use sessionwarden_core::client::{
+    AddressRetention, ClientInfo, DeviceSummary, IPV4_PREFIX_LEN, IPV6_PREFIX_LEN, IpPrefix, IpPrefixError,
+    LoginMethod, UserAgentHash, UserAgentHashError,
 };

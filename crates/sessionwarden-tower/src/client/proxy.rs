@@ -9,7 +9,7 @@ use http::HeaderMap;
 use http::header::{FORWARDED, HeaderName};
 use ipnet::{IpNet, Ipv4Net};
 
-use super::prefix::{IpPrefix, canonical_addr};
+use sessionwarden_core::client::{IpPrefix, canonical_addr};
 
 /// The most list elements (hops) read from a forwarding header, counted from the right.
 ///

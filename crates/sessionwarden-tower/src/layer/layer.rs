@@ -45,6 +45,11 @@ pub(crate) struct Shared {
     pub(crate) save_queues: Arc<crate::session::SaveQueues>,
     /// The largest stored record a server-side session may grow to, in bytes.
     pub(crate) max_session_size: usize,
+    /// Which peers' forwarding headers are believed.
+    #[cfg(feature = "client")]
+    pub(crate) trusted_proxies: crate::client::TrustedProxies,
+    /// Whether records keep the full client address or only its prefix.
+    pub(crate) address_retention: sessionwarden_core::client::AddressRetention,
 }
 
 /// The default limit of a server-side session's stored size: 64 KiB. A session is read
@@ -91,6 +96,9 @@ impl SessionLayer {
                 ids: Arc::new(crate::codec::SealedIds),
                 save_queues: Arc::new(crate::session::SaveQueues::new(SAVE_QUEUE_STRIPES)),
                 max_session_size: DEFAULT_MAX_SESSION_SIZE,
+                #[cfg(feature = "client")]
+                trusted_proxies: crate::client::TrustedProxies::default(),
+                address_retention: sessionwarden_core::client::AddressRetention::default(),
             }),
         }
     }
@@ -106,6 +114,9 @@ impl SessionLayer {
             ids: arc.ids.clone(),
             save_queues: arc.save_queues.clone(),
             max_session_size: arc.max_session_size,
+            #[cfg(feature = "client")]
+            trusted_proxies: arc.trusted_proxies.clone(),
+            address_retention: arc.address_retention,
         });
         f(&mut shared);
         Self { shared: Arc::new(shared) }
@@ -139,6 +150,35 @@ impl SessionLayer {
     #[must_use]
     pub fn with_max_session_size(self, bytes: usize) -> Self {
         self.map(|s| s.max_session_size = bytes)
+    }
+
+    /// Believes `X-Forwarded-For` / `Forwarded` only from these peers (none by default), taking
+    /// the right-most hop that is not one of them as the client address. The peer itself
+    /// comes from axum's `ConnectInfo<SocketAddr>` (serve with
+    /// `into_make_service_with_connect_info::<SocketAddr>()`) or a [`crate::PeerAddr`]
+    /// extension. A header a trusted proxy sent that does not parse is ignored (the client is
+    /// the proxy) and recorded as a `forwarding_header_rejected` security event.
+    ///
+    /// ```
+    /// # extern crate sessionwarden_tower as sessionwarden;
+    /// use sessionwarden::{MemoryStore, SessionLayer, TrustedProxies, keyring::{Keyring, KeySet}, Timestamp};
+    /// let keyring = Keyring::new(KeySet::generate(Timestamp::from_unix(0))?);
+    /// let proxies = TrustedProxies::new(["10.0.0.0/8", "fd00::/8"])?;
+    /// let layer = SessionLayer::new(MemoryStore::default(), keyring).with_trusted_proxies(proxies);
+    /// # drop(layer);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "client")]
+    #[must_use]
+    pub fn with_trusted_proxies(self, proxies: crate::client::TrustedProxies) -> Self {
+        self.map(|s| s.trusted_proxies = proxies)
+    }
+
+    /// Whether records keep the client's full address besides its /24 or /48 prefix
+    /// ([`AddressRetention::PrefixOnly`](crate::client::AddressRetention) by default).
+    #[must_use]
+    pub fn with_address_retention(self, retention: sessionwarden_core::client::AddressRetention) -> Self {
+        self.map(|s| s.address_retention = retention)
     }
 
     /// Sets the clock (inject a [`crate::ManualClock`] in tests).

@@ -23,4 +23,4 @@ mod service;
 
 pub(crate) use self::layer::Shared;
 pub use self::layer::{DEFAULT_MAX_SESSION_SIZE, SessionLayer};
-pub use self::service::SessionService;
+pub use self::service::{PeerAddr, SessionService};

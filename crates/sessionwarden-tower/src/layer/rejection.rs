@@ -95,6 +95,20 @@ define_rejection! {
 }
 
 define_rejection! {
+    #[status = UNAUTHORIZED]
+    #[body = "Unauthorized"]
+    /// The operation needs a logged-in user.
+    pub(crate) struct NotLoggedIn;
+}
+
+define_rejection! {
+    #[status = UNAUTHORIZED]
+    #[body = "reauth_required"]
+    /// The operation needs a recent re-authentication.
+    pub(crate) struct ReauthRequired;
+}
+
+define_rejection! {
     #[status = BAD_REQUEST]
     #[body = "Bad Request"]
     /// A session value did not (de)serialise into the type the handler asked for, or a
@@ -140,6 +154,8 @@ pub(crate) fn for_error(error: &crate::Error) -> Response {
             tracing::warn!(target: "sessionwarden::layer", error = %error, "session too large");
             SessionTooLarge.into_response()
         }
+        Error::NotLoggedIn => NotLoggedIn.into_response(),
+        Error::ReauthRequired => ReauthRequired.into_response(),
         Error::MissingLayer => {
             tracing::error!(target: "sessionwarden::layer", error = %error, "session error");
             MissingSessionLayer.into_response()
@@ -239,6 +255,8 @@ mod tests {
             ("corrupt", Error::Store(StoreError::Corrupt { reason: "garbage" }), 500),
             ("deserialize", Error::Deserialize { key: "k".into(), source: de }, 400),
             ("missing layer", Error::MissingLayer, 500),
+            ("not logged in", Error::NotLoggedIn, 401),
+            ("reauth", Error::ReauthRequired, 401),
             ("random", Error::Random, 500),
             ("too large", Error::CookieTooLarge { size: 5000, limit: 4096 }, 413),
         ];

@@ -11,8 +11,49 @@ use super::Shared;
 use super::cookies::{self, Lookup};
 use super::rejection::{Rejection as _, SessionFailed, SessionTooLarge, StoreUnavailable};
 use crate::config::CacheControl;
-use crate::events::{CookieRejectReason, SecurityEvent};
-use crate::session::{Finish, Presented, Session};
+use crate::events::{CookieRejectReason, REQUEST, RequestScope, SecurityEvent};
+use crate::session::{ClientInputs, Finish, Presented, Session};
+
+/// The TCP peer of a request, for servers that are not axum: insert it into the request's
+/// extensions before the session layer sees the request (axum's `ConnectInfo<SocketAddr>`,
+/// from `into_make_service_with_connect_info`, is read too, under the `client` feature).
+///
+/// ```
+/// # extern crate sessionwarden_tower as sessionwarden;
+/// use sessionwarden::PeerAddr;
+/// let mut req = http::Request::new(());
+/// req.extensions_mut().insert(PeerAddr("192.0.2.1:4711".parse().unwrap()));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerAddr(pub std::net::SocketAddr);
+
+/// The request's TCP peer, from [`PeerAddr`] or axum's `ConnectInfo`.
+fn peer_addr<B>(req: &Request<B>) -> Option<std::net::IpAddr> {
+    if let Some(PeerAddr(addr)) = req.extensions().get::<PeerAddr>() {
+        return Some(addr.ip());
+    }
+    #[cfg(feature = "client")]
+    if let Some(axum::extract::ConnectInfo(addr)) =
+        req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+    {
+        return Some(addr.ip());
+    }
+    None
+}
+
+/// The client address (the peer, or the hop trusted proxies vouch for) and the problem with
+/// the forwarding header, if there was one.
+#[cfg(feature = "client")]
+fn client_addr<B>(req: &Request<B>, shared: &Shared) -> (Option<std::net::IpAddr>, Option<&'static str>) {
+    let Some(peer) = peer_addr(req) else { return (None, None) };
+    let addr = crate::client::resolve_client_ip(peer, req.headers(), &shared.trusted_proxies);
+    (Some(addr.addr()), addr.problem().map(crate::client::ForwardingProblem::reason))
+}
+
+#[cfg(not(feature = "client"))]
+fn client_addr<B>(req: &Request<B>, _: &Shared) -> (Option<std::net::IpAddr>, Option<&'static str>) {
+    (peer_addr(req), None)
+}
 
 /// The service [`super::SessionLayer`] wraps around yours.
 pub struct SessionService<S> {
@@ -71,11 +112,23 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let shared = self.shared.clone();
-        let cookie = session_cookie(req.headers(), &shared);
+        let (addr, forwarding_problem) = client_addr(&req, &shared);
+        let scope = Arc::new(RequestScope::new(&req, addr));
+        let cookie = REQUEST.sync_scope(scope.clone(), || {
+            if let Some(reason) = forwarding_problem {
+                shared.event(SecurityEvent::ForwardingHeaderRejected { reason });
+            }
+            session_cookie(req.headers(), &shared)
+        });
         let user_agent = req.headers().get(USER_AGENT).cloned();
-        let session = Session::new(shared.clone(), cookie, user_agent);
+        let session = Session::new(
+            shared.clone(),
+            cookie,
+            ClientInputs { addr, user_agent, retention: shared.address_retention },
+            scope.clone(),
+        );
         req.extensions_mut().insert(session.clone());
-        Box::pin(async move {
+        Box::pin(REQUEST.scope(scope, async move {
             let mut res = inner.call(req).await?;
             let (cookie, uncacheable) = match session.finish().await {
                 Finish::Untouched => return Ok(res),
@@ -117,6 +170,6 @@ where
                 headers.insert(CACHE_CONTROL, HeaderValue::from_static(value));
             }
             Ok(res)
-        })
+        }))
     }
 }

@@ -40,6 +40,9 @@ use crate::record::Record;
 
 /// How a batch's save ended, as told to each waiter of the batch.
 #[derive(Clone)]
+// large_enum_variant: one outcome per batch, matched at once; a box would only add an
+// allocation to every save.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Outcome {
     /// Saved; the record as stored (every change of the batch applied).
     Saved(Record),
@@ -102,6 +105,8 @@ impl std::fmt::Debug for SaveQueues {
 }
 
 /// Either this writer leads (saves now), or it waits for a leader.
+// large_enum_variant: made and matched once per save; the leader is the common case.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Join {
     Lead(Leader),
     Wait(oneshot::Receiver<Turn>),

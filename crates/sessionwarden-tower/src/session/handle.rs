@@ -11,9 +11,10 @@ use serde_json::Value;
 use tokio::sync::{Mutex, MutexGuard};
 
 use super::server_store::Saved;
-use super::state::{Persisted, Phase, Plan, Presented, State};
+use super::state::{ClientInputs, Persisted, Phase, Plan, Presented, State};
 use super::{cookie_store, server_store};
 use crate::error::{Error, StoreError};
+use crate::events::RequestScope;
 use crate::id::SessionHandle;
 use crate::layer::Shared;
 use crate::record::Data;
@@ -50,6 +51,8 @@ pub struct Session {
 struct Inner {
     shared: Arc<Shared>,
     state: Mutex<State>,
+    /// The request, for the context of the events it records.
+    scope: Arc<RequestScope>,
     /// The response carries a secret (a CSRF token): no cache may keep it.
     uncacheable: AtomicBool,
 }
@@ -57,6 +60,14 @@ struct Inner {
 impl fmt::Debug for Session {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Session(..)")
+    }
+}
+
+/// The handle of a session kept in a server-side store.
+fn stored_handle(live: &super::state::Live) -> Option<SessionHandle> {
+    match &live.persisted {
+        Persisted::Stored { ident, .. } => Some(ident.key.handle()),
+        Persisted::New { .. } | Persisted::Sealed => None,
     }
 }
 
@@ -80,9 +91,14 @@ pub(crate) enum Finish {
 }
 
 impl Session {
-    pub(crate) fn new(shared: Arc<Shared>, cookie: Presented, user_agent: Option<http::HeaderValue>) -> Self {
-        let state = Mutex::new(State::new(cookie, user_agent));
-        Self { inner: Arc::new(Inner { shared, state, uncacheable: AtomicBool::new(false) }) }
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        cookie: Presented,
+        client: ClientInputs,
+        scope: Arc<RequestScope>,
+    ) -> Self {
+        let state = Mutex::new(State::new(cookie, client));
+        Self { inner: Arc::new(Inner { shared, state, scope, uncacheable: AtomicBool::new(false) }) }
     }
 
     /// Marks the response as carrying a secret of this session (a CSRF token): it gets
@@ -208,16 +224,117 @@ impl Session {
         st.write(shared.now(), &shared.expiry, |live| live.set_persistent(persistent))
     }
 
+    /// Logs `user` in by `method`, in one step that makes session fixation impossible: a new
+    /// session id (the pre-login id stops loading), the user recorded, the login time and
+    /// method and the client's network and device kept in the session's
+    /// [`ClientInfo`](crate::ClientInfo), the authentication time set (for
+    /// [`Session::authenticated_within`]), and, with CSRF protection, the CSRF secret
+    /// dropped, so tokens issued before the login stop working and the next one is new.
+    ///
+    /// # Errors
+    /// [`Error::Store`] if the store cannot move the record.
+    ///
+    /// ```
+    /// # extern crate sessionwarden_tower as sessionwarden;
+    /// use sessionwarden::{LoginMethod, Session};
+    /// async fn login(session: Session) -> Result<(), sessionwarden::Error> {
+    ///     // ... after checking the password:
+    ///     session.login("alice", LoginMethod::Password).await
+    /// }
+    /// ```
+    pub async fn login(&self, user: &str, method: crate::LoginMethod) -> Result<(), Error> {
+        self.cycle_id().await?;
+        let mut st = self.loaded().await?;
+        let shared = self.shared();
+        let now = shared.now();
+        let client = st.client().clone();
+        st.write(now, &shared.expiry, |live| {
+            live.set_user(Some(user));
+            live.authenticated(now, Some(method), &client);
+            #[cfg(feature = "csrf")]
+            live.remove(crate::csrf::SESSION_KEY);
+        })?;
+        let handle = st.live().and_then(stored_handle);
+        self.inner.scope.set_session(Some(user), handle);
+        Ok(())
+    }
+
+    /// Logs out: the same as [`Session::destroy`].
+    ///
+    /// # Errors
+    /// [`Error::Store`] if the store cannot delete the record.
+    pub async fn logout(&self) -> Result<(), Error> {
+        self.destroy().await
+    }
+
+    /// Records that the user proved who they are again (a password re-entered, a passkey
+    /// touched): [`Session::authenticated_within`] counts from now. Sensitive actions such as
+    /// ending other sessions ask for it (OWASP ASVS 7.5.2).
+    ///
+    /// # Errors
+    /// [`Error::NotLoggedIn`] without a logged-in user; [`Error::Store`] if the store cannot
+    /// be reached.
+    pub async fn reauthenticated(&self) -> Result<(), Error> {
+        let mut st = self.loaded().await?;
+        if st.live().and_then(|l| l.record.user.as_ref()).is_none() {
+            return Err(Error::NotLoggedIn);
+        }
+        let shared = self.shared();
+        let now = shared.now();
+        let client = st.client().clone();
+        st.write(now, &shared.expiry, |live| live.authenticated(now, None, &client))
+    }
+
+    /// When the user last logged in or re-authenticated in this session.
+    ///
+    /// # Errors
+    /// [`Error::Store`] if the store cannot be reached.
+    pub async fn authenticated_at(&self) -> Result<Option<crate::Timestamp>, Error> {
+        let st = self.loaded().await?;
+        Ok(st.live().and_then(|l| l.record.authenticated_at))
+    }
+
+    /// Whether the user logged in or re-authenticated within `window` of now.
+    ///
+    /// # Errors
+    /// [`Error::Store`] if the store cannot be reached.
+    pub async fn authenticated_within(&self, window: std::time::Duration) -> Result<bool, Error> {
+        let at = self.authenticated_at().await?;
+        let now = self.shared().now();
+        Ok(at.is_some_and(|at| at <= now && now.until(at.plus(window)) > std::time::Duration::ZERO))
+    }
+
+    /// What the session knows about its client: network, device, login time and method.
+    ///
+    /// # Errors
+    /// [`Error::Store`] if the store cannot be reached.
+    pub async fn client(&self) -> Result<Option<crate::ClientInfo>, Error> {
+        let st = self.loaded().await?;
+        Ok(st.live().and_then(|l| l.record.client.clone()))
+    }
+
+    /// When the session was created, was last renewed, and when it will expire (the earlier
+    /// of the idle and absolute deadlines; `None` if neither is set). `None` without a
+    /// session.
+    ///
+    /// # Errors
+    /// [`Error::Store`] if the store cannot be reached.
+    pub async fn times(&self) -> Result<Option<crate::SessionTimes>, Error> {
+        let st = self.loaded().await?;
+        Ok(st.live().map(|l| crate::SessionTimes {
+            created: l.record.created,
+            last_seen: l.record.last_seen,
+            expires_at: l.record.expires_at(),
+        }))
+    }
+
     /// The session's opaque handle (for listings and revocation), if it has been stored.
     ///
     /// # Errors
     /// [`Error::Store`] if the store cannot be reached.
     pub async fn handle(&self) -> Result<Option<SessionHandle>, Error> {
         let st = self.loaded().await?;
-        Ok(st.live().and_then(|l| match &l.persisted {
-            Persisted::Stored { ident, .. } => Some(ident.key.handle()),
-            Persisted::New { .. } | Persisted::Sealed => None,
-        }))
+        Ok(st.live().and_then(stored_handle))
     }
 
     /// Replaces the session id, keeping its data. Call this on login and privilege change.
@@ -293,6 +410,9 @@ impl Session {
             };
             let phase = st.settle(shared, phase)?;
             st.set_loaded(phase);
+            if let Some(live) = st.live() {
+                self.inner.scope.set_session(live.record.user.as_deref(), stored_handle(live));
+            }
         }
         st.check()?;
         Ok(st)

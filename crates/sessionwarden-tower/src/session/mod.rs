@@ -19,6 +19,7 @@
 //! The layer (`crate::layer`) owns the request and response; it depends on this module, never
 //! the other way round, except for the configuration it shares (`crate::layer::Shared`).
 
+pub mod account;
 mod commit;
 mod cookie_store;
 mod handle;
@@ -28,5 +29,17 @@ mod state;
 pub(crate) use self::commit::SaveQueues;
 pub(crate) use self::handle::Finish;
 pub use self::handle::Session;
+
+/// A session's times, from [`Session::times`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct SessionTimes {
+    /// When the session was created.
+    pub created: crate::time::Timestamp,
+    /// When a request last renewed it (moves with the throttled idle renewal).
+    pub last_seen: crate::time::Timestamp,
+    /// The earlier of its idle and absolute deadlines; `None` if it has neither.
+    pub expires_at: Option<crate::time::Timestamp>,
+}
 use self::state::Changes;
-pub(crate) use self::state::Presented;
+pub(crate) use self::state::{ClientInputs, Presented};

@@ -30,15 +30,52 @@ use crate::error::{Error, StoreError};
 use crate::events::{CookieRejectReason, SecurityEvent};
 use crate::id::{SessionId, StoreKey};
 use crate::layer::Shared;
-use crate::record::{ClientSummary, Record};
+use crate::record::Record;
 use crate::time::Timestamp;
+use sessionwarden_core::client::{ClientInfo, LoginMethod};
 
 /// A request's session state: its [`Phase`], and what a new session would record about the
 /// client.
 pub(crate) struct State {
     phase: Phase,
-    /// The client's `User-Agent`, summarised only if a new session is recorded.
-    user_agent: Option<HeaderValue>,
+    /// What the request tells about its client, turned into a [`ClientInfo`] only if a new
+    /// session is recorded (or at login).
+    client: ClientInputs,
+}
+
+/// What a request tells about its client: its address (the peer, or the hop trusted proxies
+/// vouch for) and its `User-Agent`. Cheap to keep; parsed only when a record needs it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ClientInputs {
+    pub(crate) addr: Option<std::net::IpAddr>,
+    pub(crate) user_agent: Option<HeaderValue>,
+    pub(crate) retention: sessionwarden_core::client::AddressRetention,
+}
+
+impl ClientInputs {
+    /// The metadata a new record keeps: `None` when the request told nothing.
+    pub(crate) fn info(&self) -> Option<ClientInfo> {
+        let ua = self.user_agent.as_ref().map(HeaderValue::as_bytes);
+        let info = match self.addr {
+            Some(addr) => ClientInfo::new(addr, ua, self.retention),
+            None if ua.is_some() => ClientInfo::from_user_agent_hash(ua),
+            None => return None,
+        };
+        Some(with_device(info, ua))
+    }
+}
+
+#[cfg(feature = "client")]
+fn with_device(info: ClientInfo, user_agent: Option<&[u8]>) -> ClientInfo {
+    match user_agent {
+        Some(ua) => info.with_device(crate::client::device_summary(ua)),
+        None => info,
+    }
+}
+
+#[cfg(not(feature = "client"))]
+fn with_device(info: ClientInfo, _: Option<&[u8]>) -> ClientInfo {
+    info
 }
 
 /// Where the request's session stands.
@@ -168,11 +205,17 @@ pub(crate) struct Changes {
     data: HashMap<String, Option<Value>>,
     user: Option<Option<String>>,
     persistent: Option<bool>,
+    /// A login or re-authentication: the client metadata (with the login) and the time.
+    authenticated: Option<(Option<ClientInfo>, sessionwarden_core::Timestamp)>,
 }
 
 impl Changes {
     pub(crate) fn is_empty(&self) -> bool {
-        !self.cleared && self.data.is_empty() && self.user.is_none() && self.persistent.is_none()
+        !self.cleared
+            && self.data.is_empty()
+            && self.user.is_none()
+            && self.persistent.is_none()
+            && self.authenticated.is_none()
     }
 
     pub(crate) fn apply(&self, record: &mut Record) {
@@ -195,6 +238,12 @@ impl Changes {
         if let Some(p) = self.persistent {
             record.persistent = p;
         }
+        if let Some((client, at)) = &self.authenticated {
+            if client.is_some() {
+                record.client.clone_from(client);
+            }
+            record.authenticated_at = Some(*at);
+        }
     }
 }
 
@@ -216,8 +265,13 @@ pub(crate) enum Plan {
 
 impl State {
     /// The state of a request that presented `cookie`.
-    pub(crate) fn new(cookie: Presented, user_agent: Option<HeaderValue>) -> Self {
-        Self { phase: Phase::Unloaded { cookie }, user_agent }
+    pub(crate) fn new(cookie: Presented, client: ClientInputs) -> Self {
+        Self { phase: Phase::Unloaded { cookie }, client }
+    }
+
+    /// What the request tells about its client.
+    pub(crate) fn client(&self) -> &ClientInputs {
+        &self.client
     }
 
     /// The phase, for reading.
@@ -307,7 +361,7 @@ impl State {
                     Phase::Unloaded { .. } | Phase::Live(_) | Phase::Failed { .. } => false,
                 };
                 let mut record = Record::new(now, expiry);
-                record.client = self.user_agent.take().map(|ua| client_summary(&ua));
+                record.client = self.client.info();
                 let mut live = Live { stale_cookie, ..Live::new(record, Persisted::New { id: None }) };
                 let out = f(&mut live);
                 *other = Phase::Live(live);
@@ -447,6 +501,26 @@ impl Live {
         self.changes.user = Some(user.map(str::to_owned));
     }
 
+    /// Records a login by `method` (or, with `None`, a re-authentication) at `now`: the
+    /// session's authentication time, and for a login the client metadata's login half (the
+    /// metadata is made from `client` if the record has none yet).
+    pub(crate) fn authenticated(
+        &mut self,
+        now: sessionwarden_core::Timestamp,
+        method: Option<LoginMethod>,
+        client: &ClientInputs,
+    ) {
+        let info = method.map(|method| {
+            let base = self.record.client.clone().or_else(|| client.info()).unwrap_or_default();
+            base.with_login(now, method)
+        });
+        if info.is_some() {
+            self.record.client.clone_from(&info);
+        }
+        self.record.authenticated_at = Some(now);
+        self.changes.authenticated = Some((info, now));
+    }
+
     /// Makes the cookie persistent or not (which needs a new cookie).
     pub(crate) fn set_persistent(&mut self, persistent: bool) {
         self.record.persistent = persistent;
@@ -463,14 +537,6 @@ impl Live {
     }
 }
 
-/// A coarse summary of the client, made once per new session (not per request).
-fn client_summary(user_agent: &HeaderValue) -> ClientSummary {
-    use sha2::Digest as _;
-    let digest = sha2::Sha256::digest(user_agent.as_bytes());
-    let hash: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-    ClientSummary::new(None, Some(hash))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -483,7 +549,7 @@ mod tests {
     }
 
     fn loaded(phase: Phase) -> State {
-        let mut st = State::new(Presented::One("cookie".into()), None);
+        let mut st = State::new(Presented::One("cookie".into()), ClientInputs::default());
         assert_eq!(st.take_unloaded(), Some(Presented::One("cookie".into())));
         st.set_loaded(phase);
         st
@@ -511,7 +577,7 @@ mod tests {
 
     #[test]
     fn unloaded_is_untouched_and_loads_once() {
-        let mut st = State::new(Presented::One("v".into()), None);
+        let mut st = State::new(Presented::One("v".into()), ClientInputs::default());
         assert!(!st.is_touched());
         assert_eq!(st.plan(T0, RENEW), Plan::Keep);
         assert_eq!(st.take_unloaded(), Some(Presented::One("v".into())));
@@ -696,16 +762,57 @@ mod tests {
     }
 
     #[test]
-    fn a_new_session_records_the_client_once() {
-        let mut st = State::new(Presented::Absent, Some(HeaderValue::from_static("agent/1")));
+    fn a_new_session_records_the_client() {
+        let inputs = ClientInputs {
+            addr: Some("192.0.2.77".parse().unwrap()),
+            user_agent: Some(HeaderValue::from_static("agent/1")),
+            ..ClientInputs::default()
+        };
+        let mut st = State::new(Presented::Absent, inputs);
         st.take_unloaded();
         st.set_loaded(Phase::NoSession { stale_cookie: false });
         st.write(T0, &expiry(), |l| l.set_user(Some("a"))).unwrap();
         let client = st.live().unwrap().record.client.clone().unwrap();
-        assert_eq!(client.user_agent_hash.as_deref().map(str::len), Some(16));
+        assert_eq!(client.user_agent_hash, Some(sessionwarden_core::client::UserAgentHash::of("agent/1")));
+        assert_eq!(client.ip_prefix.unwrap().to_string(), "192.0.2.0/24");
+        assert_eq!(client.ip_addr, None, "the full address only when configured");
         st.destroy();
         st.write(T0, &expiry(), |l| l.set_user(Some("b"))).unwrap();
-        assert!(st.live().unwrap().record.client.is_none(), "summarised for the first session only");
+        assert_eq!(st.live().unwrap().record.client, Some(client), "a session started after a destroy too");
+    }
+
+    #[test]
+    fn a_request_that_tells_nothing_records_no_client() {
+        let mut st = State::new(Presented::Absent, ClientInputs::default());
+        st.take_unloaded();
+        st.set_loaded(Phase::NoSession { stale_cookie: false });
+        st.write(T0, &expiry(), |l| l.set_user(Some("a"))).unwrap();
+        assert_eq!(st.live().unwrap().record.client, None);
+    }
+
+    #[test]
+    fn login_and_reauthentication_replay_onto_a_newer_record() {
+        let inputs =
+            ClientInputs { addr: Some("2001:db8:1:2::9".parse().unwrap()), ..ClientInputs::default() };
+        let mut st = loaded(stored(1));
+        let later = T0.plus(std::time::Duration::from_secs(60));
+        st.write(T0, &expiry(), |l| l.authenticated(T0, Some(LoginMethod::Passkey), &inputs)).unwrap();
+        let live = st.live().unwrap();
+        let client = live.record.client.clone().unwrap();
+        assert_eq!((client.login_at, client.login_method.clone()), (Some(T0), Some(LoginMethod::Passkey)));
+        assert_eq!(client.ip_prefix.unwrap().to_string(), "2001:db8:1::/48");
+        assert_eq!(live.record.authenticated_at, Some(T0));
+        // A concurrent save won the race: the login replays onto the newer record.
+        let mut newer = Record::new(T0, &expiry());
+        newer.data.insert("other".into(), Value::from(1));
+        live.changes.apply(&mut newer);
+        assert_eq!(newer.client, Some(client.clone()));
+        assert_eq!(newer.authenticated_at, Some(T0));
+        // A re-authentication moves the time and leaves the login alone.
+        st.write(later, &expiry(), |l| l.authenticated(later, None, &inputs)).unwrap();
+        let live = st.live().unwrap();
+        assert_eq!(live.record.authenticated_at, Some(later));
+        assert_eq!(live.record.client.as_ref().unwrap().login_at, Some(T0));
     }
 
     #[test]

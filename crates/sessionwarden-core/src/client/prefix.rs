@@ -27,7 +27,7 @@ pub const IPV6_PREFIX_LEN: u8 = 48;
 /// Text and serde form: CIDR notation, `"192.0.2.0/24"` or `"2001:db8:1::/48"`.
 ///
 /// ```
-/// # extern crate sessionwarden_tower as sessionwarden;
+/// # extern crate sessionwarden_core as sessionwarden;
 /// use std::net::IpAddr;
 /// use sessionwarden::client::IpPrefix;
 ///
@@ -53,7 +53,7 @@ impl IpPrefix {
     /// The network `addr` belongs to (IPv4-mapped IPv6 addresses count as IPv4).
     ///
     /// ```
-    /// # extern crate sessionwarden_tower as sessionwarden;
+    /// # extern crate sessionwarden_core as sessionwarden;
     /// use sessionwarden::client::IpPrefix;
     /// let prefix = IpPrefix::from_addr("2001:db8:aa:bb::1".parse().unwrap());
     /// assert_eq!(prefix.to_string(), "2001:db8:aa::/48");
@@ -69,7 +69,7 @@ impl IpPrefix {
     /// The network as an [`IpNet`].
     ///
     /// ```
-    /// # extern crate sessionwarden_tower as sessionwarden;
+    /// # extern crate sessionwarden_core as sessionwarden;
     /// use sessionwarden::client::IpPrefix;
     /// let prefix = IpPrefix::from_addr("192.0.2.9".parse().unwrap());
     /// assert_eq!(prefix.network().prefix_len(), 24);
@@ -82,7 +82,7 @@ impl IpPrefix {
     /// Whether `addr` lies inside this network (IPv4-mapped addresses count as IPv4).
     ///
     /// ```
-    /// # extern crate sessionwarden_tower as sessionwarden;
+    /// # extern crate sessionwarden_core as sessionwarden;
     /// use sessionwarden::client::IpPrefix;
     /// let prefix: IpPrefix = "198.51.100.0/24".parse().unwrap();
     /// assert!(prefix.contains("198.51.100.200".parse().unwrap()));
@@ -96,7 +96,7 @@ impl IpPrefix {
     /// Whether this is an IPv4 /24 (otherwise it is an IPv6 /48).
     ///
     /// ```
-    /// # extern crate sessionwarden_tower as sessionwarden;
+    /// # extern crate sessionwarden_core as sessionwarden;
     /// use sessionwarden::client::IpPrefix;
     /// assert!(IpPrefix::from_addr("192.0.2.1".parse().unwrap()).is_ipv4());
     /// assert!(!IpPrefix::from_addr("2001:db8::1".parse().unwrap()).is_ipv4());
@@ -111,7 +111,7 @@ impl IpPrefix {
 ///
 /// Only the mapped form: the deprecated IPv4-compatible form (`::a.b.c.d`) is left alone,
 /// since `::1` (loopback) would otherwise become `0.0.0.1`.
-pub(crate) fn canonical_addr(addr: IpAddr) -> IpAddr {
+pub fn canonical_addr(addr: IpAddr) -> IpAddr {
     match addr {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
         v4 @ IpAddr::V4(_) => v4,
@@ -133,7 +133,7 @@ fn v6_net(addr: Ipv6Addr) -> Ipv6Net {
 /// Why a text is not an [`IpPrefix`].
 ///
 /// ```
-/// # extern crate sessionwarden_tower as sessionwarden;
+/// # extern crate sessionwarden_core as sessionwarden;
 /// use sessionwarden::client::{IpPrefix, IpPrefixError};
 /// assert_eq!("192.0.2.0/16".parse::<IpPrefix>(), Err(IpPrefixError::WrongLength));
 /// ```
