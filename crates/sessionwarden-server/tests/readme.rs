@@ -1,7 +1,7 @@
-//! The README's shell commands, run as printed against the built binary.
+//! The READMEs' shell commands, run as printed against the built binary.
 //!
-//! Every fenced `sh`, `bash`, `shell` or `console` block of the README is read with a Markdown
-//! parser. In a `console` block a command is a line starting with `$ ` (continued by a trailing
+//! Every fenced `sh`, `bash`, `shell` or `console` block of the README (the root one, and each
+//! crate's `README.md`) is read with a Markdown parser. In a `console` block a command is a line starting with `$ ` (continued by a trailing
 //! `\`), and the lines after it, up to the next command, are what it prints: the test compares
 //! them with the command's standard output (`…` stands for any text; a command shown with no
 //! output is not compared). In the other blocks every line that is not a comment is a command.
@@ -49,7 +49,19 @@ use pulldown_cmark::{CodeBlockKind, Event, Parser, Tag, TagEnd};
 use std::os::unix::process::CommandExt as _;
 
 const BIN: &str = env!("CARGO_BIN_EXE_sessionwarden");
-const README: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md");
+const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+
+/// The root README, then each crate's, by name.
+fn readmes() -> Vec<PathBuf> {
+    let root = Path::new(ROOT);
+    let mut crates: Vec<PathBuf> = std::fs::read_dir(root.join("crates"))
+        .unwrap()
+        .map(|e| e.unwrap().path().join("README.md"))
+        .filter(|p| p.exists())
+        .collect();
+    crates.sort();
+    std::iter::once(root.join("README.md")).chain(crates).collect()
+}
 
 /// Commands of the README the test does not run, each with the reason. Matched against the
 /// command without its trailing `# comment`, continuation lines joined by one space.
@@ -458,6 +470,7 @@ struct TempDir(PathBuf);
 impl TempDir {
     fn new(label: &str) -> Self {
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+        let label: String = label.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
         let d = std::env::temp_dir().join(format!("sw-readme-{label}-{}-{nanos}", std::process::id()));
         std::fs::create_dir_all(&d).unwrap();
         Self(d)
@@ -574,22 +587,31 @@ fn tools_present() -> bool {
 
 #[test]
 fn every_readme_command_runs_as_printed() {
-    let readme = std::fs::read_to_string(README).unwrap();
-    let blocks = blocks(&readme);
-    assert!(blocks.len() >= 5, "found only {} shell blocks in the README", blocks.len());
+    let mut all: Vec<(String, Block)> = Vec::new();
+    for path in readmes() {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let file = path.strip_prefix(ROOT).unwrap_or(&path).display().to_string();
+        let file = file.trim_start_matches('/').to_owned();
+        let bs = std::panic::catch_unwind(|| blocks(&text)).unwrap_or_else(|_| panic!("reading {file}"));
+        all.extend(bs.into_iter().map(|b| (file.clone(), b)));
+    }
+    assert!(all.len() >= 5, "found only {} shell blocks in the READMEs", all.len());
     let not_run: BTreeMap<String, &str> = NOT_RUN.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect();
     // A NOT_RUN entry must still name a README command.
-    let keys: Vec<String> = blocks.iter().flat_map(|b| b.commands.iter().map(Cmd::key)).collect();
+    let keys: Vec<String> = all.iter().flat_map(|(_, b)| b.commands.iter().map(Cmd::key)).collect();
     for k in not_run.keys() {
-        assert!(keys.contains(k), "NOT_RUN names `{k}`, which the README no longer has");
+        assert!(keys.contains(k), "NOT_RUN names `{k}`, which no README has any more");
     }
     if !tools_present() {
         return;
     }
-    // Scenarios in order of first appearance; a block without one is its own.
+    // Scenarios in order of first appearance, per file; a block without one is its own.
     let mut scenarios: Vec<(String, Vec<&Block>)> = Vec::new();
-    for b in &blocks {
-        let name = b.scenario.clone().unwrap_or_else(|| format!("line-{}", b.line));
+    for (file, b) in &all {
+        let name = match &b.scenario {
+            Some(s) => format!("{file}:{s}"),
+            None => format!("{file}:line-{}", b.line),
+        };
         match scenarios.iter_mut().find(|(n, _)| *n == name) {
             Some((_, bs)) => bs.push(b),
             None => scenarios.push((name, vec![b])),
