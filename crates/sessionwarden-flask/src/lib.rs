@@ -4,7 +4,7 @@
 //! The codecs are pure: no I/O, no clock, no dependency on the rest of sessionwarden. Every
 //! function that looks at time takes `now` in Unix seconds. The [`adapter`] module (feature
 //! `adapter`, on by default) plugs them into sessionwarden: a Flask cookie store, Flask-Session
-//! sids and Redis store, and Flask-WTF CSRF tokens; `docs/flask-migration.md` is the guide. The
+//! sids and Redis store, and Flask-WTF CSRF tokens. The
 //! formats are Flask's own, pinned by the frozen vectors in `tests/data/flask-vectors.json` (Flask 3.1.3, itsdangerous 2.2.0, Flask-Session 0.8.0,
 //! Flask-WTF 1.3.0).
 //!

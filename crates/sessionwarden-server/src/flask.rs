@@ -1,6 +1,6 @@
 //! Flask interop: `--store flask-cookie` and `--store flask-redis`, configured with Flask's
 //! own setting names, so this server and a Flask app on one domain share sessions and CSRF
-//! tokens (see `docs/flask-migration.md`).
+//! tokens.
 
 use std::sync::Arc;
 

@@ -1,5 +1,5 @@
 //! The sessionwarden reference server: every capability of the library, end to end, behind
-//! the routes of the contract in `ARCHITECTURE.md`. Thin over the library crates.
+//! a fixed set of routes (sessions, CSRF, login, JWTs, health). Thin over the library crates.
 
 pub mod account;
 pub mod auth;

@@ -1,4 +1,4 @@
-//! The reference server's routes (the contract in ARCHITECTURE.md).
+//! The reference server's routes: the contract its tests and the README's examples rely on.
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;

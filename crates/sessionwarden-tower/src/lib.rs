@@ -28,7 +28,8 @@
 //!
 //! Defaults are the strict ones: a `__Host-session` cookie that is `Secure`, `HttpOnly`,
 //! `SameSite=Lax`, `Path=/`; a 30-minute idle and 12-hour absolute timeout. Anything weaker
-//! is opt-in through a method named `insecure_*`. See `ARCHITECTURE.md` for the invariants.
+//! is opt-in through a method named `insecure_*`. The invariants every part keeps are in
+//! the `manual` module of the `sessionwarden` crate.
 
 // Unit tests unwrap: a failed unwrap there is a failed test.
 #![cfg_attr(test, allow(clippy::unwrap_used))]

@@ -54,3 +54,8 @@ pub use sessionwarden_redis as redis;
 pub use sessionwarden_sql as sql;
 
 pub mod manual;
+
+// The crate's README (its crates.io page) runs as a doc test, so its example stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -85,6 +85,9 @@ fn each_feature_set_compiles_only_what_it_needs() {
             absent: &["sqlx-sqlite", "redis", "moka"],
         },
         Case { features: "redis,cache", present: &["moka", "redis"], absent: &["sqlx-core"] },
+        // Redis alone, as a cache-less fleet app would take it: no JWT stack, so no `rsa`.
+        Case { features: "redis", present: &["redis"], absent: &["sqlx-core", "moka"] },
+        Case { features: "flask", present: &["sessionwarden-flask"], absent: &["sqlx-core"] },
         Case { features: "sqlite,jwt", present: &["sessionwarden-jwt", "jsonwebtoken"], absent: &["redis"] },
         Case {
             features: "csrf",
@@ -127,4 +130,63 @@ fn the_core_has_no_http_stack() {
             "moka",
         ],
     );
+}
+
+/// A crate outside the workspace that depends on the facade alone, with `features = ["redis"]`:
+/// it resolves and type-checks offline from what the workspace fetched (`cargo check`, not a
+/// full build: codegen proves nothing more about the tree and takes minutes), and its tree
+/// holds no JWT crate (no RSA either: jsonwebtoken's crypto backend pulls in `rsa`).
+#[test]
+fn a_downstream_redis_app_builds_offline_without_the_jwt_stack() {
+    // Under the target directory, so a second run reuses the first's check artifacts; its own
+    // target directory, because the workspace's is locked while this test runs.
+    let base = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("downstream-redis-app");
+    let app = base.join("app");
+    std::fs::create_dir_all(app.join("src")).unwrap();
+    let facade = env!("CARGO_MANIFEST_DIR");
+    std::fs::write(
+        app.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"downstream-redis-app\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
+             [dependencies]\nsessionwarden = {{ path = {facade:?}, features = [\"redis\"] }}\n\n\
+             # Not a member of any workspace around it.\n[workspace]\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        app.join("src/main.rs"),
+        "use sessionwarden::{Backend, SessionLayer, Timestamp, keyring::{KeySet, Keyring}};\n\
+         fn main() {\n    \
+         let store: Option<sessionwarden::redis::RedisStore> = None;\n    \
+         let keyring = Keyring::new(KeySet::generate(Timestamp::from_unix(0)).unwrap());\n    \
+         let _layer = store.map(|s| SessionLayer::new(Backend::Server(std::sync::Arc::new(s)), keyring));\n\
+         }\n",
+    )
+    .unwrap();
+    // The workspace's lockfile: the versions the workspace was tested with, all fetched already.
+    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.lock"), app.join("Cargo.lock")).unwrap();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let run = |args: &[&str]| {
+        let out = Command::new(&cargo)
+            .args(args)
+            .current_dir(&app)
+            .env("CARGO_TARGET_DIR", base.join("target"))
+            .env_remove("RUSTFLAGS")
+            .output()
+            .expect("cargo runs");
+        assert!(
+            out.status.success(),
+            "cargo {} failed in a downstream crate:\n{}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let tree = run(&["tree", "--offline", "-e", "normal", "--prefix", "none"]);
+    let names: Vec<String> =
+        tree.lines().filter_map(|l| l.split_whitespace().next().map(str::to_owned)).collect();
+    assert_present(&names, "redis (downstream)", &["sessionwarden", "sessionwarden-redis", "redis"]);
+    assert_absent(&names, "redis (downstream)", JWT_STACK);
+    assert_absent(&names, "redis (downstream)", &["jsonwebtoken", "rsa", "p256", "sqlx-core"]);
+    run(&["check", "--offline", "--quiet"]);
 }

@@ -16,7 +16,7 @@
 //! 8. [`_08_backends`]: the decisions per backend and integration (SQL, Redis, the local cache,
 //!    CSRF, codecs, client metadata, JWT, maintenance).
 //!
-//! The short map of the crates is `ARCHITECTURE.md` at the repository's root.
+//! What each crate owns is in that crate's own documentation.
 
 pub mod _01_invariants;
 pub mod _02_defaults;
