@@ -271,6 +271,24 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u64).range(256..))]
     pub max_session_size: u64,
 
+    /// Serve the admin API (sessions, audit records, keys, its OpenAPI document) on this
+    /// address; off unless set. Anything but a loopback address needs an admin token.
+    #[arg(long, env = "SESSIONWARDEN_ADMIN_LISTEN")]
+    pub admin_listen: Option<SocketAddr>,
+
+    /// A file holding the admin API's bearer token (at least 32 bytes; surrounding whitespace
+    /// is ignored). Or set `SESSIONWARDEN_ADMIN_TOKEN` in the environment.
+    #[arg(long, env = "SESSIONWARDEN_ADMIN_TOKEN_FILE")]
+    pub admin_token_file: Option<PathBuf>,
+
+    /// `SESSIONWARDEN_ADMIN_TOKEN`, from the environment only (never a flag: `ps` shows flags).
+    #[arg(skip = crate::admin::TokenSecret::from_env())]
+    pub admin_token: crate::admin::TokenSecret,
+
+    /// How long audit records are kept in the store (`90d`, `12h`, `30m`), purged hourly.
+    #[arg(long, env = "SESSIONWARDEN_AUDIT_RETENTION", default_value = "90d", value_parser = parse_retention)]
+    pub audit_retention: std::time::Duration,
+
     /// Maximum number of sessions the memory store holds.
     #[arg(long, env = "SESSIONWARDEN_MEMORY_CAPACITY", default_value_t = 100_000)]
     pub memory_capacity: usize,
@@ -360,6 +378,17 @@ fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     Ok(std::time::Duration::from_millis(ms))
 }
 
+/// Parses a retention such as `90d`, `12h` or `1w 2d` (humantime's syntax); at least a
+/// second.
+fn parse_retention(s: &str) -> Result<std::time::Duration, String> {
+    let d = humantime::parse_duration(s.trim())
+        .map_err(|e| format!("{s:?} is not a duration like 90d or 12h: {e}"))?;
+    if d < std::time::Duration::from_secs(1) {
+        return Err("a retention under a second would purge every record at once".into());
+    }
+    Ok(d)
+}
+
 /// The settings each part of the server takes: this is the one place that reads `ServeArgs`.
 impl ServeArgs {
     /// Everything [`crate::App`] needs.
@@ -378,6 +407,7 @@ impl ServeArgs {
                 max_session_size: usize::try_from(self.max_session_size).unwrap_or(usize::MAX),
             },
             demo_users: self.demo_user.clone(),
+            audit_retention: self.audit_retention,
         }
     }
 

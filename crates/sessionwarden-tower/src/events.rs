@@ -137,6 +137,21 @@ pub enum SecurityEvent {
         /// The family's id (not a secret: it cannot refresh anything).
         family: String,
     },
+    /// Every session of a user, or of everyone, was revoked by an operator or a "log out
+    /// everywhere" (one event for the lot; [`SecurityEvent::SessionRevoked`] names single
+    /// sessions).
+    SessionsRevoked {
+        /// The user, or `None` when every user's sessions were revoked.
+        user: Option<String>,
+        /// How many sessions were deleted.
+        sessions: u64,
+    },
+    /// A request to the admin API was refused: no bearer token, a malformed
+    /// `Authorization` header, or the wrong token. Answered 401.
+    AdminAuthFailed {
+        /// `missing`, `malformed` or `mismatch` (never the presented bytes).
+        reason: &'static str,
+    },
 }
 
 impl SecurityEvent {
@@ -159,6 +174,8 @@ impl SecurityEvent {
             Self::CsrfRejected { .. } => "csrf_rejected",
             Self::JwtRejected { .. } => "jwt_rejected",
             Self::RefreshTokenReuse { .. } => "refresh_token_reuse",
+            Self::SessionsRevoked { .. } => "sessions_revoked",
+            Self::AdminAuthFailed { .. } => "admin_auth_failed",
         }
     }
 
@@ -173,6 +190,7 @@ impl SecurityEvent {
             Self::CsrfRejected { reason } => Some(reason.as_str()),
             Self::JwtRejected { reason } => Some(reason),
             Self::RefreshTokenReuse { .. } => Some("refresh_reuse"),
+            Self::AdminAuthFailed { reason } => Some(reason),
             Self::SessionExpired { deadline: ExpiryKind::Idle } => Some("idle"),
             Self::SessionExpired { deadline: ExpiryKind::Absolute } => Some("absolute"),
             _ => None,
@@ -252,7 +270,8 @@ impl Events {
             | SecurityEvent::StoreUnavailable { .. }
             | SecurityEvent::KeyringReloadFailed { .. }
             | SecurityEvent::JwtRejected { .. }
-            | SecurityEvent::RefreshTokenReuse { .. } => true,
+            | SecurityEvent::RefreshTokenReuse { .. }
+            | SecurityEvent::AdminAuthFailed { .. } => true,
             #[cfg(feature = "csrf")]
             SecurityEvent::CsrfRejected { .. } => true,
             _ => false,
