@@ -133,11 +133,12 @@ pub fn entry_for(at: Timestamp, event: &SecurityEvent) -> Option<AuditEntry> {
     for (name, value) in fields {
         match (name.as_str(), value) {
             ("kind", _) => {}
-            ("session", Value::String(s)) => match SessionHandle::parse(&s) {
-                Some(h) => entry = entry.with_handle(h),
-                // Not a handle's shape: never copy it anywhere.
-                None => {}
-            },
+            ("session", Value::String(s)) => {
+                // Not a handle's shape: never copied anywhere.
+                if let Some(h) = SessionHandle::parse(&s) {
+                    entry = entry.with_handle(h);
+                }
+            }
             ("user", Value::String(u)) => entry = entry.with_user(u),
             ("user", Value::Null) => {}
             (_, value) => entry = entry.with_detail(name, value),
@@ -147,6 +148,7 @@ pub fn entry_for(at: Timestamp, event: &SecurityEvent) -> Option<AuditEntry> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use std::sync::atomic::AtomicBool;
 

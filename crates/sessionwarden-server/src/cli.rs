@@ -497,4 +497,22 @@ mod tests {
             assert_eq!(super::parse_duration(text).ok(), want, "{text:?}");
         }
     }
+
+    #[test]
+    fn retentions() {
+        let day = 86_400;
+        let cases: [(&str, Option<u64>); 7] = [
+            ("90d", Some(90 * day)),
+            ("12h", Some(12 * 3600)),
+            ("1w 2d", Some(9 * day)),
+            (" 30m ", Some(1800)),
+            ("0s", None),
+            ("90", None),
+            ("forever", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(super::parse_retention(text).ok().map(|d| d.as_secs()), want, "{text:?}");
+        }
+        assert_eq!(super::ServeArgs::default().audit_retention.as_secs(), 90 * day);
+    }
 }

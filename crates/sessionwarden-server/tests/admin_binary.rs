@@ -46,28 +46,40 @@ fn admin_listener_refusals_at_start_up() {
     let token_file = dir.path().join("token");
     std::fs::write(&token_file, "too-short\n").unwrap();
     let token_file = token_file.to_str().unwrap();
-    let cases: [(&str, Vec<&str>, Vec<(&str, &str)>, &str); 4] = [
-        ("non-loopback without a token", vec!["--admin-listen", "0.0.0.0:0"], vec![], "--admin-token-file"),
-        (
+    struct Case<'a> {
+        name: &'a str,
+        args: Vec<&'a str>,
+        envs: Vec<(&'a str, &'a str)>,
+        want: &'a str,
+    }
+    let case = |name, args, envs, want| Case { name, args, envs, want };
+    let cases = [
+        case(
+            "non-loopback without a token",
+            vec!["--admin-listen", "0.0.0.0:0"],
+            vec![],
+            "--admin-token-file",
+        ),
+        case(
             "short token from the environment",
             vec!["--admin-listen", "127.0.0.1:0"],
             vec![("SESSIONWARDEN_ADMIN_TOKEN", "short")],
             "at least 32",
         ),
-        (
+        case(
             "short token file",
             vec!["--admin-listen", "0.0.0.0:0", "--admin-token-file", token_file],
             vec![],
             "at least 32",
         ),
-        (
+        case(
             "both sources",
             vec!["--admin-listen", "127.0.0.1:0", "--admin-token-file", token_file],
             vec![("SESSIONWARDEN_ADMIN_TOKEN", TOKEN)],
             "not both",
         ),
     ];
-    for (name, mut args, envs, want) in cases {
+    for Case { name, mut args, envs, want } in cases {
         args.extend(["--store", "memory"]);
         let (exited, ok, stderr) = run_to_exit(dir.path(), &args, &envs);
         assert!(exited && !ok, "{name}: the server must refuse to start; stderr: {stderr}");

@@ -301,6 +301,7 @@ fn unauthorized() -> Response {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
