@@ -260,8 +260,20 @@ pub async fn run(cmd: &SessionsCommand, args: &StoreSettings, out: &mut impl std
     if matches!(args.store, StoreKind::Redis) && args.local_cache == 0 {
         args.local_cache = 1;
     }
-    let store = open(&args).await?.index?;
+    let stores = open(&args).await?;
+    let store = stores.index?;
     let now = SystemClock.now();
+    // What an operator ends from here is audited as the admin API's revocations are.
+    let audit = |entry: sessionwarden::store::AuditEntry| {
+        let log = stores.audit.clone();
+        async move {
+            if let Ok(log) = log {
+                if let Err(e) = log.append(&entry).await {
+                    tracing::warn!(target: "sessionwarden::audit", error = %e, "audit record not written");
+                }
+            }
+        }
+    };
     match cmd {
         SessionsCommand::List { user, json } => {
             let sessions = match user {
@@ -298,10 +310,17 @@ pub async fn run(cmd: &SessionsCommand, args: &StoreSettings, out: &mut impl std
             if !store.revoke(&h).await? {
                 bail!("no live session has handle {h}");
             }
+            audit(sessionwarden::store::AuditEntry::new(now, "session_revoked").with_handle(h.clone())).await;
             writeln!(out, "revoked session {h}")?;
         }
         SessionsCommand::RevokeUser { user } => {
             let n = store.revoke_user(user).await?;
+            audit(
+                sessionwarden::store::AuditEntry::new(now, "sessions_revoked")
+                    .with_user(user.clone())
+                    .with_detail("sessions", n),
+            )
+            .await;
             writeln!(out, "revoked {n} session(s) of {user}")?;
         }
     }

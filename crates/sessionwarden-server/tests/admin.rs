@@ -608,3 +608,19 @@ async fn no_secret_in_admin_responses_logs_or_audit_records() {
         }
     }
 }
+
+#[tokio::test]
+async fn logout_everywhere_is_audited_like_an_admin_revocation() {
+    let s = setup(StoreKind::Memory).await;
+    let (mut a, mut b) = (s.browser(), s.browser());
+    login(&mut a, "bob").await;
+    login(&mut b, "bob").await;
+    let t = a.get("/csrf-token").await.json()["csrf_token"].as_str().unwrap().to_owned();
+    let r = a.send(Request::post("/logout-everywhere").header("x-csrf-token", t), Body::empty()).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(me(&mut b).await, Value::Null);
+    let entries = s.audit_until(|e| e.iter().any(|e| e.kind == "sessions_revoked")).await;
+    let entry = entries.iter().find(|e| e.kind == "sessions_revoked").unwrap();
+    assert_eq!(entry.user.as_deref(), Some(user("bob").as_str()));
+    assert_eq!(entry.detail["sessions"], 2);
+}

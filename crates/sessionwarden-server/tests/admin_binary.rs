@@ -211,6 +211,18 @@ async fn revocation_over_the_admin_listener_ends_the_session_at_once() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(found, "the revocation must reach the audit log");
+    // The CLI's revocations are audited in the same store.
+    let data_dir = dir.path().to_str().unwrap();
+    let (ok, out, err) =
+        support::cli(&["sessions", "--store", "sqlite", "--data-dir", data_dir, "revoke-user", "alice"]);
+    assert!(ok, "{out}{err}");
+    let events: Value = admin(reqwest::Method::GET, "/admin/api/events?type=sessions_revoked&user=alice")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(events["events"].as_array().unwrap().len(), 1, "{events}");
     let doc = admin(reqwest::Method::GET, "/admin/openapi.json").await.unwrap();
     assert_eq!(doc.status(), 200);
 
