@@ -267,10 +267,10 @@ pub async fn run(cmd: &SessionsCommand, args: &StoreSettings, out: &mut impl std
     let audit = |entry: sessionwarden::store::AuditEntry| {
         let log = stores.audit.clone();
         async move {
-            if let Ok(log) = log {
-                if let Err(e) = log.append(&entry).await {
-                    tracing::warn!(target: "sessionwarden::audit", error = %e, "audit record not written");
-                }
+            if let Ok(log) = log
+                && let Err(e) = log.append(&entry).await
+            {
+                tracing::warn!(target: "sessionwarden::audit", error = %e, "audit record not written");
             }
         }
     };
