@@ -624,3 +624,14 @@ async fn logout_everywhere_is_audited_like_an_admin_revocation() {
     assert_eq!(entry.user.as_deref(), Some(user("bob").as_str()));
     assert_eq!(entry.detail["sessions"], 2);
 }
+
+/// Without a token (allowed on loopback only, see `AdminConfig::new`) nothing is asked of a
+/// request; with one, the same router refuses it.
+#[tokio::test]
+async fn without_a_token_the_router_lets_requests_through() {
+    let s = setup(StoreKind::Memory).await;
+    let open = admin_router(AdminState::new(&s.app, KeySource::Env), None);
+    let r = TestClient::new(open).get("/admin/api/sessions").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(s.admin_raw("GET", "/admin/api/sessions", None).await.status, 401);
+}
