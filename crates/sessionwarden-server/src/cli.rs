@@ -308,6 +308,23 @@ pub struct ServeArgs {
     /// How recent a login or `POST /reauth` must be for ending sessions (e.g. `5m`).
     #[arg(long, env = "SESSIONWARDEN_REAUTH_WINDOW", default_value = "5m", value_parser = parse_duration)]
     pub reauth_window: std::time::Duration,
+    /// Serve the admin API (sessions, audit records, keys, its OpenAPI document) on this
+    /// address; off unless set. Anything but a loopback address needs an admin token.
+    #[arg(long, env = "SESSIONWARDEN_ADMIN_LISTEN")]
+    pub admin_listen: Option<SocketAddr>,
+
+    /// A file holding the admin API's bearer token (at least 32 bytes; surrounding whitespace
+    /// is ignored). Or set `SESSIONWARDEN_ADMIN_TOKEN` in the environment.
+    #[arg(long, env = "SESSIONWARDEN_ADMIN_TOKEN_FILE")]
+    pub admin_token_file: Option<PathBuf>,
+
+    /// `SESSIONWARDEN_ADMIN_TOKEN`, from the environment only (never a flag: `ps` shows flags).
+    #[arg(skip = crate::admin::TokenSecret::from_env())]
+    pub admin_token: crate::admin::TokenSecret,
+
+    /// How long audit records are kept in the store (`90d`, `12h`, `30m`), purged hourly.
+    #[arg(long, env = "SESSIONWARDEN_AUDIT_RETENTION", default_value = "90d", value_parser = parse_retention)]
+    pub audit_retention: std::time::Duration,
 
     /// Maximum number of sessions the memory store holds.
     #[arg(long, env = "SESSIONWARDEN_MEMORY_CAPACITY", default_value_t = 100_000)]
@@ -398,6 +415,17 @@ fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     Ok(std::time::Duration::from_millis(ms))
 }
 
+/// Parses a retention such as `90d`, `12h` or `1w 2d` (humantime's syntax); at least a
+/// second.
+fn parse_retention(s: &str) -> Result<std::time::Duration, String> {
+    let d = humantime::parse_duration(s.trim())
+        .map_err(|e| format!("{s:?} is not a duration like 90d or 12h: {e}"))?;
+    if d < std::time::Duration::from_secs(1) {
+        return Err("a retention under a second would purge every record at once".into());
+    }
+    Ok(d)
+}
+
 /// The settings each part of the server takes: this is the one place that reads `ServeArgs`.
 impl ServeArgs {
     /// Everything [`crate::App`] needs.
@@ -423,6 +451,7 @@ impl ServeArgs {
                 reauth_window: self.reauth_window,
             },
             demo_users: self.demo_user.clone(),
+            audit_retention: self.audit_retention,
         }
     }
 
@@ -511,5 +540,23 @@ mod tests {
         for (text, want) in cases {
             assert_eq!(super::parse_duration(text).ok(), want, "{text:?}");
         }
+    }
+
+    #[test]
+    fn retentions() {
+        let day = 86_400;
+        let cases: [(&str, Option<u64>); 7] = [
+            ("90d", Some(90 * day)),
+            ("12h", Some(12 * 3600)),
+            ("1w 2d", Some(9 * day)),
+            (" 30m ", Some(1800)),
+            ("0s", None),
+            ("90", None),
+            ("forever", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(super::parse_retention(text).ok().map(|d| d.as_secs()), want, "{text:?}");
+        }
+        assert_eq!(super::ServeArgs::default().audit_retention.as_secs(), 90 * day);
     }
 }

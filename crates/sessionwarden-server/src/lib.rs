@@ -2,6 +2,8 @@
 //! a fixed set of routes (sessions, CSRF, login, JWTs, health). Thin over the library crates.
 
 pub mod account;
+pub mod admin;
+pub mod audit;
 pub mod auth;
 mod body;
 pub mod cli;
@@ -20,8 +22,10 @@ use anyhow::{Context as _, Result};
 use axum::Router;
 use sessionwarden::keyring::Keyring;
 use sessionwarden::maintenance::{Maintenance, in_batches};
+use sessionwarden::store::AuditLog;
 use sessionwarden::{
-    Backend, Clock, CookieConfig, Events, ExpiredDeletion, Expiry, SessionLayer, SessionStore, SystemClock,
+    Backend, Clock, CookieConfig, Events, ExpiredDeletion, Expiry, SessionIndex, SessionLayer, SessionStore,
+    SystemClock, Timestamp,
 };
 
 use crate::cli::ServeArgs;
@@ -31,6 +35,12 @@ pub const SESSION_SWEEP_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Expired sessions removed per statement.
 const SWEEP_BATCH: usize = 1000;
+
+/// How often `serve` purges audit records older than `--audit-retention`.
+pub const AUDIT_PURGE_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// Audit records removed per statement.
+const AUDIT_PURGE_BATCH: usize = 1000;
 
 /// How often the maintenance task looks at the clock for due jobs.
 const MAINTENANCE_POLL: Duration = Duration::from_secs(1);
@@ -80,6 +90,12 @@ pub struct App {
     pub flask: Option<flask::FlaskMode>,
     /// Deletion of expired records, if the store needs a sweeper.
     pub expired_deletion: Option<Arc<dyn ExpiredDeletion>>,
+    /// Listing and revocation of sessions (the admin API), or why the store has none.
+    pub index: Result<Arc<dyn SessionIndex>, stores::Unsupported>,
+    /// The store's audit records, or why it keeps none.
+    pub audit: Result<Arc<dyn AuditLog>, stores::Unsupported>,
+    /// How long audit records are kept.
+    pub audit_retention: Duration,
 }
 
 /// Everything the server is configured with, built from the command line by
@@ -98,6 +114,8 @@ pub struct Settings {
     pub session: SessionSettings,
     /// The demo users `POST /login` accepts.
     pub demo_users: Vec<auth::DemoUser>,
+    /// How long audit records are kept.
+    pub audit_retention: Duration,
 }
 
 /// The session cookie and lifetimes.
@@ -206,12 +224,17 @@ impl App {
             csrf,
             flask,
             expired_deletion: stores.expired_deletion,
+            index: stores.index,
+            audit: stores.audit,
+            audit_retention: settings.audit_retention,
         })
     }
 
     /// The periodic maintenance for this application: the session sweep (server-side stores)
-    /// every [`SESSION_SWEEP_INTERVAL`] and the token purge every
-    /// [`tokens::TOKEN_PURGE_INTERVAL`], off the application's clock. `serve` spawns it.
+    /// every [`SESSION_SWEEP_INTERVAL`], the purge of audit records older than
+    /// [`App::audit_retention`] every [`AUDIT_PURGE_INTERVAL`] (stores that keep them), and
+    /// the token purge every [`tokens::TOKEN_PURGE_INTERVAL`], off the application's clock.
+    /// `serve` spawns it.
     pub fn maintenance(&self) -> Maintenance {
         let mut maintenance = Maintenance::new(self.state.clock.clone());
         // Only stores that need it: Flask-Session's records expire by TTL, with nothing to sweep.
@@ -220,6 +243,16 @@ impl App {
                 let store = store.clone();
                 // Small batches keep each statement short; stop when a batch comes back short.
                 async move { in_batches(SWEEP_BATCH, || store.delete_expired(now, SWEEP_BATCH)).await }
+            });
+        }
+        if let Ok(log) = self.audit.clone() {
+            let retention = self.audit_retention;
+            maintenance = maintenance.with_job("audit purge", AUDIT_PURGE_INTERVAL, move |now| {
+                let log = log.clone();
+                let before = Timestamp::from_unix(
+                    now.unix().saturating_sub(i64::try_from(retention.as_secs()).unwrap_or(i64::MAX)),
+                );
+                async move { in_batches(AUDIT_PURGE_BATCH, || log.purge(before, AUDIT_PURGE_BATCH)).await }
             });
         }
         let tokens = self.state.tokens.clone();
@@ -261,7 +294,11 @@ impl App {
 /// # Errors
 /// When the keyring or store cannot be opened, or the address cannot be bound.
 pub async fn serve(args: ServeArgs, keyring_path: std::path::PathBuf) -> Result<()> {
-    let events = Events::default();
+    // Checked before anything is opened: a refused admin listener stops the start-up.
+    let admin =
+        admin::AdminConfig::new(args.admin_listen, args.admin_token_file.as_deref(), &args.admin_token)?;
+    let (audit_sink, audit_writer) = audit::AuditSink::channel(audit::AUDIT_QUEUE);
+    let events = Events::with_sinks(1024, vec![Arc::new(audit_sink)]);
     let flask_mode = matches!(args.store, cli::StoreKind::FlaskCookie | cli::StoreKind::FlaskRedis);
     let (keyring, source) = keys::load(&keyring_path, flask_mode)?;
     if let keys::KeySource::File(path) = &source {
@@ -273,10 +310,20 @@ pub async fn serve(args: ServeArgs, keyring_path: std::path::PathBuf) -> Result<
         );
     }
     let app = App::new(&args, keyring, events, Arc::new(SystemClock)).await?;
+    // Without an audit log the writer is dropped and the sink discards what it is given.
+    let _audit = app.audit.clone().ok().map(|log| audit_writer.spawn(log));
     let _maintenance = app.maintenance().spawn(MAINTENANCE_POLL);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let admin_listener = match &admin {
+        Some(config) => Some(
+            tokio::net::TcpListener::bind(config.listen)
+                .await
+                .with_context(|| format!("cannot listen on --admin-listen {}", config.listen))?,
+        ),
+        None => None,
+    };
     let addr: SocketAddr = listener.local_addr()?;
     tracing::info!(target: "sessionwarden::server", %addr, store = ?args.store, "listening");
     // Tests and scripts read this line to find the port when listening on :0.
@@ -287,7 +334,36 @@ pub async fn serve(args: ServeArgs, keyring_path: std::path::PathBuf) -> Result<
         idle_timeout: args.http_idle_timeout,
         max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
     };
-    http::serve(listener, app.router(), limits, shutdown_signal()).await?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let stop_on_signal = async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    };
+    let wait_stop = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stopped| *stopped).await;
+    };
+    let admin_task = match (admin, admin_listener) {
+        (Some(config), Some(listener)) => {
+            let admin_addr = listener.local_addr()?;
+            if config.token.is_none() {
+                tracing::warn!(
+                    target: "sessionwarden::admin",
+                    addr = %admin_addr,
+                    "the admin API has no token: every user of this host can use it (set --admin-token-file)"
+                );
+            }
+            tracing::info!(target: "sessionwarden::admin", addr = %admin_addr, "admin listening");
+            println!("sessionwarden admin listening on http://{admin_addr}");
+            let router = admin::admin_router(admin::AdminState::new(&app, source), config.token);
+            Some(tokio::spawn(http::serve(listener, router, limits, wait_stop(stopped.clone()))))
+        }
+        _ => None,
+    };
+    tokio::spawn(stop_on_signal);
+    http::serve(listener, app.router(), limits, wait_stop(stopped)).await?;
+    if let Some(task) = admin_task {
+        let _ = task.await;
+    }
     tracing::info!(target: "sessionwarden::server", "stopped");
     Ok(())
 }

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result, bail};
+use sessionwarden::store::AuditLog;
 use sessionwarden::{
     Backend, Clock as _, CookieStore, ExpiredDeletion, MemoryStore, SessionHandle, SessionIndex,
     SessionStore, SystemClock,
@@ -85,6 +86,9 @@ pub struct Stores {
     /// Deletion of expired records in batches, if the store needs it (the sweeper runs only
     /// then).
     pub expired_deletion: Option<Arc<dyn ExpiredDeletion>>,
+    /// The store's audit records (the admin API's event history, the audit sink), or why
+    /// the store keeps none.
+    pub audit: Result<Arc<dyn AuditLog>, Unsupported>,
 }
 
 /// Why `kind` cannot list or revoke sessions, if it cannot: known from the kind alone, so
@@ -103,6 +107,17 @@ pub fn missing_index(kind: StoreKind) -> Option<Unsupported> {
     Some(Unsupported { store: store_name(kind), reason })
 }
 
+/// Why `kind` keeps no audit records.
+fn no_audit(kind: StoreKind) -> Unsupported {
+    let reason = match kind {
+        StoreKind::Cookie | StoreKind::FlaskCookie => {
+            "keeps nothing on the server: there is nowhere to keep audit records"
+        }
+        _ => "keeps no audit records",
+    };
+    Unsupported { store: store_name(kind), reason }
+}
+
 /// [`missing_index`] of a kind that has no index.
 fn no_index(kind: StoreKind) -> Unsupported {
     missing_index(kind).unwrap_or(Unsupported { store: store_name(kind), reason: "has no session index" })
@@ -110,19 +125,35 @@ fn no_index(kind: StoreKind) -> Unsupported {
 
 impl Stores {
     /// A store with every capability.
-    fn indexed<S: SessionIndex + ExpiredDeletion>(store: S) -> Self {
+    fn indexed<S: SessionIndex + ExpiredDeletion + AuditLog>(store: S) -> Self {
         let store = Arc::new(store);
+        Self::indexed_with_audit(store.clone(), store)
+    }
+
+    /// A store with every capability, its audit records kept by `audit` (the store behind a
+    /// cache: audit records are not cached).
+    fn indexed_with_audit<S: SessionIndex + ExpiredDeletion>(
+        store: Arc<S>,
+        audit: Arc<dyn AuditLog>,
+    ) -> Self {
         Self {
             backend: Backend::Server(store.clone()),
             store: Some(store.clone()),
             index: Ok(store.clone()),
             expired_deletion: Some(store),
+            audit: Ok(audit),
         }
     }
 
     /// A cookie store: nothing on the server.
     fn cookie(backend: Backend, kind: StoreKind) -> Self {
-        Self { backend, store: None, index: Err(no_index(kind)), expired_deletion: None }
+        Self {
+            backend,
+            store: None,
+            index: Err(no_index(kind)),
+            expired_deletion: None,
+            audit: Err(no_audit(kind)),
+        }
     }
 
     /// What `POST /logout-everywhere` can do about sessions.
@@ -186,7 +217,8 @@ pub async fn open(args: &StoreSettings) -> Result<Stores> {
             let store =
                 store.try_with_prefix(args.redis_prefix.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
             if args.local_cache > 0 {
-                Stores::indexed(store.with_local_cache(args.local_cache).await)
+                let audit: Arc<dyn AuditLog> = Arc::new(store.clone());
+                Stores::indexed_with_audit(Arc::new(store.with_local_cache(args.local_cache).await), audit)
             } else {
                 Stores::indexed(store)
             }
@@ -206,6 +238,7 @@ pub async fn open(args: &StoreSettings) -> Result<Stores> {
                 store: Some(store),
                 index: Err(no_index(args.store)),
                 expired_deletion: None,
+                audit: Err(no_audit(args.store)),
             }
         }
     })
@@ -227,8 +260,20 @@ pub async fn run(cmd: &SessionsCommand, args: &StoreSettings, out: &mut impl std
     if matches!(args.store, StoreKind::Redis) && args.local_cache == 0 {
         args.local_cache = 1;
     }
-    let store = open(&args).await?.index?;
+    let stores = open(&args).await?;
+    let store = stores.index?;
     let now = SystemClock.now();
+    // What an operator ends from here is audited as the admin API's revocations are.
+    let audit = |entry: sessionwarden::store::AuditEntry| {
+        let log = stores.audit.clone();
+        async move {
+            if let Ok(log) = log
+                && let Err(e) = log.append(&entry).await
+            {
+                tracing::warn!(target: "sessionwarden::audit", error = %e, "audit record not written");
+            }
+        }
+    };
     match cmd {
         SessionsCommand::List { user, json } => {
             let sessions = match user {
@@ -265,10 +310,17 @@ pub async fn run(cmd: &SessionsCommand, args: &StoreSettings, out: &mut impl std
             if !store.revoke(&h).await? {
                 bail!("no live session has handle {h}");
             }
+            audit(sessionwarden::store::AuditEntry::new(now, "session_revoked").with_handle(h.clone())).await;
             writeln!(out, "revoked session {h}")?;
         }
         SessionsCommand::RevokeUser { user } => {
             let n = store.revoke_user(user).await?;
+            audit(
+                sessionwarden::store::AuditEntry::new(now, "sessions_revoked")
+                    .with_user(user.clone())
+                    .with_detail("sessions", n),
+            )
+            .await;
             writeln!(out, "revoked {n} session(s) of {user}")?;
         }
     }

@@ -377,6 +377,10 @@ async fn logout_everywhere(State(state): State<AppState>, session: Session) -> R
         Some(index) => index.revoke_user(&user).await?,
         None => 0,
     };
+    state.events.record(
+        state.clock.now(),
+        sessionwarden::SecurityEvent::SessionsRevoked { user: Some(user.clone()), sessions },
+    );
     session.destroy().await?;
     Ok(Json(json!({"user": null, "revoked_sessions": sessions})).into_response())
 }

@@ -622,7 +622,8 @@ async fn purge_removes_expired_token_rows() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-/// `serve`'s maintenance (the session sweep and the token purge as jobs of one task) runs off
+/// `serve`'s maintenance (the session sweep, the audit purge and the token purge as jobs of one
+/// task) runs off
 /// the application's clock: advancing the `ManualClock` runs what is due, without sleeping.
 #[tokio::test]
 async fn maintenance_sweeps_sessions_and_purges_tokens_off_the_clock() {
@@ -635,13 +636,19 @@ async fn maintenance_sweeps_sessions_and_purges_tokens_off_the_clock() {
     let ran = |reports: &[sessionwarden::maintenance::JobReport]| -> Vec<(&'static str, Option<u64>)> {
         reports.iter().map(|r| (r.name(), r.removed())).collect()
     };
-    assert_eq!(ran(&maintenance.run_due().await), vec![("session sweep", Some(0)), ("token purge", Some(0))]);
+    assert_eq!(
+        ran(&maintenance.run_due().await),
+        vec![("session sweep", Some(0)), ("audit purge", Some(0)), ("token purge", Some(0))]
+    );
     w.clock.advance(Duration::from_secs(59));
     assert_eq!(ran(&maintenance.run_due().await), vec![], "nothing is due before a minute");
 
     // 31 days on: the session (idle 10 min) and the refresh family (30 days) have expired.
     w.clock.advance(Duration::from_secs(31 * 24 * 3600));
-    assert_eq!(ran(&maintenance.run_due().await), vec![("session sweep", Some(1)), ("token purge", Some(0))]);
+    assert_eq!(
+        ran(&maintenance.run_due().await),
+        vec![("session sweep", Some(1)), ("audit purge", Some(0)), ("token purge", Some(0))]
+    );
     w.rec.clear();
     assert_eq!(w.refresh(&refresh).await.status, 401);
     assert_eq!(w.rec.reasons("jwt_rejected"), vec!["refresh_unknown"], "the family was purged");

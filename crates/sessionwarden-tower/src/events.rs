@@ -143,6 +143,21 @@ pub enum SecurityEvent {
         /// The family's id (not a secret: it cannot refresh anything).
         family: String,
     },
+    /// Every session of a user, or of everyone, was revoked by an operator or a "log out
+    /// everywhere" (one event for the lot; [`SecurityEvent::SessionRevoked`] names single
+    /// sessions).
+    SessionsRevoked {
+        /// The user, or `None` when every user's sessions were revoked.
+        user: Option<String>,
+        /// How many sessions were deleted.
+        sessions: u64,
+    },
+    /// A request to the admin API was refused: no bearer token, a malformed
+    /// `Authorization` header, or the wrong token. Answered 401.
+    AdminAuthFailed {
+        /// `missing`, `malformed` or `mismatch` (never the presented bytes).
+        reason: &'static str,
+    },
 }
 
 impl SecurityEvent {
@@ -166,6 +181,8 @@ impl SecurityEvent {
             Self::JwtRejected { .. } => "jwt_rejected",
             Self::ForwardingHeaderRejected { .. } => "forwarding_header_rejected",
             Self::RefreshTokenReuse { .. } => "refresh_token_reuse",
+            Self::SessionsRevoked { .. } => "sessions_revoked",
+            Self::AdminAuthFailed { .. } => "admin_auth_failed",
         }
     }
 
@@ -180,6 +197,7 @@ impl SecurityEvent {
             Self::CsrfRejected { reason } => Some(reason.as_str()),
             Self::JwtRejected { reason } | Self::ForwardingHeaderRejected { reason } => Some(reason),
             Self::RefreshTokenReuse { .. } => Some("refresh_reuse"),
+            Self::AdminAuthFailed { reason } => Some(reason),
             Self::SessionExpired { deadline: ExpiryKind::Idle } => Some("idle"),
             Self::SessionExpired { deadline: ExpiryKind::Absolute } => Some("absolute"),
             _ => None,
@@ -384,7 +402,8 @@ impl Events {
             | SecurityEvent::KeyringReloadFailed { .. }
             | SecurityEvent::JwtRejected { .. }
             | SecurityEvent::ForwardingHeaderRejected { .. }
-            | SecurityEvent::RefreshTokenReuse { .. } => true,
+            | SecurityEvent::RefreshTokenReuse { .. }
+            | SecurityEvent::AdminAuthFailed { .. } => true,
             #[cfg(feature = "csrf")]
             SecurityEvent::CsrfRejected { .. } => true,
             _ => false,
