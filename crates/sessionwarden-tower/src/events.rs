@@ -269,35 +269,26 @@ const MAX_CONTEXT_PATH: usize = 256;
 const MAX_REQUEST_ID: usize = 128;
 
 /// What the layer knows about the request in flight, shared with the code that records
-/// events during it. The device summary is made only if an event is recorded.
+/// events during it. Everything is kept as the request had it (cheap reference-counted
+/// clones, no parsing): the context is made only if an event is recorded.
 pub(crate) struct RequestScope {
-    method: String,
-    path: String,
+    method: http::Method,
+    uri: http::Uri,
     client_ip: Option<std::net::IpAddr>,
     user_agent: Option<http::HeaderValue>,
-    request_id: Option<String>,
+    request_id: Option<http::HeaderValue>,
     session: Mutex<(Option<String>, Option<SessionHandle>)>,
 }
 
 impl RequestScope {
     pub(crate) fn new<B>(req: &http::Request<B>, client_ip: Option<std::net::IpAddr>) -> Self {
-        let path = req.uri().path();
-        let mut end = path.len().min(MAX_CONTEXT_PATH);
-        while !path.is_char_boundary(end) {
-            end -= 1;
-        }
-        let request_id = req
-            .headers()
-            .get("x-request-id")
-            .filter(|v| v.len() <= MAX_REQUEST_ID && v.as_bytes().iter().all(|b| b.is_ascii_graphic()))
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        let headers = req.headers();
         Self {
-            method: req.method().as_str().to_owned(),
-            path: path[..end].to_owned(),
+            method: req.method().clone(),
+            uri: req.uri().clone(),
             client_ip,
-            user_agent: req.headers().get(http::header::USER_AGENT).cloned(),
-            request_id,
+            user_agent: headers.get(http::header::USER_AGENT).cloned(),
+            request_id: headers.get("x-request-id").cloned(),
             session: Mutex::new((None, None)),
         }
     }
@@ -309,12 +300,23 @@ impl RequestScope {
 
     fn context(&self) -> RequestContext {
         let (user, session) = self.session.lock().clone();
+        let path = self.uri.path();
+        let mut end = path.len().min(MAX_CONTEXT_PATH);
+        while !path.is_char_boundary(end) {
+            end -= 1;
+        }
+        let request_id = self
+            .request_id
+            .as_ref()
+            .filter(|v| v.len() <= MAX_REQUEST_ID && v.as_bytes().iter().all(u8::is_ascii_graphic))
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         RequestContext {
-            method: self.method.clone(),
-            path: self.path.clone(),
+            method: self.method.as_str().to_owned(),
+            path: path[..end].to_owned(),
             client_ip: self.client_ip,
             device: self.user_agent.as_ref().and_then(summarise),
-            request_id: self.request_id.clone(),
+            request_id,
             user,
             session,
         }
