@@ -20,8 +20,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::Value;
-use sessionwarden::events::RequestContext;
 use sessionwarden::events::EventSink;
+use sessionwarden::events::RequestContext;
 use sessionwarden::store::{AuditEntry, AuditLog};
 use sessionwarden::{SecurityEvent, SessionHandle, Timestamp};
 use tokio::sync::mpsc;
@@ -106,15 +106,15 @@ impl EventSink for AuditSink {
 /// client's network (its /24 or /48, never the full address) and device.
 fn with_context(mut entry: AuditEntry, context: Option<&RequestContext>) -> AuditEntry {
     let Some(ctx) = context else { return entry };
-    if entry.user.is_none() {
-        if let Some(user) = &ctx.user {
-            entry = entry.with_user(user.clone());
-        }
+    if entry.user.is_none()
+        && let Some(user) = &ctx.user
+    {
+        entry = entry.with_user(user.clone());
     }
-    if entry.handle.is_none() {
-        if let Some(handle) = &ctx.session {
-            entry = entry.with_handle(handle.clone());
-        }
+    if entry.handle.is_none()
+        && let Some(handle) = &ctx.session
+    {
+        entry = entry.with_handle(handle.clone());
     }
     let mut request = serde_json::Map::new();
     request.insert("method".into(), ctx.method.clone().into());

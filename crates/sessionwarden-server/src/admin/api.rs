@@ -307,6 +307,13 @@ async fn revoke_session(
     if !index.revoke(&handle).await? {
         return Err(ApiError::new(StatusCode::NOT_FOUND, "no live session has this handle"));
     }
+    // The session's JWTs carry its handle as `sid`: its refresh families end with it.
+    state
+        .app
+        .tokens
+        .revoke_session(handle.as_str())
+        .await
+        .map_err(|e| ApiError::Store(StoreError::unavailable("token store", e)))?;
     state.app.events.record(state.app.clock.now(), SecurityEvent::SessionRevoked { session: handle });
     Ok(Json(Revoked { revoked_sessions: 1, user: None }))
 }
