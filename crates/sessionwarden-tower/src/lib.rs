@@ -67,7 +67,7 @@ pub use self::session::Session;
 pub use self::store::{Backend, CookieStore, MemoryStore, SaveOutcome, SessionInfo, SessionStore};
 #[cfg(feature = "cache")]
 pub use self::store::{CachedStore, Invalidator};
-pub use self::store::{ExpiredDeletion, SessionIndex};
+pub use self::store::{ExpiredDeletion, ListQuery, SessionIndex, SessionPage};
 pub use self::time::{Clock, ManualClock, SystemClock, Timestamp};
 
 #[doc(hidden)]
