@@ -6,7 +6,7 @@
 //!
 //! | capability | trait | who needs it |
 //! |---|---|---|
-//! | list and revoke sessions by handle and by user | [`SessionIndex`] | self-service, admin API, CLI, logout everywhere |
+//! | list (a page at a time), count and revoke sessions by handle and by user | [`SessionIndex`] | self-service, admin API, CLI, logout everywhere |
 //! | delete expired records in bounded batches | [`ExpiredDeletion`] | the sweeper |
 //! | keep audit records | [`AuditLog`] | the admin plane |
 //! | shared rate-limit state (GCRA) | [`RateLimitStore`] | the risk engine, fleet-wide |
