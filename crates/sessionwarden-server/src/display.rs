@@ -80,6 +80,7 @@ pub fn parse_time(s: &str, now: Timestamp) -> Result<Timestamp> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
 

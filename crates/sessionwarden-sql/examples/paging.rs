@@ -17,7 +17,7 @@
 use std::time::{Duration, Instant};
 
 use sessionwarden_core::store::ListQuery;
-use sessionwarden_core::{Record, SessionId, SessionIndex, SessionStore, StoreKey};
+use sessionwarden_core::{Record, SessionId, SessionIndex, StoreKey};
 use sessionwarden_sql::{PostgresStore, SqliteStore};
 use sessionwarden_test::conformance::{NOW, record};
 
@@ -110,7 +110,7 @@ where
     times[RUNS / 2].as_secs_f64() * 1e3
 }
 
-async fn measure(name: &str, store: &(impl SessionIndex + SessionStore), rows: usize, load_s: f64) {
+async fn measure(name: &str, store: &impl SessionIndex, rows: usize, load_s: f64) {
     // Listings show handles (key prefixes), never whole keys: the baseline looks up a key
     // inserted for it.
     let key = SessionId::generate().store_key();
