@@ -719,6 +719,34 @@ class Harness:
                 run.proc.stop()
         return out
 
+    # -- listing pages -------------------------------------------------------------------
+
+    def paging(self, rows: int) -> list[dict]:
+        """One page of the session listing from a table of `rows` sessions, SQLite and (when the
+        bench database is there) PostgreSQL: crates/sessionwarden-sql/examples/paging.rs, which
+        bulk-loads its own tables and prints one JSON object per store."""
+        env = dict(os.environ, CARGO_TARGET_DIR=str(TARGET))
+        argv = ["cargo", "run", "--release", "--quiet", "-p", "sessionwarden-sql", "--example", "paging", "--",
+                "--rows", str(rows)]
+        if "pg_url" in self.ctx:
+            # A database of its own: the example empties its table first.
+            base = self.ctx["pg_url"].rsplit("/", 1)[0]
+            db = "sessionwarden_bench_paging"
+            subprocess.run(["psql", f"{base}/postgres", "-tAc", f"CREATE DATABASE {db}"], capture_output=True)
+            argv += ["--postgres", f"{base}/{db}"]
+        log(f"  paging: {rows:,} sessions per table")
+        r = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600)
+        if r.returncode != 0:
+            self.fail("paging", (r.stderr.strip().splitlines() or ["?"])[-1])
+            return []
+        out = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
+        for line in r.stderr.splitlines():
+            if line.startswith("SKIPPED"):
+                self.skipped.append(("paging postgres", line.split(":", 1)[-1].strip()))
+        for o in out:
+            log(f"    {o}")
+        return out
+
     # -- criterion -----------------------------------------------------------------------
 
     def micro(self) -> list[dict]:
@@ -873,6 +901,8 @@ def main() -> int:
     ap.add_argument("--scale-time", type=int, default=180,
                     help="stop filling a store after this many seconds (the table says how many it got)")
     ap.add_argument("--no-micro", action="store_true", help="skip the criterion benches")
+    ap.add_argument("--paging-rows", type=int, default=1_000_000,
+                    help="sessions per table for the listing-page figures (0: skip; smoke: 10 000)")
     ap.add_argument("--no-build", action="store_true", help="use the binaries already built")
     ap.add_argument("--results", type=Path, default=None,
                     help="write RESULTS.md here (default: bench/RESULTS.md in a full run, none in smoke)")
@@ -912,6 +942,7 @@ def main() -> int:
         return 0
     if a.smoke:
         a.rounds, a.duration, a.warmup, a.no_peers, a.no_sweep, a.scale, a.no_micro = 1, 2, 0, True, True, 0, True
+        a.paging_rows = min(a.paging_rows, 10_000)
     elif a.results is None:
         a.results = BENCH / "RESULTS.md"
 
@@ -959,6 +990,9 @@ def main() -> int:
         for run in runs:
             run.proc.stop()
         scale = h.scale(a.scale, chosen) if a.scale else {}
+        if a.paging_rows and not a.smoke and "pg_url" not in h.ctx:
+            h.check_postgres()
+        paging = h.paging(a.paging_rows) if a.paging_rows else []
         micro = [] if a.no_micro else h.micro()
     finally:
         h.close()
@@ -970,7 +1004,7 @@ def main() -> int:
         h.fail("table", f"the ceiling {CEILING} was not measured: no ratios")
     ts = targets(rows)
     result = {"mode": "smoke" if a.smoke else "full", "machine": host, "args": vars(a) | {"results": str(a.results)},
-              "rows": rows, "targets": ts, "sweep": sweep, "scale": scale, "micro": micro, "peak_rss_mb": rss,
+              "rows": rows, "targets": ts, "sweep": sweep, "scale": scale, "paging": paging, "micro": micro, "peak_rss_mb": rss,
               "skipped": h.skipped, "failed": h.failed, "elapsed_s": time.monotonic() - t0}
     OUT.mkdir(exist_ok=True)
     (OUT / f"results-{result['mode']}.json").write_text(json.dumps(result, indent=1))

@@ -186,6 +186,23 @@ impl SessionHandle {
         &self.0
     }
 
+    /// The first 16 bytes of the store key this handle names; `None` if the text does not
+    /// decode to 16 bytes (then it names no session).
+    #[must_use]
+    pub fn key_prefix(&self) -> Option<[u8; 16]> {
+        URL_SAFE_NO_PAD.decode(&self.0).ok()?.as_slice().try_into().ok()
+    }
+
+    /// The smallest store key that sorts after every key this handle could name: listings
+    /// resume there (`store_key > cursor`). `None` if the handle names no key.
+    #[must_use]
+    pub fn cursor_key(&self) -> Option<StoreKey> {
+        let prefix = self.key_prefix()?;
+        let mut high = [0xffu8; 32];
+        high[..16].copy_from_slice(&prefix);
+        Some(StoreKey(high))
+    }
+
     /// Whether `key` is the session this handle names.
     #[must_use]
     pub fn matches(&self, key: &StoreKey) -> bool {

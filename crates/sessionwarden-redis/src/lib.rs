@@ -60,6 +60,13 @@
 //! bucket too (`{<bb>}:user:<user>`): a single per-user set would sit in another slot than
 //! the record and could only be kept in step non-atomically.
 //!
+//! `list_page` walks the buckets in key order (a bucket is a range of store keys), asking
+//! one bucket first and twice as many at once in each later round, so a dense store fills a
+//! page from one bucket and a sparse one in at most 8 round trips. Format version 1 has no
+//! index in key order, so each bucket asked sorts its live members in its script: a page
+//! costs O(m log m) on the server for buckets of m ≈ n/256 sessions. `count` is one `ZCOUNT`
+//! per bucket.
+//!
 //! Two operations still span slots:
 //!
 //! - **`revoke_user`** visits the buckets one script each. Each script deletes the user's

@@ -166,6 +166,49 @@ end
 return out
 ";
 
+/// `list_page`, one bucket. KEYS: the bucket's expiry index. ARGV: base, now, after (hex, or
+/// `""` for the bucket's start), limit.
+/// Takes the members whose deadline is after `now` and whose hex sorts after `after`, in key
+/// order, and reads up to `limit` of them. Returns `{more, last, out}`: `more` is 1 if members
+/// past the ones read remain, `last` the last hex read (`""` if none), `out` the flat array
+/// hex, bytes, ... of the records still present.
+///
+/// The bucket has no index in key order (the layout's sorted set is by deadline), so this
+/// reads the bucket's live members and sorts them: O(m log m) for a bucket of m sessions,
+/// about n/256 of the store. Hex is compared byte by byte, not with Lua's `<`, which follows
+/// the server's collation locale.
+const LIST_PAGE: &str = r"
+local function before(a, b)
+  for i = 1, #a do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then return x < y end
+  end
+  return false
+end
+local after = ARGV[3]
+local keep = {}
+for _, hex in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[2], '+inf')) do
+  if after == '' or before(after, hex) then keep[#keep + 1] = hex end
+end
+table.sort(keep, before)
+local limit = tonumber(ARGV[4])
+local out = {}
+local last = ''
+local n = math.min(limit, #keep)
+for i = 1, n do
+  local hex = keep[i]
+  last = hex
+  local d = redis.call('HGET', base .. hex, 'd')
+  if d then
+    out[#out + 1] = hex
+    out[#out + 1] = d
+  end
+end
+local more = 0
+if #keep > n then more = 1 end
+return {more, last, out}
+";
+
 /// `delete_expired`, one bucket. KEYS: the bucket's expiry index. ARGV: base, now, limit.
 /// Removes up to `limit` sessions whose deadline is at or before `now` (the record if Redis
 /// has not evicted it yet, and its index entries either way). Returns how many.
@@ -196,6 +239,7 @@ pub(crate) struct Scripts {
     pub(crate) revoke_user: Script,
     pub(crate) list_user: Script,
     pub(crate) list: Script,
+    pub(crate) list_page: Script,
     pub(crate) sweep: Script,
     pub(crate) mark_revocation: Script,
 }
@@ -216,6 +260,7 @@ pub(crate) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     revoke_user: with_prelude(REVOKE_USER),
     list_user: with_prelude(LIST_USER),
     list: with_prelude(LIST),
+    list_page: with_prelude(LIST_PAGE),
     sweep: with_prelude(SWEEP),
     mark_revocation: Script::new(MARK_REVOCATION),
 });

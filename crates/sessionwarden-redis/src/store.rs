@@ -13,8 +13,8 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClient;
 use redis::{IntoConnectionInfo, RedisError, RedisResult, Value};
 use sessionwarden_core::{
-    ExpiredDeletion, Record, SaveOutcome, SessionHandle, SessionIndex, SessionInfo, SessionStore, StoreError,
-    StoreKey, Timestamp,
+    ExpiredDeletion, ListQuery, Record, SaveOutcome, SessionHandle, SessionIndex, SessionInfo, SessionPage,
+    SessionStore, StoreError, StoreKey, Timestamp,
 };
 
 use crate::conn::Conn;
@@ -431,6 +431,58 @@ impl RedisStore {
     }
 }
 
+impl RedisStore {
+    /// One bucket's part of a listing page: up to `need` live sessions after `after` (hex, or
+    /// `""`) in key order, kept to `user`'s if given, and the last hex read if the bucket holds
+    /// more past it.
+    async fn page_bucket(
+        &self,
+        bucket: u8,
+        after: String,
+        now: Timestamp,
+        need: usize,
+        user: Option<&str>,
+    ) -> Result<(Vec<SessionInfo>, Option<String>), StoreError> {
+        const OP: &str = "list_page";
+        let base = self.base(bucket);
+        let mut conn = self.conn.clone();
+        let mut infos = Vec::new();
+        if let Some(user) = user {
+            // The user's set in this bucket is small: list it whole, keep what follows `after`.
+            let mut inv = SCRIPTS.list_user.prepare_invoke();
+            inv.key(format!("{base}user:{user}")).arg(&base);
+            let reply: Value = step(OP, inv.invoke_async(&mut conn)).await?;
+            live_infos(reply, now, &mut infos);
+            infos.retain(|s| {
+                after.is_empty() || handle_hex(&s.handle).is_some_and(|h| h.as_str() > &after[..32])
+            });
+            infos.sort_by_key(|s| handle_hex(&s.handle));
+            infos.truncate(need);
+            return Ok((infos, None));
+        }
+        let mut inv = SCRIPTS.list_page.prepare_invoke();
+        inv.key(format!("{base}expiry")).arg(&base).arg(now.unix()).arg(&after).arg(need);
+        let reply: Value = step(OP, inv.invoke_async(&mut conn)).await?;
+        let Value::Array(mut parts) = reply else { return Err(unexpected(OP)) };
+        if parts.len() != 3 {
+            return Err(unexpected(OP));
+        }
+        let entries = parts.pop().unwrap_or(Value::Nil);
+        let last = match parts.pop() {
+            Some(Value::BulkString(b)) => String::from_utf8(b).map_err(|_| unexpected(OP))?,
+            _ => return Err(unexpected(OP)),
+        };
+        let more = matches!(parts.pop(), Some(Value::Int(1)));
+        live_infos(entries, now, &mut infos);
+        Ok((infos, more.then_some(last)))
+    }
+}
+
+/// The 32 lower-case hex digits of the key prefix a handle names.
+fn handle_hex(handle: &SessionHandle) -> Option<String> {
+    Some(handle.key_prefix()?.iter().map(|b| format!("{b:02x}")).collect())
+}
+
 /// How `cycle_steps` ended.
 enum Cycled {
     /// The record is under `to` only.
@@ -630,6 +682,69 @@ impl SessionIndex for RedisStore {
         out.sort_by_key(|s| std::cmp::Reverse(s.last_seen));
         out.truncate(limit);
         Ok(out)
+    }
+
+    async fn list_page(&self, query: &ListQuery, now: Timestamp) -> Result<SessionPage, StoreError> {
+        if query.limit == 0 {
+            return Ok(SessionPage::default());
+        }
+        let (mut bucket, mut after) = match &query.after {
+            None => (0u16, String::new()),
+            Some(h) => match h.cursor_key() {
+                Some(k) => (u16::from(k.as_bytes()[0]), k.to_hex()),
+                None => return Ok(SessionPage::default()),
+            },
+        };
+        let want = query.limit.saturating_add(1);
+        let mut out = Vec::new();
+        // Buckets are key ranges in key order, so the listing walks them in turn. Dense stores
+        // fill a page from one bucket; sparse ones would cost a round trip per bucket, so each
+        // round asks twice as many buckets at once as the last (at most 8 rounds for 256).
+        let mut window = 1u16;
+        while bucket < BUCKETS && out.len() < want {
+            let end = (bucket + window).min(BUCKETS);
+            let need = want - out.len();
+            let calls = (bucket..end).filter_map(|b| u8::try_from(b).ok()).map(|b| {
+                let start = if u16::from(b) == bucket { after.clone() } else { String::new() };
+                self.page_bucket(b, start, now, need, query.user.as_deref())
+            });
+            let replies = try_join_all(calls).await?;
+            let mut resume = None;
+            for (b, (infos, more)) in (bucket..end).zip(replies) {
+                out.extend(infos);
+                if out.len() >= want {
+                    break;
+                }
+                // This bucket holds more than it was asked for: finish it before the next.
+                if let Some(last) = more {
+                    resume = Some((b, last));
+                    break;
+                }
+            }
+            match resume {
+                Some((b, last)) => (bucket, after) = (b, last),
+                None => (bucket, after) = (end, String::new()),
+            }
+            window = window.saturating_mul(2);
+        }
+        let more = out.len() > query.limit;
+        out.truncate(query.limit);
+        Ok(SessionPage::new(out, more))
+    }
+
+    async fn count(&self, user: Option<&str>, now: Timestamp) -> Result<u64, StoreError> {
+        if let Some(user) = user {
+            return Ok(self.list_user(user, now).await?.len() as u64);
+        }
+        // The expiry index's live entries: one ZCOUNT (O(log n)) per bucket.
+        let counts = self
+            .each_bucket("count", |mut conn, base| async move {
+                let mut cmd = redis::cmd("ZCOUNT");
+                cmd.arg(format!("{base}expiry")).arg(format!("({}", now.unix())).arg("+inf");
+                cmd.query_async::<u64>(&mut conn).await
+            })
+            .await?;
+        Ok(counts.into_iter().sum())
     }
 
     async fn revoke(&self, handle: &SessionHandle) -> Result<bool, StoreError> {

@@ -1,4 +1,4 @@
-//! Command-line interface: `sessionwarden serve`, `sessionwarden keys …`.
+//! Command-line interface: `sessionwarden serve`, `keys …`, `sessions …`, `events`.
 
 // Doc comments here are also the `--help` text, where `<data-dir>` and the like are meant
 // literally, not as HTML.
@@ -70,17 +70,44 @@ pub enum Command {
         #[command(flatten)]
         store: Box<ServeArgs>,
     },
+    /// Show the store's audit records (security events, revocations), newest first.
+    Events {
+        /// Filters and output.
+        #[command(flatten)]
+        args: EventsArgs,
+        /// The store to read: the same options (and environment) as `serve`.
+        #[command(flatten)]
+        store: Box<ServeArgs>,
+    },
 }
 
 /// Session administration commands.
 #[derive(Debug, Subcommand)]
 pub enum SessionsCommand {
-    /// List live sessions (handle, user, created, last seen, expiry; never ids or data).
+    /// List live sessions, a page at a time in handle order (handle, user, created, last
+    /// seen, expiry, client; never ids or data).
     List {
         /// Only this user's sessions.
         #[arg(long)]
         user: Option<String>,
-        /// Print a JSON array instead of a table.
+        /// Print a JSON array instead of a table (the "more sessions" note goes to stderr).
+        #[arg(long)]
+        json: bool,
+        /// Sessions per page.
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        limit: u32,
+        /// Start after this handle: the one the previous page's "more sessions" note gave.
+        #[arg(long)]
+        cursor: Option<String>,
+        /// Also count every matching session (a scan of the whole store on SQL).
+        #[arg(long)]
+        count: bool,
+    },
+    /// Show one session's metadata (never its id or data).
+    Show {
+        /// The handle, as `list` prints it.
+        handle: String,
+        /// Print a JSON object instead of lines.
         #[arg(long)]
         json: bool,
     },
@@ -94,6 +121,51 @@ pub enum SessionsCommand {
         /// The user.
         user: String,
     },
+    /// Revoke every session in the store (everyone is logged out). Refused without `--yes`.
+    RevokeAll {
+        /// Yes, end every session.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+/// `events`: the store's audit records.
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// Only records of this type (`session_revoked`, `csrf_rejected`, ...).
+    #[arg(long = "type")]
+    pub kind: Option<String>,
+    /// Only records naming this user.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Only records at or after this time: RFC 3339 (`2026-12-03T18:00:00Z`) or a duration
+    /// ago (`30m`, `2h`, `2d`).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Only records before this time (same forms as `--since`).
+    #[arg(long)]
+    pub until: Option<String>,
+    /// At most this many records (the newest).
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub limit: u32,
+    /// Print JSON (an array; with `--follow`, one object per line).
+    #[arg(long)]
+    pub json: bool,
+    /// Keep printing new records as they arrive until Ctrl-C.
+    #[arg(long)]
+    pub follow: bool,
+    /// With `--follow`: how often to poll the store (`500ms`, `2s`; 100ms to 60s).
+    #[arg(long, default_value = "1s", value_parser = parse_poll)]
+    pub poll: std::time::Duration,
+}
+
+/// `--poll`: a duration between 100 ms and 60 s.
+fn parse_poll(s: &str) -> Result<std::time::Duration, String> {
+    let d = parse_duration(s)?;
+    if d < std::time::Duration::from_millis(100) || d > std::time::Duration::from_secs(60) {
+        return Err(format!("{s:?} is outside 100ms..60s"));
+    }
+    Ok(d)
 }
 
 /// Keyring commands.

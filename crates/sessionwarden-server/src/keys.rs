@@ -129,10 +129,14 @@ pub fn run(cmd: &KeysCommand, path: &Path, out: &mut impl std::io::Write) -> Res
                     .collect();
                 writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?;
             } else {
-                writeln!(out, "KID          STATE    CREATED")?;
-                for e in file.entries() {
-                    writeln!(out, "{:<12} {:<8} {}", e.kid(), e.state().as_str(), e.created())?;
-                }
+                let rows = file.entries().iter().map(|e| {
+                    vec![
+                        e.kid().to_string(),
+                        e.state().as_str().to_owned(),
+                        crate::display::when(e.created(), now),
+                    ]
+                });
+                writeln!(out, "{}", crate::display::table(&["KID", "STATE", "CREATED"], rows))?;
             }
         }
         KeysCommand::Rotate => {

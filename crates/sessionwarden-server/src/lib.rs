@@ -7,6 +7,8 @@ pub mod audit;
 pub mod auth;
 mod body;
 pub mod cli;
+pub mod display;
+pub mod events;
 pub mod flask;
 pub mod http;
 pub mod keys;

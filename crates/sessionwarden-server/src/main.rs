@@ -29,6 +29,13 @@ fn main() -> ExitCode {
                 &mut std::io::stdout(),
             ))
         }),
+        Some(Command::Events { args, store }) => runtime().and_then(|rt| {
+            rt.block_on(sessionwarden_server::events::run(
+                &args,
+                &with_dir(*store).store_settings(),
+                &mut std::io::stdout(),
+            ))
+        }),
         Some(Command::Serve(args)) => run_server(with_dir(args), keyring),
         None => run_server(with_dir(cli.serve), keyring),
     };

@@ -5,14 +5,16 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, Result, bail};
 use sessionwarden::store::AuditLog;
+use sessionwarden::store::ListQuery;
 use sessionwarden::{
-    Backend, Clock as _, CookieStore, ExpiredDeletion, MemoryStore, SessionHandle, SessionIndex,
-    SessionStore, SystemClock,
+    Backend, Clock as _, CookieStore, ExpiredDeletion, MemoryStore, SessionHandle, SessionIndex, SessionInfo,
+    SessionStore, StoreKey, SystemClock, Timestamp,
 };
 use sessionwarden_redis::RedisStore;
 use sessionwarden_sql::{PostgresStore, SqliteStore};
 
 use crate::cli::{SessionsCommand, StoreKind};
+use crate::display;
 
 /// The store settings `serve` and `sessions` take from their command line.
 #[derive(Debug, Clone)]
@@ -275,38 +277,77 @@ pub async fn run(cmd: &SessionsCommand, args: &StoreSettings, out: &mut impl std
         }
     };
     match cmd {
-        SessionsCommand::List { user, json } => {
-            let sessions = match user {
-                Some(u) => store.list_user(u, now).await?,
-                None => store.list(now, 10_000).await?,
+        SessionsCommand::List { user, json, limit, cursor, count } => {
+            let after = cursor.as_deref().map(parse_handle).transpose()?;
+            let mut query = ListQuery::first(*limit as usize).with_after(after);
+            query.user.clone_from(user);
+            let page = store.list_page(&query, now).await?;
+            let total = if *count { Some(store.count(user.as_deref(), now).await?) } else { None };
+            let note = match (&page.next, total) {
+                (Some(next), Some(t)) => {
+                    Some(format!("{} shown of {t}; more sessions: --cursor {next}", page.sessions.len()))
+                }
+                (Some(next), None) => Some(format!("more sessions: --cursor {next}")),
+                (None, Some(t)) => Some(format!("{} shown of {t}; no more sessions", page.sessions.len())),
+                (None, None) => None,
             };
             if *json {
-                writeln!(out, "{}", serde_json::to_string_pretty(&sessions)?)?;
+                writeln!(out, "{}", serde_json::to_string_pretty(&page.sessions)?)?;
+                // stdout stays one JSON array; the cursor goes where scripts can still read it.
+                if let Some(note) = &note {
+                    eprintln!("{note}");
+                }
             } else {
+                let rows = page.sessions.iter().map(|s| {
+                    vec![
+                        s.handle.to_string(),
+                        s.user.clone().unwrap_or_else(|| "-".into()),
+                        display::when(s.created, now),
+                        display::when(s.last_seen, now),
+                        s.expires_at.map_or_else(|| "never".to_owned(), |t| display::when(t, now)),
+                        client(s),
+                    ]
+                });
                 writeln!(
                     out,
-                    "{:<24} {:<20} {:<12} {:<12} EXPIRES",
-                    "HANDLE", "USER", "CREATED", "LAST_SEEN"
+                    "{}",
+                    display::table(&["HANDLE", "USER", "CREATED", "LAST SEEN", "EXPIRES", "CLIENT"], rows)
                 )?;
-                for s in &sessions {
-                    writeln!(
-                        out,
-                        "{:<24} {:<20} {:<12} {:<12} {}",
-                        s.handle,
-                        s.user.as_deref().unwrap_or("-"),
-                        s.created,
-                        s.last_seen,
-                        s.expires_at.map_or_else(|| "never".to_owned(), |t| t.to_string()),
-                    )?;
+                match note {
+                    Some(note) => writeln!(out, "{note}")?,
+                    None => writeln!(out, "{} session(s)", page.sessions.len())?,
                 }
             }
         }
-        SessionsCommand::Revoke { handle } => {
-            let Some(h) = SessionHandle::parse(handle) else {
-                bail!(
-                    "{handle:?} is not a session handle (22 characters of base64url, as `sessions list` prints)"
-                );
+        SessionsCommand::Show { handle, json } => {
+            let h = parse_handle(handle)?;
+            let Some(s) = find(&*store, &h, now).await? else {
+                bail!("no live session has handle {h}");
             };
+            if *json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&s)?)?;
+            } else {
+                let c = s.client.clone().unwrap_or_default();
+                let rows = [
+                    ("handle", s.handle.to_string()),
+                    ("user", s.user.clone().unwrap_or_else(|| "-".into())),
+                    ("created", display::when(s.created, now)),
+                    ("last seen", display::when(s.last_seen, now)),
+                    ("expires", s.expires_at.map_or_else(|| "never".to_owned(), |t| display::when(t, now))),
+                    ("ip prefix", c.ip_prefix.map_or_else(|| "-".into(), |p| p.to_string())),
+                    ("device", c.device.as_ref().map_or_else(|| "-".into(), device)),
+                    ("login", login(&c, now)),
+                    ("user agent hash", c.user_agent_hash.map_or_else(|| "-".into(), |h| h.to_string())),
+                ];
+                writeln!(
+                    out,
+                    "{}",
+                    display::table(&["FIELD", "VALUE"], rows.map(|(k, v)| vec![k.to_owned(), v]))
+                )?;
+            }
+        }
+        SessionsCommand::Revoke { handle } => {
+            let h = parse_handle(handle)?;
             if !store.revoke(&h).await? {
                 bail!("no live session has handle {h}");
             }
@@ -323,6 +364,84 @@ pub async fn run(cmd: &SessionsCommand, args: &StoreSettings, out: &mut impl std
             .await;
             writeln!(out, "revoked {n} session(s) of {user}")?;
         }
+        SessionsCommand::RevokeAll { yes } => {
+            if !*yes {
+                bail!(
+                    "revoke-all ends every session in the {} store (everyone is logged out); add --yes to do it",
+                    store_name(args.store)
+                );
+            }
+            let n = revoke_all(&*store, now).await?;
+            writeln!(out, "revoked {n} session(s)")?;
+        }
     }
     Ok(())
+}
+
+/// A handle from the command line, or an error that says what one looks like.
+fn parse_handle(text: &str) -> Result<SessionHandle> {
+    SessionHandle::parse(text).with_context(|| {
+        format!("{text:?} is not a session handle (22 characters of base64url, as `sessions list` prints)")
+    })
+}
+
+/// The client summary for a table cell.
+fn client(s: &SessionInfo) -> String {
+    let Some(c) = &s.client else { return "-".into() };
+    let ip = c.ip_prefix.map_or_else(|| "-".into(), |p| p.to_string());
+    match &c.device {
+        Some(d) => format!("{ip} {}", device(d)),
+        None => ip,
+    }
+}
+
+/// `Firefox 121 / Linux`, with `?` for what the user agent did not say.
+fn device(d: &sessionwarden::DeviceSummary) -> String {
+    let major = d.browser_major().map_or_else(String::new, |m| format!(" {m}"));
+    format!("{}{major} / {}", d.browser().unwrap_or("?"), d.os().unwrap_or("?"))
+}
+
+/// When and how the user logged in to the session, if they did.
+fn login(c: &sessionwarden::ClientInfo, now: Timestamp) -> String {
+    match (c.login_at, &c.login_method) {
+        (Some(at), Some(method)) => format!("{} by {method}", display::when(at, now)),
+        (Some(at), None) => display::when(at, now),
+        (None, _) => "-".into(),
+    }
+}
+
+/// The live session `handle` names: the first one listed after the position just before it.
+async fn find(
+    store: &dyn SessionIndex,
+    handle: &SessionHandle,
+    now: Timestamp,
+) -> Result<Option<SessionInfo>> {
+    let Some(prefix) = handle.key_prefix() else { return Ok(None) };
+    // The handle one before: its cursor sorts just below every key `handle` names.
+    let after = u128::from_be_bytes(prefix).checked_sub(1).map(|p| {
+        let mut key = [0u8; 32];
+        key[..16].copy_from_slice(&p.to_be_bytes());
+        StoreKey::from_bytes(key).handle()
+    });
+    let page = store.list_page(&ListQuery::first(1).with_after(after), now).await?;
+    Ok(page.sessions.into_iter().next().filter(|s| s.handle == *handle))
+}
+
+/// Revokes every session, a page at a time; how many. Sessions created while it runs, behind
+/// its cursor, survive it (as a login after a revoke-all would).
+async fn revoke_all(store: &dyn SessionIndex, now: Timestamp) -> Result<u64> {
+    let mut revoked = 0;
+    let mut query = ListQuery::first(500);
+    loop {
+        let page = store.list_page(&query, now).await?;
+        for s in &page.sessions {
+            if store.revoke(&s.handle).await? {
+                revoked += 1;
+            }
+        }
+        match page.next {
+            Some(next) => query.after = Some(next),
+            None => return Ok(revoked),
+        }
+    }
 }

@@ -78,6 +78,14 @@ pub(crate) mod driver {
             params: &'a [Param<'a>],
         ) -> impl Future<Output = Result<Option<Vec<u8>>, sqlx::Error>> + Send + 'a;
 
+        /// Runs a query selecting one `INTEGER`/`BIGINT` column (a count); returns it from the
+        /// first row.
+        fn fetch_int<'a>(
+            pool: &'a Pool<Self::Db>,
+            sql: &'a str,
+            params: &'a [Param<'a>],
+        ) -> impl Future<Output = Result<Option<i64>, sqlx::Error>> + Send + 'a;
+
         /// Runs a query selecting [`INFO_COLUMNS`](crate::columns::INFO_COLUMNS); returns its rows.
         fn fetch_info<'a>(
             pool: &'a Pool<Self::Db>,
@@ -109,6 +117,14 @@ macro_rules! driver {
                 params: &'a [Param<'a>],
             ) -> Result<Option<Vec<u8>>, sqlx::Error> {
                 fetch_bytes(pool, sql, params).await
+            }
+
+            async fn fetch_int<'a>(
+                pool: &'a Pool<Self::Db>,
+                sql: &'a str,
+                params: &'a [Param<'a>],
+            ) -> Result<Option<i64>, sqlx::Error> {
+                fetch_int(pool, sql, params).await
             }
 
             async fn fetch_info<'a>(
@@ -171,6 +187,21 @@ where
     DB::Arguments<'q>: IntoArguments<'q, DB>,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     for<'r> Vec<u8>: Decode<'r, DB> + Type<DB>,
+    usize: ColumnIndex<DB::Row>,
+{
+    DB::query(sql, params).fetch_optional(pool).await?.map(|row| row.try_get(0)).transpose()
+}
+
+async fn fetch_int<'q, DB>(
+    pool: &Pool<DB>,
+    sql: &'q str,
+    params: &'q [Param<'q>],
+) -> Result<Option<i64>, sqlx::Error>
+where
+    DB: Bind<'q>,
+    DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'r> i64: Decode<'r, DB> + Type<DB>,
     usize: ColumnIndex<DB::Row>,
 {
     DB::query(sql, params).fetch_optional(pool).await?.map(|row| row.try_get(0)).transpose()

@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use sessionwarden_core::{
-    ExpiredDeletion, Record, SaveOutcome, SessionHandle, SessionIndex, SessionInfo, SessionStore, StoreError,
-    StoreKey, Timestamp,
+    ExpiredDeletion, ListQuery, Record, SaveOutcome, SessionHandle, SessionIndex, SessionInfo, SessionPage,
+    SessionStore, StoreError, StoreKey, Timestamp,
 };
 use sqlx::Pool;
 
@@ -261,6 +261,76 @@ impl<D: Dialect> SqlStore<D> {
         rows.into_iter().map(|row| row.into_info()).collect()
     }
 
+    /// One page in store-key order after `query.after`: a range read on the primary key
+    /// (`store_key > cursor ORDER BY store_key LIMIT n+1`), so any page of a million-row table
+    /// costs about the same as the first. With a user, the user's index finds their rows and
+    /// the database sorts just those.
+    async fn list_page_of(&self, query: &ListQuery, now: Timestamp) -> Result<SessionPage, StoreError> {
+        if query.limit == 0 {
+            return Ok(SessionPage::default());
+        }
+        // No cursor: the empty key, which sorts before every 32-byte key.
+        let cursor = match &query.after {
+            None => Vec::new(),
+            Some(h) => match h.cursor_key() {
+                Some(k) => k.as_bytes().to_vec(),
+                None => return Ok(SessionPage::default()),
+            },
+        };
+        let want = sql_limit(query.limit.saturating_add(1));
+        let live = "(expires_at IS NULL OR expires_at > $2)";
+        let (sql, params) = match &query.user {
+            None => (
+                format!(
+                    "SELECT {INFO_COLUMNS} FROM sessionwarden_sessions \
+                     WHERE store_key > $1 AND {live} ORDER BY store_key LIMIT $3"
+                ),
+                vec![Param::Bytes(cursor.as_slice()), Param::Int(now.unix()), Param::Int(want)],
+            ),
+            Some(user) => (
+                format!(
+                    "SELECT {INFO_COLUMNS} FROM sessionwarden_sessions \
+                     WHERE store_key > $1 AND {live} AND user_id = $4 ORDER BY store_key LIMIT $3"
+                ),
+                vec![
+                    Param::Bytes(cursor.as_slice()),
+                    Param::Int(now.unix()),
+                    Param::Int(want),
+                    Param::Text(user.as_str()),
+                ],
+            ),
+        };
+        let rows = bounded("list_page", async {
+            D::fetch_info(self.reader(), &sql, &params).await.map_err(unavailable("list_page"))
+        })
+        .await?;
+        let mut sessions = rows.into_iter().map(|row| row.into_info()).collect::<Result<Vec<_>, _>>()?;
+        let more = sessions.len() > query.limit;
+        sessions.truncate(query.limit);
+        Ok(SessionPage::new(sessions, more))
+    }
+
+    /// How many live rows (of `user`): `COUNT(*)`, a scan of every live row (or of the user's
+    /// rows through their index).
+    async fn count_live(&self, user: Option<&str>, now: Timestamp) -> Result<u64, StoreError> {
+        let live = "(expires_at IS NULL OR expires_at > $1)";
+        let (sql, params) = match user {
+            None => (
+                format!("SELECT COUNT(*) FROM sessionwarden_sessions WHERE {live}"),
+                vec![Param::Int(now.unix())],
+            ),
+            Some(u) => (
+                format!("SELECT COUNT(*) FROM sessionwarden_sessions WHERE user_id = $2 AND {live}"),
+                vec![Param::Int(now.unix()), Param::Text(u)],
+            ),
+        };
+        let n = bounded("count", async {
+            D::fetch_int(self.reader(), &sql, &params).await.map_err(unavailable("count"))
+        })
+        .await?;
+        Ok(n.map_or(0, |n| u64::try_from(n).unwrap_or(0)))
+    }
+
     /// Deletes the session `handle` names, by a primary-key range (a point lookup at any table
     /// size). Whether one was found.
     async fn revoke_handle(&self, handle: &SessionHandle) -> Result<bool, StoreError> {
@@ -356,6 +426,14 @@ impl<D: Dialect> SessionIndex for SqlStore<D> {
 
     async fn list(&self, now: Timestamp, limit: usize) -> Result<Vec<SessionInfo>, StoreError> {
         self.list_sessions(now, limit).await
+    }
+
+    async fn list_page(&self, query: &ListQuery, now: Timestamp) -> Result<SessionPage, StoreError> {
+        self.list_page_of(query, now).await
+    }
+
+    async fn count(&self, user: Option<&str>, now: Timestamp) -> Result<u64, StoreError> {
+        self.count_live(user, now).await
     }
 
     async fn revoke(&self, handle: &SessionHandle) -> Result<bool, StoreError> {

@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use sessionwarden_tower::{
-    ExpiredDeletion, Record, SaveOutcome, SessionHandle, SessionIndex, SessionInfo, SessionStore, StoreError,
-    StoreKey, Timestamp,
+    ExpiredDeletion, ListQuery, Record, SaveOutcome, SessionHandle, SessionIndex, SessionInfo, SessionPage,
+    SessionStore, StoreError, StoreKey, Timestamp,
 };
 
 /// Counts reads and writes, fails every call while `down` is set, and can make saves slow
@@ -118,6 +118,14 @@ impl<S: SessionIndex + ?Sized> SessionIndex for Instrumented<S> {
     async fn list(&self, now: Timestamp, limit: usize) -> Result<Vec<SessionInfo>, StoreError> {
         self.check("list")?;
         self.inner.list(now, limit).await
+    }
+    async fn list_page(&self, query: &ListQuery, now: Timestamp) -> Result<SessionPage, StoreError> {
+        self.check("list_page")?;
+        self.inner.list_page(query, now).await
+    }
+    async fn count(&self, user: Option<&str>, now: Timestamp) -> Result<u64, StoreError> {
+        self.check("count")?;
+        self.inner.count(user, now).await
     }
     async fn revoke(&self, handle: &SessionHandle) -> Result<bool, StoreError> {
         self.check("revoke")?;

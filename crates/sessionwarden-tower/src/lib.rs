@@ -69,7 +69,7 @@ pub use self::session::{Session, SessionTimes};
 pub use self::store::{Backend, CookieStore, MemoryStore, SaveOutcome, SessionInfo, SessionStore};
 #[cfg(feature = "cache")]
 pub use self::store::{CachedStore, Invalidator};
-pub use self::store::{ExpiredDeletion, SessionIndex};
+pub use self::store::{ExpiredDeletion, ListQuery, SessionIndex, SessionPage};
 pub use self::time::{Clock, ManualClock, SystemClock, Timestamp};
 pub use sessionwarden_core::client::{ClientInfo, DeviceSummary, IpPrefix, LoginMethod};
 

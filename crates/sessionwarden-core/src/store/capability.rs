@@ -6,7 +6,7 @@
 //!
 //! | capability | trait | who needs it |
 //! |---|---|---|
-//! | list and revoke sessions by handle and by user | [`SessionIndex`] | self-service, admin API, CLI, logout everywhere |
+//! | list (a page at a time), count and revoke sessions by handle and by user | [`SessionIndex`] | self-service, admin API, CLI, logout everywhere |
 //! | delete expired records in bounded batches | [`ExpiredDeletion`] | the sweeper |
 //! | keep audit records | [`AuditLog`] | the admin plane |
 //! | shared rate-limit state (GCRA) | [`RateLimitStore`] | the risk engine, fleet-wide |
@@ -40,11 +40,93 @@ pub trait SessionIndex: SessionStore {
     /// Up to `limit` live sessions, for admin listings.
     async fn list(&self, now: Timestamp, limit: usize) -> Result<Vec<SessionInfo>, StoreError>;
 
+    /// One page of live sessions at `now`, in handle order (the order of the store keys the
+    /// handles name), starting after `query.after`.
+    ///
+    /// Pass the returned [`SessionPage::next`] as the next query's `after` to walk the whole
+    /// listing: every session that stays live and present throughout the walk is visited
+    /// exactly once, whatever is created or deleted meanwhile (a cursor is a position in the
+    /// key order, not an offset). `next` is `None` only when no live session follows the page,
+    /// so a listing is never cut short silently. A `limit` of zero asks for nothing: an empty
+    /// page with no cursor.
+    ///
+    /// Cost: a range read of about `limit` entries on an ordered index (the SQL primary key,
+    /// the memory store's ordered map); see each store's docs for how it pages.
+    async fn list_page(&self, query: &ListQuery, now: Timestamp) -> Result<SessionPage, StoreError>;
+
+    /// How many sessions (of `user`, if given) are live at `now`. Exact, and not cheap: it
+    /// counts every live entry (on SQL a scan of the table's live rows, O(n); on Redis one
+    /// `ZCOUNT` per bucket, or the user's entries). Call it when asked for a total, never per
+    /// request.
+    async fn count(&self, user: Option<&str>, now: Timestamp) -> Result<u64, StoreError>;
+
     /// Deletes the session named by `handle`. Returns whether one was found.
     async fn revoke(&self, handle: &SessionHandle) -> Result<bool, StoreError>;
 
     /// Deletes every session of `user`. Returns how many were deleted.
     async fn revoke_user(&self, user: &str) -> Result<u64, StoreError>;
+}
+
+/// Which page of sessions [`SessionIndex::list_page`] returns.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ListQuery {
+    /// Only this user's sessions.
+    pub user: Option<String>,
+    /// Start after this handle (exclusive), as a previous page's [`SessionPage::next`] gave
+    /// it; `None` starts at the beginning. A handle that names no session is a valid position.
+    pub after: Option<SessionHandle>,
+    /// At most this many sessions.
+    pub limit: usize,
+}
+
+impl ListQuery {
+    /// The first `limit` sessions of every user.
+    ///
+    /// ```
+    /// # use sessionwarden_core::store::ListQuery;
+    /// let q = ListQuery::first(50).with_user("alice");
+    /// assert_eq!((q.limit, q.user.as_deref(), q.after), (50, Some("alice"), None));
+    /// ```
+    #[must_use]
+    pub fn first(limit: usize) -> Self {
+        Self { limit, ..Self::default() }
+    }
+
+    /// Only `user`'s sessions.
+    #[must_use]
+    pub fn with_user(mut self, user: impl Into<String>) -> Self {
+        self.user = Some(user.into());
+        self
+    }
+
+    /// Starts after `handle` (a previous page's [`SessionPage::next`]).
+    #[must_use]
+    pub fn with_after(mut self, handle: Option<SessionHandle>) -> Self {
+        self.after = handle;
+        self
+    }
+}
+
+/// One page of a listing: the sessions, and where the next page starts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct SessionPage {
+    /// The sessions, in handle order.
+    pub sessions: Vec<SessionInfo>,
+    /// The cursor for the next page (the handle of this page's last session), or `None` when
+    /// no live session follows this page.
+    pub next: Option<SessionHandle>,
+}
+
+impl SessionPage {
+    /// A page of `sessions`, followed by more iff `more` (stores fetch one entry past the page
+    /// to learn that): then `next` is the last session's handle.
+    #[must_use]
+    pub fn new(sessions: Vec<SessionInfo>, more: bool) -> Self {
+        let next = if more { sessions.last().map(|s| s.handle.clone()) } else { None };
+        Self { sessions, next }
+    }
 }
 
 /// The store can delete expired records in bounded batches.

@@ -133,6 +133,12 @@ impl<S: SessionIndex + ?Sized> SessionIndex for Arc<S> {
     async fn list(&self, now: Timestamp, limit: usize) -> Result<Vec<SessionInfo>, StoreError> {
         (**self).list(now, limit).await
     }
+    async fn list_page(&self, query: &ListQuery, now: Timestamp) -> Result<SessionPage, StoreError> {
+        (**self).list_page(query, now).await
+    }
+    async fn count(&self, user: Option<&str>, now: Timestamp) -> Result<u64, StoreError> {
+        (**self).count(user, now).await
+    }
     async fn revoke(&self, handle: &SessionHandle) -> Result<bool, StoreError> {
         (**self).revoke(handle).await
     }

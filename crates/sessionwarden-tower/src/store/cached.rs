@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use parking_lot::Mutex;
 
-use super::{ExpiredDeletion, SaveOutcome, SessionIndex, SessionInfo, SessionStore};
+use super::{ExpiredDeletion, ListQuery, SaveOutcome, SessionIndex, SessionInfo, SessionPage, SessionStore};
 use crate::error::StoreError;
 use crate::id::{SessionHandle, StoreKey};
 use crate::record::Record;
@@ -590,6 +590,18 @@ impl<S: SessionIndex> SessionIndex for CachedStore<S> {
 
     async fn list(&self, now: Timestamp, limit: usize) -> Result<Vec<SessionInfo>, StoreError> {
         let result = self.inner.list(now, limit).await;
+        self.state.note(&result);
+        result
+    }
+
+    async fn list_page(&self, query: &ListQuery, now: Timestamp) -> Result<SessionPage, StoreError> {
+        let result = self.inner.list_page(query, now).await;
+        self.state.note(&result);
+        result
+    }
+
+    async fn count(&self, user: Option<&str>, now: Timestamp) -> Result<u64, StoreError> {
+        let result = self.inner.count(user, now).await;
         self.state.note(&result);
         result
     }

@@ -1,12 +1,13 @@
 //! The in-process store: bounded, swept, for one server or for tests.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::ops::Bound;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use parking_lot::Mutex;
 
-use super::{ExpiredDeletion, SaveOutcome, SessionIndex, SessionInfo, SessionStore};
+use super::{ExpiredDeletion, ListQuery, SaveOutcome, SessionIndex, SessionInfo, SessionPage, SessionStore};
 use crate::error::StoreError;
 use crate::id::{SessionHandle, StoreKey};
 use crate::record::Record;
@@ -35,7 +36,8 @@ pub struct MemoryStore {
 #[derive(Debug)]
 struct Inner {
     capacity: usize,
-    records: HashMap<StoreKey, Record>,
+    // Ordered by store key, so a page of the listing is a range read from its cursor.
+    records: BTreeMap<StoreKey, Record>,
     // Ordered by deadline, so sweeping and eviction take the front.
     by_deadline: BTreeSet<(Timestamp, StoreKey)>,
     by_user: HashMap<String, HashSet<StoreKey>>,
@@ -56,7 +58,7 @@ impl MemoryStore {
         Self {
             inner: Arc::new(Mutex::new(Inner {
                 capacity: capacity.max(1),
-                records: HashMap::new(),
+                records: BTreeMap::new(),
                 by_deadline: BTreeSet::new(),
                 by_user: HashMap::new(),
             })),
@@ -135,6 +137,68 @@ impl Inner {
     fn live(&self, key: &StoreKey, now: Timestamp) -> Option<&Record> {
         self.records.get(key).filter(|r| !r.is_expired(now))
     }
+
+    /// The key `handle` names, found by a range read over the ordered keys.
+    fn key_of(&self, handle: &SessionHandle) -> Option<StoreKey> {
+        let (low, high) = handle_range(handle)?;
+        self.records.range(low..=high).map(|(k, _)| *k).next()
+    }
+
+    /// Up to `limit + 1` live sessions after `query.after`, in key order: one past the page
+    /// tells whether more follow.
+    fn page(&self, query: &ListQuery, now: Timestamp) -> SessionPage {
+        if query.limit == 0 {
+            return SessionPage::default();
+        }
+        let start = match &query.after {
+            None => Bound::Unbounded,
+            Some(h) => match h.cursor_key() {
+                Some(k) => Bound::Excluded(k),
+                // Not a handle of any key: a position nothing sorts after.
+                None => return SessionPage::default(),
+            },
+        };
+        let want = query.limit.saturating_add(1);
+        let mut out: Vec<SessionInfo> = match &query.user {
+            // A user's sessions are few: sort them rather than walk every key.
+            Some(user) => {
+                let mut keys: Vec<StoreKey> = self
+                    .by_user
+                    .get(user)
+                    .into_iter()
+                    .flatten()
+                    .filter(|k| match start {
+                        Bound::Excluded(c) => **k > c,
+                        _ => true,
+                    })
+                    .copied()
+                    .collect();
+                keys.sort_unstable();
+                keys.iter()
+                    .filter_map(|k| self.live(k, now).map(|r| SessionInfo::new(k, r)))
+                    .take(want)
+                    .collect()
+            }
+            None => self
+                .records
+                .range((start, Bound::Unbounded))
+                .filter(|(_, r)| !r.is_expired(now))
+                .map(|(k, r)| SessionInfo::new(k, r))
+                .take(want)
+                .collect(),
+        };
+        let more = out.len() > query.limit;
+        out.truncate(query.limit);
+        SessionPage::new(out, more)
+    }
+}
+
+/// The inclusive range of keys whose first 16 bytes are those `handle` encodes.
+fn handle_range(handle: &SessionHandle) -> Option<(StoreKey, StoreKey)> {
+    let prefix = handle.key_prefix()?;
+    let mut low = [0u8; 32];
+    low[..16].copy_from_slice(&prefix);
+    Some((StoreKey::from_bytes(low), handle.cursor_key()?))
 }
 
 #[async_trait]
@@ -215,9 +279,24 @@ impl SessionIndex for MemoryStore {
         Ok(out)
     }
 
+    async fn list_page(&self, query: &ListQuery, now: Timestamp) -> Result<SessionPage, StoreError> {
+        Ok(self.inner.lock().page(query, now))
+    }
+
+    async fn count(&self, user: Option<&str>, now: Timestamp) -> Result<u64, StoreError> {
+        let inner = self.inner.lock();
+        let n = match user {
+            Some(user) => {
+                inner.by_user.get(user).into_iter().flatten().filter(|k| inner.live(k, now).is_some()).count()
+            }
+            None => inner.records.values().filter(|r| !r.is_expired(now)).count(),
+        };
+        Ok(n as u64)
+    }
+
     async fn revoke(&self, handle: &SessionHandle) -> Result<bool, StoreError> {
         let mut inner = self.inner.lock();
-        let key = inner.records.keys().find(|k| handle.matches(k)).copied();
+        let key = inner.key_of(handle);
         Ok(key.and_then(|k| inner.remove(&k)).is_some())
     }
 
