@@ -384,7 +384,9 @@ impl Live {
         if let Some(too_large) = self.too_large {
             return Plan::Refuse(too_large);
         }
-        let due = now.unix() - self.record.last_seen.unix() >= renew_interval;
+        // In i128: `last_seen` comes back from a store and may lie anywhere in i64's range
+        // (a plain subtraction overflowed, panicking in debug builds).
+        let due = i128::from(now.unix()) - i128::from(self.record.last_seen.unix()) >= i128::from(renew_interval);
         let changed = !self.changes.is_empty();
         let new = matches!(self.persisted, Persisted::New { .. });
         if new && !changed && !self.reissue {
@@ -829,6 +831,22 @@ mod tests {
                     changes[w].apply(&mut twice);
                 }
                 prop_assert!(twice == stored);
+            }
+
+            /// The renewal decision at the ends of the time range: a record read back from a
+            /// store may carry any `last_seen`, and the request's clock any time.
+            #[test]
+            fn renewal_plan_never_overflows(last_seen in any::<i64>(), now in any::<i64>(), renew in any::<i64>()) {
+                let mut record = Record::new(T0, &expiry());
+                record.last_seen = Timestamp::from_unix(last_seen);
+                let live = live_from(&record);
+                let due = i128::from(now) - i128::from(last_seen) >= i128::from(renew);
+                let plan = live.plan(Timestamp::from_unix(now), renew);
+                if due {
+                    prop_assert_eq!(plan, Plan::Write { touch: true });
+                } else {
+                    prop_assert_eq!(plan, Plan::Keep);
+                }
             }
         }
     }
