@@ -20,11 +20,10 @@ fn secret() -> impl Strategy<Value = [u8; 32]> {
 
 /// A key set: 1 to 4 keys with distinct ids, one of them primary, the rest verify-only.
 fn key_set() -> impl Strategy<Value = (Vec<(u32, [u8; 32])>, usize)> {
-    prop::collection::btree_map(1u32..u32::MAX, secret(), 1..5)
-        .prop_flat_map(|keys| {
-            let n = keys.len();
-            (Just(keys.into_iter().collect::<Vec<_>>()), 0..n)
-        })
+    prop::collection::btree_map(1u32..u32::MAX, secret(), 1..5).prop_flat_map(|keys| {
+        let n = keys.len();
+        (Just(keys.into_iter().collect::<Vec<_>>()), 0..n)
+    })
 }
 
 fn build(keys: &[(u32, [u8; 32])], primary: usize, retired: &[u32]) -> KeySet {
@@ -177,5 +176,31 @@ proptest! {
         }
         // The stored form round-trips, extremes included.
         prop_assert!(Record::from_bytes(&record.to_bytes().unwrap()).unwrap() == record);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// What a handler stores comes back from the store unchanged: finite floats included,
+    /// to the last bit.
+    #[test]
+    fn stored_record_round_trips_any_json(
+        values in prop::collection::vec(
+            prop_oneof![
+                any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(serde_json::Value::from),
+                any::<i64>().prop_map(serde_json::Value::from),
+                any::<u64>().prop_map(serde_json::Value::from),
+                any::<String>().prop_map(serde_json::Value::from),
+            ],
+            0..8,
+        ),
+    ) {
+        let mut record = Record::new(Timestamp::from_unix(1_750_000_000), &Expiry::default());
+        for (i, v) in values.into_iter().enumerate() {
+            record.data.insert(format!("k{i}"), v);
+        }
+        let back = Record::from_bytes(&record.to_bytes().unwrap()).unwrap();
+        prop_assert_eq!(&back.data, &record.data);
     }
 }

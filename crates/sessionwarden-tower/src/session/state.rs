@@ -386,7 +386,8 @@ impl Live {
         }
         // In i128: `last_seen` comes back from a store and may lie anywhere in i64's range
         // (a plain subtraction overflowed, panicking in debug builds).
-        let due = i128::from(now.unix()) - i128::from(self.record.last_seen.unix()) >= i128::from(renew_interval);
+        let due =
+            i128::from(now.unix()) - i128::from(self.record.last_seen.unix()) >= i128::from(renew_interval);
         let changed = !self.changes.is_empty();
         let new = matches!(self.persisted, Persisted::New { .. });
         if new && !changed && !self.reissue {
