@@ -117,7 +117,10 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
     out
 }
 
+/// A target: its name and its entry point (returns whether the input was accepted).
+pub type Target = (&'static str, fn(&[u8]) -> bool);
+
 /// Every target of this crate by name.
-pub fn targets() -> Vec<(&'static str, fn(&[u8]) -> bool)> {
+pub fn targets() -> Vec<Target> {
     vec![("jwt_verify", verify_token)]
 }

@@ -289,11 +289,11 @@ pub fn csrf_origin(data: &[u8]) -> bool {
     use crate::csrf::Origin;
     use crate::csrf::origin::OriginPolicy;
     let Some((&selector, rest)) = data.split_first() else { return false };
-    if let Ok(text) = std::str::from_utf8(rest) {
-        if let Ok(origin) = Origin::parse(text) {
-            assert_eq!(origin.as_str(), text.to_ascii_lowercase());
-            assert_eq!(Origin::parse(origin.as_str()).as_ref(), Ok(&origin), "parse is idempotent");
-        }
+    if let Ok(text) = std::str::from_utf8(rest)
+        && let Ok(origin) = Origin::parse(text)
+    {
+        assert_eq!(origin.as_str(), text.to_ascii_lowercase());
+        assert_eq!(Origin::parse(origin.as_str()).as_ref(), Ok(&origin), "parse is idempotent");
     }
     let public = Origin::parse("https://app.example").expect("static origin");
     let trusted = Origin::parse("https://partner.example:8443").expect("static origin");
@@ -614,9 +614,12 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
     out
 }
 
+/// A target: its name and its entry point (returns whether the input was accepted).
+pub type Target = (&'static str, fn(&[u8]) -> bool);
+
 /// Every target of this crate by name, as the fuzz package and the corpus test call them.
-pub fn targets() -> Vec<(&'static str, fn(&[u8]) -> bool)> {
-    let mut out: Vec<(&'static str, fn(&[u8]) -> bool)> = vec![
+pub fn targets() -> Vec<Target> {
+    let mut out: Vec<Target> = vec![
         ("cookie_open", open_cookie),
         ("session_id", session_id),
         ("keyring_file", keyring_file),
