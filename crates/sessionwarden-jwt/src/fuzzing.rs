@@ -49,21 +49,26 @@ fn issuers() -> &'static Vec<Jwt> {
 
 /// JWT header and claims verification.
 ///
-/// Invariants: a token issued for any subject, under any of the three algorithms, verifies
+/// Invariants: a token issued for any subject, under each of the three algorithms, verifies
 /// to that subject; a token that verifies names an allowed algorithm (never `none`) and a
 /// known key, is within its lifetime at [`NOW`], and does not verify under other key material
 /// with the same key ids.
 pub fn verify_token(data: &[u8]) -> bool {
     let (jwt, impostor) = verifiers();
-    let sub = String::from_utf8_lossy(data);
-    if !sub.is_empty() {
-        for issuer in issuers() {
-            let token = issuer.issue_at(&AccessTokenRequest::new(sub.as_ref()), NOW).expect("issues");
-            if token.token.len() <= crate::config::MAX_TOKEN_LEN {
-                let claims = jwt.verify_at(&token.token, NOW).expect("an issued token verifies");
-                assert_eq!(claims.sub(), sub);
-                assert_eq!(claims.jti(), token.jti());
-            }
+    // Issuing costs a signature (ECDSA and Ed25519 are slow under the sanitizer), so one
+    // input in eight is also a subject to issue for, under the algorithm its first byte picks;
+    // the others go to verification alone.
+    if let Some((&first, rest)) = data.split_first()
+        && first % 8 == 0
+        && !rest.is_empty()
+    {
+        let sub = String::from_utf8_lossy(rest);
+        let issuer = &issuers()[usize::from(first / 8) % 3];
+        let token = issuer.issue_at(&AccessTokenRequest::new(sub.as_ref()), NOW).expect("issues");
+        if token.token.len() <= crate::config::MAX_TOKEN_LEN {
+            let claims = jwt.verify_at(&token.token, NOW).expect("an issued token verifies");
+            assert_eq!(claims.sub(), sub);
+            assert_eq!(claims.jti(), token.jti());
         }
     }
 

@@ -411,10 +411,14 @@ pub fn client_headers(data: &[u8]) -> bool {
 #[cfg(feature = "client")]
 pub fn user_agent(data: &[u8]) -> bool {
     use crate::client::{DeviceSummary, UserAgentHash};
+    // Each summary runs a few hundred regular expressions: the repeat runs are rationed.
     let summary = DeviceSummary::from_user_agent(data);
-    assert_eq!(summary, DeviceSummary::from_user_agent(data), "deterministic");
-    let cut = &data[..data.len().min(crate::client::MAX_USER_AGENT_LEN)];
-    assert_eq!(summary, DeviceSummary::from_user_agent(cut), "only the prefix is read");
+    let max = crate::client::MAX_USER_AGENT_LEN;
+    if data.len() > max {
+        assert_eq!(summary, DeviceSummary::from_user_agent(&data[..max]), "only the prefix is read");
+    } else if data.first().is_some_and(|b| b % 16 == 0) {
+        assert_eq!(summary, DeviceSummary::from_user_agent(data), "deterministic");
+    }
     for family in [summary.browser(), summary.os()].into_iter().flatten() {
         assert!(!family.is_empty() && family.chars().count() <= 64, "families are short and non-empty");
     }
@@ -619,6 +623,7 @@ pub type Target = (&'static str, fn(&[u8]) -> bool);
 
 /// Every target of this crate by name, as the fuzz package and the corpus test call them.
 pub fn targets() -> Vec<Target> {
+    #[allow(unused_mut, reason = "extended only with the csrf or client feature")]
     let mut out: Vec<Target> = vec![
         ("cookie_open", open_cookie),
         ("session_id", session_id),
