@@ -2,7 +2,7 @@
 //! public API: no stability promise, hidden from the docs.
 //!
 //! Each function panics when an invariant breaks and returns whether the input was accepted,
-//! so the seed corpus can hold valid samples and hostile ones (see [`seeds`]).
+//! so the seed corpus can hold valid samples and hostile ones (see `seeds`).
 
 use std::sync::OnceLock;
 

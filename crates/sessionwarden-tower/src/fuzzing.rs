@@ -4,11 +4,11 @@
 //! Each function takes the fuzzer's bytes, feeds them to one parser of untrusted input, and
 //! panics if an invariant breaks: beyond "does not panic", what opened must re-seal and
 //! re-open to the same value, and what was rejected must yield nothing. Each returns whether
-//! the input was accepted, so the seed corpus (see [`seeds`]) can be checked to hold valid
+//! the input was accepted, so the seed corpus (see `seeds`) can be checked to hold valid
 //! samples and hostile ones.
 //!
-//! All of them use one fixed keyring ([`keys`]): key 3 signs, key 2 verifies, key 1 is
-//! retired, and "now" is [`NOW`].
+//! All of them use one fixed keyring (`keys`): key 3 signs, key 2 verifies, key 1 is
+//! retired, and "now" is `NOW`.
 
 use std::time::Duration;
 
