@@ -1,4 +1,5 @@
-//! Forwarding headers behind trusted proxies (`X-Forwarded-For`, RFC 7239 `Forwarded`) and
-//! `User-Agent` summaries.
+//! Forwarding headers behind trusted proxies (`X-Forwarded-For`, RFC 7239 `Forwarded`).
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| sessionwarden::__fuzzing::client_headers(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    sessionwarden_tower::__fuzzing::client_headers(data);
+});

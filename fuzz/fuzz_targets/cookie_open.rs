@@ -1,3 +1,5 @@
-//! sessionwarden's own cookie envelope.
+//! sessionwarden's own cookie envelope (signed and encrypted), and whole-record cookies.
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| sessionwarden::__fuzzing::open_cookie(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    sessionwarden_tower::__fuzzing::open_cookie(data);
+});

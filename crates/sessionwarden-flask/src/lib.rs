@@ -91,30 +91,5 @@ pub use crate::value::{BigInt, FlaskMap, FlaskValue, Uuid};
 
 /// Entry points for fuzz targets (`fuzz/`). Not part of the public API.
 #[doc(hidden)]
-pub mod __fuzzing {
-    use crate::{FlaskCookieCodec, SecretKey};
-
-    /// Runs the cookie decoder on arbitrary bytes. Must never panic.
-    pub fn decode_cookie(data: &[u8]) {
-        let Ok(text) = std::str::from_utf8(data) else {
-            return;
-        };
-        let codec = FlaskCookieCodec::new(SecretKey::from("fuzz"));
-        let _ = codec.decode(text, 1_767_225_600);
-        // Past the signature: exercise payload, zlib, JSON and untagging directly.
-        if let Ok(json) = crate::itsdangerous::load_payload(text)
-            && let Ok(inner) = std::str::from_utf8(&json)
-        {
-            let _ = crate::tagged::loads(inner);
-        }
-        let _ = crate::tagged::loads(text);
-    }
-
-    /// Runs the Redis record decoder on arbitrary bytes. Must never panic.
-    pub fn decode_redis_record(data: &[u8]) {
-        if let Ok(map) = crate::decode_redis_record(data) {
-            // What decodes must re-encode without panicking.
-            let _ = crate::encode_redis_record(&map);
-        }
-    }
-}
+#[path = "fuzzing.rs"]
+pub mod __fuzzing;

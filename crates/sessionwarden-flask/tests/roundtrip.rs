@@ -2,56 +2,15 @@
 //! makes a decoder panic.
 #![allow(clippy::unwrap_used)]
 
+mod strategies;
+
 use proptest::collection::vec;
 use proptest::prelude::*;
 use sessionwarden_flask::{
-    __fuzzing, CsrfCodec, CsrfRawToken, Error, FlaskCookieCodec, FlaskDateTime, FlaskMap, FlaskValue,
-    SecretKey, Uuid, decode_redis_record, encode_redis_record, map_to_typed_json,
+    __fuzzing, CsrfCodec, CsrfRawToken, Error, FlaskCookieCodec, FlaskDateTime, FlaskValue, SecretKey,
+    decode_redis_record, encode_redis_record, map_to_typed_json,
 };
-
-/// 0100-01-01 and 9999-12-31T23:59:59, in Unix seconds.
-const YEAR_100: i64 = -59_011_459_200;
-const YEAR_9999_END: i64 = 253_402_300_799;
-
-fn key() -> impl Strategy<Value = String> {
-    prop_oneof![
-        any::<String>(),
-        // Keys that collide with Flask's tags must survive via the " di" escape.
-        Just(" t".to_owned()),
-        Just(" di".to_owned()),
-        Just(" b".to_owned()),
-        Just(" x".to_owned()),
-        Just("_permanent".to_owned()),
-    ]
-}
-
-fn big_int() -> impl Strategy<Value = FlaskValue> {
-    "-?[1-9][0-9]{19,60}".prop_map(|s| FlaskValue::integer_from_decimal(&s).unwrap())
-}
-
-/// Every value the cookie format can carry (datetimes in whole seconds, year 100 on).
-fn cookie_value() -> impl Strategy<Value = FlaskValue> {
-    let leaf = prop_oneof![
-        Just(FlaskValue::Null),
-        any::<bool>().prop_map(FlaskValue::Bool),
-        any::<i64>().prop_map(FlaskValue::Int),
-        big_int(),
-        any::<f64>().prop_map(FlaskValue::Float),
-        any::<String>().prop_map(FlaskValue::Str),
-        vec(any::<u8>(), 0..24).prop_map(FlaskValue::Bytes),
-        any::<String>().prop_map(FlaskValue::Markup),
-        any::<[u8; 16]>().prop_map(|b| FlaskValue::Uuid(Uuid::from_bytes(b))),
-        (YEAR_100..=YEAR_9999_END)
-            .prop_map(|s| FlaskValue::DateTime(FlaskDateTime::from_unix(s, 0).unwrap())),
-    ];
-    leaf.prop_recursive(4, 48, 6, |inner| {
-        prop_oneof![
-            vec(inner.clone(), 0..6).prop_map(FlaskValue::List),
-            vec(inner.clone(), 0..6).prop_map(FlaskValue::Tuple),
-            vec((key(), inner), 0..6).prop_map(|kv| FlaskValue::Dict(kv.into_iter().collect())),
-        ]
-    })
-}
+use strategies::{YEAR_9999_END, cookie_value, session};
 
 /// Every value a msgpack record carries without loss (no tuples, markup or UUIDs, which
 /// msgspec turns into lists, errors and strings; integers within msgpack's range).
@@ -74,10 +33,6 @@ fn record_value() -> impl Strategy<Value = FlaskValue> {
             vec((any::<String>(), inner), 0..20).prop_map(|kv| FlaskValue::Dict(kv.into_iter().collect())),
         ]
     })
-}
-
-fn session(value: impl Strategy<Value = FlaskValue>) -> impl Strategy<Value = FlaskMap> {
-    vec((key(), value), 0..8).prop_map(|kv| kv.into_iter().collect())
 }
 
 proptest! {

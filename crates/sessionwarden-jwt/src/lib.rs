@@ -91,36 +91,5 @@ fn random_b64<const N: usize>() -> Result<String, JwtError> {
 
 /// Entry points for `cargo fuzz` targets (STYLE.md item 14). Not API: no stability promise.
 #[doc(hidden)]
-pub mod __fuzzing {
-    use std::sync::OnceLock;
-
-    use crate::{Jwt, JwtAlgorithm, JwtConfig, JwtKey, JwtKeySet};
-
-    fn verifier() -> Option<&'static Jwt> {
-        static JWT: OnceLock<Option<Jwt>> = OnceLock::new();
-        JWT.get_or_init(|| {
-            let keys = JwtKeySet {
-                signing: JwtKey::hs256("hs", &[1u8; 32]).ok()?,
-                verifying: vec![
-                    JwtKey::ed25519_from_seed("ed", [2u8; 32]).ok()?,
-                    JwtKey::es256_from_seed("ec", [3u8; 32]).ok()?,
-                ],
-                retired_kids: vec!["old".into()],
-            };
-            let config = JwtConfig::default().with_algorithms([
-                JwtAlgorithm::Hs256,
-                JwtAlgorithm::EdDsa,
-                JwtAlgorithm::Es256,
-            ]);
-            Jwt::new(keys, config).ok()
-        })
-        .as_ref()
-    }
-
-    /// Verifies arbitrary bytes as a token; must never panic.
-    pub fn verify_token(data: &[u8]) {
-        if let (Some(jwt), Ok(token)) = (verifier(), std::str::from_utf8(data)) {
-            let _ = jwt.verify_at(token, 1_750_000_000);
-        }
-    }
-}
+#[path = "fuzzing.rs"]
+pub mod __fuzzing;

@@ -74,47 +74,5 @@ pub use self::time::{Clock, ManualClock, SystemClock, Timestamp};
 pub use sessionwarden_core::client::{ClientInfo, DeviceSummary, IpPrefix, LoginMethod};
 
 #[doc(hidden)]
-pub mod __fuzzing {
-    //! Entry points for cargo-fuzz targets. Not part of the public API.
-    use crate::envelope::Envelope;
-    use crate::keyring::KeySet;
-    use crate::time::Timestamp;
-
-    /// Opens arbitrary bytes as a session cookie; must never panic.
-    pub fn open_cookie(data: &[u8]) {
-        thread_local! {
-            static KEYS: KeySet = KeySet::from_secrets("fuzz-Jq3vX8mZtR2kW9pL5nB7cY4hF6dS1gA", &[]).expect("a random 36-byte key");
-        }
-        let Ok(text) = std::str::from_utf8(data) else { return };
-        KEYS.with(|keys| {
-            let _ = Envelope::open(keys, "session", text, Timestamp::from_unix(1_000_000), None);
-        });
-    }
-
-    #[cfg(feature = "client")]
-    /// Resolves a client address behind trusted proxies from arbitrary header lines (one per
-    /// `\n`), and summarises the bytes as a `User-Agent`; must never panic. The first byte
-    /// picks the header name sent, the header read and the peer.
-    pub fn client_headers(data: &[u8]) {
-        use crate::client::{ForwardingHeader, TrustedProxies, device_summary, resolve_client_ip};
-        let Some((&selector, rest)) = data.split_first() else { return };
-        let sent = if selector & 1 == 0 { "x-forwarded-for" } else { "forwarded" };
-        let mut headers = http::HeaderMap::new();
-        for line in rest.split(|&b| b == b'\n') {
-            if let Ok(value) = http::HeaderValue::from_bytes(line) {
-                headers.append(sent, value);
-            }
-        }
-        let read =
-            if selector & 2 == 0 { ForwardingHeader::XForwardedFor } else { ForwardingHeader::Forwarded };
-        let trusted =
-            TrustedProxies::new(["10.0.0.0/8", "2001:db8::/32"]).expect("static CIDRs").with_header(read);
-        let peer = if selector & 4 == 0 {
-            [10, 0, 0, 1].into()
-        } else {
-            std::net::IpAddr::from([0x2001, 0xdb8, 0, 0, 0, 0, 0, 1])
-        };
-        let _ = resolve_client_ip(peer, &headers, &trusted);
-        let _ = device_summary(rest);
-    }
-}
+#[path = "fuzzing.rs"]
+pub mod __fuzzing;

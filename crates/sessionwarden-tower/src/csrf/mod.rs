@@ -115,10 +115,10 @@
 //! session layer anyway. The origin check here is ~100 lines and tested as a table.
 
 mod layer;
-mod origin;
+pub(crate) mod origin;
 mod rejection;
 mod service;
-mod token;
+pub(crate) mod token;
 
 pub use self::layer::{CsrfLayer, DEFAULT_FORM_LIMIT};
 pub use self::origin::{Origin, OriginError};

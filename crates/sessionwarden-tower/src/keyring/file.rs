@@ -115,7 +115,13 @@ impl KeyringFile {
     pub fn load(path: &Path) -> Result<Self, KeyringError> {
         check_permissions(path)?;
         let text = Zeroizing::new(fs::read_to_string(path).map_err(io_err(path))?);
-        let file: Self = serde_json::from_str(&text).map_err(|e| {
+        Self::parse(&text, path)
+    }
+
+    /// Parses and checks the file's text; `path` only names it in errors. The part of
+    /// [`KeyringFile::load`] that sees untrusted bytes, so the fuzz target calls it directly.
+    pub(crate) fn parse(text: &str, path: &Path) -> Result<Self, KeyringError> {
+        let file: Self = serde_json::from_str(text).map_err(|e| {
             invalid(path, format!("not keyring JSON (line {}, column {})", e.line(), e.column()))
         })?;
         if file.format != FORMAT {
@@ -124,6 +130,13 @@ impl KeyringFile {
         // Building the key set validates everything: lengths, one primary, unique ids.
         file.key_set_at(path)?;
         Ok(file)
+    }
+
+    /// The text [`KeyringFile::save`] writes (pretty JSON).
+    pub(crate) fn to_json(&self) -> Result<Zeroizing<Vec<u8>>, KeyringError> {
+        serde_json::to_vec_pretty(self)
+            .map(Zeroizing::new)
+            .map_err(|e| invalid(Path::new("<keyring>"), e.to_string()))
     }
 
     /// Loads `path`, or creates it with one fresh key (mode 0600) if it does not exist.
@@ -152,7 +165,7 @@ impl KeyringFile {
             fs::create_dir_all(dir).map_err(io_err(dir))?;
         }
         let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-        let json = Zeroizing::new(serde_json::to_vec_pretty(self).map_err(|e| invalid(path, e.to_string()))?);
+        let json = self.to_json()?;
         let mut opts = fs::OpenOptions::new();
         opts.write(true).create_new(true);
         #[cfg(unix)]

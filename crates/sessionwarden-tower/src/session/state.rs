@@ -438,7 +438,10 @@ impl Live {
         if let Some(too_large) = self.too_large {
             return Plan::Refuse(too_large);
         }
-        let due = now.unix() - self.record.last_seen.unix() >= renew_interval;
+        // In i128: `last_seen` comes back from a store and may lie anywhere in i64's range
+        // (a plain subtraction overflowed, panicking in debug builds).
+        let due =
+            i128::from(now.unix()) - i128::from(self.record.last_seen.unix()) >= i128::from(renew_interval);
         let changed = !self.changes.is_empty();
         let new = matches!(self.persisted, Persisted::New { .. });
         if new && !changed && !self.reissue {
@@ -835,5 +838,124 @@ mod tests {
         assert_eq!(record.data.get("kept"), Some(&Value::from(2)));
         assert!(record.persistent);
         assert!(live.reissue);
+    }
+
+    mod merge {
+        //! Concurrent writers of one session: each loaded the same record, and the saves that
+        //! lost the compare-and-set replayed their change sets onto the newer record (one by
+        //! one, or as a group-commit batch). Whatever the order, no write to a key that no
+        //! other writer touched is lost.
+        use std::collections::BTreeMap;
+
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// One writer's edits: key (within its own namespace) to a new value or a removal.
+        type Edits = BTreeMap<u8, Option<i64>>;
+
+        fn live_from(record: &Record) -> Live {
+            Live {
+                record: record.clone(),
+                changes: Changes::default(),
+                persisted: Persisted::Sealed,
+                reissue: false,
+                stale_cookie: false,
+                too_large: None,
+            }
+        }
+
+        /// What writer `w` does to its copy of the record, through the handle's own methods.
+        fn write(base: &Record, w: usize, edits: &Edits) -> Changes {
+            let mut live = live_from(base);
+            for (k, v) in edits {
+                let key = format!("w{w}:{k}");
+                match v {
+                    Some(v) => {
+                        live.insert(&key, Value::from(*v), |_| Ok(())).unwrap();
+                    }
+                    None => {
+                        live.remove(&key);
+                    }
+                }
+            }
+            live.changes
+        }
+
+        fn base_record(seed: &BTreeMap<(u8, u8), i64>) -> Record {
+            let mut record = Record::new(T0, &expiry());
+            for ((w, k), v) in seed {
+                record.data.insert(format!("w{w}:{k}"), Value::from(*v));
+            }
+            record.data.insert("untouched".into(), Value::from("kept"));
+            record
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn disjoint_writes_survive_any_replay_order(
+                seed in prop::collection::btree_map((0u8..4, 0u8..6), any::<i64>(), 0..12),
+                edits in prop::collection::vec(
+                    prop::collection::btree_map(0u8..6, prop::option::of(any::<i64>()), 0..6), 1..5),
+                order in Just((0..4).collect::<Vec<usize>>()).prop_shuffle(),
+                batched in any::<bool>(),
+            ) {
+                let base = base_record(&seed);
+                let changes: Vec<Changes> = edits.iter().enumerate().map(|(w, e)| write(&base, w, e)).collect();
+                // Saves land in `order`: each replays its changes onto the newest record.
+                let order: Vec<usize> = order.into_iter().filter(|&w| w < changes.len()).collect();
+                let mut stored = base.clone();
+                if batched {
+                    // Group commit: one leader replays every queued change set in arrival order.
+                    for &w in &order {
+                        changes[w].apply(&mut stored);
+                    }
+                } else {
+                    for &w in &order {
+                        let mut newer = stored.clone();
+                        changes[w].apply(&mut newer);
+                        stored = newer;
+                    }
+                }
+                for (w, e) in edits.iter().enumerate() {
+                    for (k, v) in e {
+                        let got = stored.data.get(&format!("w{w}:{k}")).cloned();
+                        prop_assert_eq!(got, v.map(Value::from), "writer {}'s key {} was lost", w, k);
+                    }
+                }
+                // Keys no writer touched keep their values.
+                for ((w, k), v) in &seed {
+                    let touched = edits.get(usize::from(*w)).is_some_and(|e| e.contains_key(k));
+                    if !touched {
+                        prop_assert_eq!(stored.data.get(&format!("w{w}:{k}")), Some(&Value::from(*v)));
+                    }
+                }
+                prop_assert_eq!(stored.data.get("untouched"), Some(&Value::from("kept")));
+                // Replaying a change set twice (a cancelled leader's waiters queue again) is harmless.
+                let mut twice = stored.clone();
+                for &w in &order {
+                    changes[w].apply(&mut twice);
+                }
+                prop_assert!(twice == stored);
+            }
+
+            /// The renewal decision at the ends of the time range: a record read back from a
+            /// store may carry any `last_seen`, and the request's clock any time.
+            #[test]
+            fn renewal_plan_never_overflows(last_seen in any::<i64>(), now in any::<i64>(), renew in any::<i64>()) {
+                let mut record = Record::new(T0, &expiry());
+                record.last_seen = Timestamp::from_unix(last_seen);
+                let live = live_from(&record);
+                let due = i128::from(now) - i128::from(last_seen) >= i128::from(renew);
+                let plan = live.plan(Timestamp::from_unix(now), renew);
+                if due {
+                    prop_assert_eq!(plan, Plan::Write { touch: true });
+                } else {
+                    prop_assert_eq!(plan, Plan::Keep);
+                }
+            }
+        }
     }
 }
