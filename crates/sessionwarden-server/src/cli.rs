@@ -378,6 +378,8 @@ impl ServeArgs {
                 max_session_size: usize::try_from(self.max_session_size).unwrap_or(usize::MAX),
             },
             demo_users: self.demo_user.clone(),
+            // Turned on by whoever serves `/metrics` (see `crate::metrics`).
+            metrics: None,
         }
     }
 

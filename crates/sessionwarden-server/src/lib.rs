@@ -7,6 +7,7 @@ pub mod cli;
 pub mod flask;
 pub mod http;
 pub mod keys;
+pub mod metrics;
 mod routes;
 pub mod stores;
 pub mod tokens;
@@ -27,6 +28,9 @@ use crate::cli::ServeArgs;
 
 /// How often `serve` removes expired sessions from a server-side store.
 pub const SESSION_SWEEP_INTERVAL: Duration = Duration::from_secs(60);
+
+/// How often the key-age gauge is refreshed and histogram buffers drained, with metrics on.
+pub const METRICS_UPKEEP_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Expired sessions removed per statement.
 const SWEEP_BATCH: usize = 1000;
@@ -75,6 +79,9 @@ pub struct App {
     pub flask: Option<flask::FlaskMode>,
     /// Deletion of expired records, if the store needs a sweeper.
     pub expired_deletion: Option<Arc<dyn ExpiredDeletion>>,
+    /// What renders the metrics for [`metrics::metrics_router`], when they are on.
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    server_metrics: Option<metrics::ServerMetrics>,
 }
 
 /// Everything the server is configured with, built from the command line by
@@ -93,6 +100,9 @@ pub struct Settings {
     pub session: SessionSettings,
     /// The demo users `POST /login` accepts.
     pub demo_users: Vec<auth::DemoUser>,
+    /// Metrics: when set, the store is instrumented and the events should come from
+    /// [`metrics::ServerMetrics::events`]. Off by default.
+    pub metrics: Option<metrics::ServerMetrics>,
 }
 
 /// The session cookie and lifetimes.
@@ -134,7 +144,7 @@ impl App {
         events: Events,
         clock: Arc<dyn Clock>,
     ) -> Result<Self> {
-        let stores = stores::open(&settings.store).await?;
+        let stores = stores::open_instrumented(&settings.store, settings.metrics.as_ref()).await?;
         let user_revocation = stores.user_revocation();
         if let stores::UserRevocation::Unsupported(why) = &user_revocation {
             tracing::warn!(
@@ -186,6 +196,8 @@ impl App {
             csrf,
             flask,
             expired_deletion: stores.expired_deletion,
+            metrics: settings.metrics.as_ref().map(metrics::ServerMetrics::handle),
+            server_metrics: settings.metrics.clone(),
         })
     }
 
@@ -200,6 +212,12 @@ impl App {
                 let store = store.clone();
                 // Small batches keep each statement short; stop when a batch comes back short.
                 async move { in_batches(SWEEP_BATCH, || store.delete_expired(now, SWEEP_BATCH)).await }
+            });
+        }
+        if let Some(m) = self.server_metrics.clone() {
+            maintenance = maintenance.with_job("metrics upkeep", METRICS_UPKEEP_INTERVAL, move |now| {
+                m.upkeep(now);
+                std::future::ready(Ok::<u64, std::convert::Infallible>(0))
             });
         }
         let tokens = self.state.tokens.clone();

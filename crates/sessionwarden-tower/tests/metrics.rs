@@ -28,7 +28,10 @@ const NOW: Timestamp = Timestamp::from_unix(1_800_000_000);
 
 fn recorder() -> (PrometheusRecorder, PrometheusHandle) {
     let recorder = PrometheusBuilder::new()
-        .set_buckets_for_metric(Matcher::Full(metrics::STORE_DURATION.into()), metrics::STORE_DURATION_BUCKETS)
+        .set_buckets_for_metric(
+            Matcher::Full(metrics::STORE_DURATION.into()),
+            metrics::STORE_DURATION_BUCKETS,
+        )
         .unwrap()
         .build_recorder();
     let handle = recorder.handle();
@@ -167,7 +170,8 @@ async fn counters_move_by_exactly_the_events_caused() {
     assert_eq!(value(&s, metrics::SESSIONS_DESTROYED, &[]), 1.0);
     assert_eq!(value(&s, metrics::SESSIONS_ACTIVE, &[]), 0.0, "one created, one ended");
     assert_eq!(value(&s, metrics::COOKIE_REJECTED, &[("reason", "bad_mac")]), 3.0, "{text}");
-    let rejected: f64 = COOKIE_REASONS.iter().map(|r| value(&s, metrics::COOKIE_REJECTED, &[("reason", r)])).sum();
+    let rejected: f64 =
+        COOKIE_REASONS.iter().map(|r| value(&s, metrics::COOKIE_REJECTED, &[("reason", r)])).sum();
     assert_eq!(rejected, 3.0, "no other reason moved");
     assert_eq!(events.counts()["cookie_rejected"], 3, "the event hub agrees");
     for op in ["load", "create", "delete"] {
@@ -189,7 +193,9 @@ async fn counters_move_by_exactly_the_events_caused() {
 #[tokio::test]
 async fn revocations_and_sweeps_count_sessions_ended() {
     let (recorder, handle) = recorder();
-    let store = ::metrics::with_local_recorder(&recorder, || InstrumentedStore::new(MemoryStore::default(), "memory"));
+    let store = ::metrics::with_local_recorder(&recorder, || {
+        InstrumentedStore::new(MemoryStore::default(), "memory")
+    });
     let sink = ::metrics::with_local_recorder(&recorder, MetricsSink::new);
     let expiry = sessionwarden_tower::Expiry::default();
     let mut handles = Vec::new();
@@ -266,7 +272,10 @@ async fn availability_follows_the_store_answers() {
     assert_eq!(value(&s, metrics::STORE_UP, &[("backend", "memory")]), 1.0);
     assert_eq!(value(&s, metrics::STORE_ERRORS, &[("backend", "redis"), ("operation", "ping")]), 1.0);
     assert_eq!(value(&s, metrics::STORE_ERRORS, &[("backend", "memory"), ("operation", "ping")]), 0.0);
-    assert_eq!(observations(&s, metrics::STORE_DURATION, &[("backend", "redis"), ("operation", "ping")]), 1.0);
+    assert_eq!(
+        observations(&s, metrics::STORE_DURATION, &[("backend", "redis"), ("operation", "ping")]),
+        1.0
+    );
     assert_fixed_labels(&s, &["redis", "memory"]);
 }
 

@@ -92,8 +92,9 @@ pub const STORE_DURATION: &str = "sessionwarden_store_operation_duration_seconds
 /// Bucket bounds (seconds) suited to [`STORE_DURATION`]: from 50 µs (a memory store) to
 /// 2.5 s (a store timing out). Exporters that need explicit buckets (Prometheus histograms
 /// rather than summaries) can use these.
-pub const STORE_DURATION_BUCKETS: &[f64] =
-    &[0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
+pub const STORE_DURATION_BUCKETS: &[f64] = &[
+    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
 /// Store operations that failed, labels `backend`, `operation`. Counter.
 pub const STORE_ERRORS: &str = "sessionwarden_store_operation_errors_total";
 /// Whether the store's last answer was an answer (1) or an outage (0), label `backend`. Gauge.

@@ -152,7 +152,11 @@ impl<S> InstrumentedStore<S> {
     }
 
     /// Runs one operation, timing it and noting what its result says about the backend.
-    async fn timed<T>(&self, op: Op, fut: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
+    async fn timed<T>(
+        &self,
+        op: Op,
+        fut: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
         let start = Instant::now();
         let result = fut.await;
         let h = &self.handles;
