@@ -3,7 +3,7 @@
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use metrics::{Counter, Gauge, Histogram, counter, gauge, histogram};
@@ -70,6 +70,11 @@ struct Handles {
     backend: &'static str,
     ops: Vec<OpMetrics>,
     up: Gauge,
+    /// What `up` was last set to: the gauge is written only on a change, so the request
+    /// path reads a shared flag instead of writing a shared cache line every operation.
+    is_up: AtomicBool,
+    /// Time one operation in this many.
+    sample_every: u32,
     revoked: Counter,
     swept: Counter,
     active: Gauge,
@@ -132,11 +137,50 @@ impl<S> InstrumentedStore<S> {
             backend,
             ops,
             up,
+            is_up: AtomicBool::new(true),
+            sample_every: 1,
             revoked: counter!(SESSIONS_REVOKED, "backend" => backend),
             swept: counter!(SESSIONS_SWEPT, "backend" => backend),
             active: gauge!(SESSIONS_ACTIVE),
         });
         Self { inner, handles }
+    }
+
+    /// Times only one operation in `every` (per thread, round robin) instead of all of them;
+    /// errors and availability are still tracked on every operation. The histogram then
+    /// keeps its quantiles but its `_count` is about 1/`every` of the operations. Recording a
+    /// sample is most of what this wrapper costs a request (see `docs/metrics.md`, "Cost"):
+    /// use this on hot paths that must pay less. 1 (the default) times every operation.
+    ///
+    /// ```
+    /// # extern crate sessionwarden_tower as sessionwarden;
+    /// # use sessionwarden::{MemoryStore, metrics::InstrumentedStore};
+    /// let store = InstrumentedStore::new(MemoryStore::default(), "memory").with_latency_sampling(4);
+    /// # drop(store);
+    /// ```
+    #[must_use]
+    pub fn with_latency_sampling(mut self, every: u32) -> Self {
+        if let Some(h) = Arc::get_mut(&mut self.handles) {
+            h.sample_every = every.max(1);
+        } else {
+            // Shared with clones already: copy the handles (they point at the same series).
+            let h = &self.handles;
+            self.handles = Arc::new(Handles {
+                backend: h.backend,
+                ops: h
+                    .ops
+                    .iter()
+                    .map(|o| OpMetrics { duration: o.duration.clone(), errors: o.errors.clone() })
+                    .collect(),
+                up: h.up.clone(),
+                is_up: AtomicBool::new(h.is_up.load(Ordering::Relaxed)),
+                revoked: h.revoked.clone(),
+                swept: h.swept.clone(),
+                active: h.active.clone(),
+                sample_every: every.max(1),
+            });
+        }
+        self
     }
 
     /// The backend label.
@@ -157,21 +201,27 @@ impl<S> InstrumentedStore<S> {
         op: Op,
         fut: impl Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
-        let start = Instant::now();
-        let result = fut.await;
         let h = &self.handles;
+        let start = (h.sample_every <= 1 || sampled(h.sample_every)).then(quanta::Instant::now);
+        let result = fut.await;
         let m = &h.ops[op as usize];
-        m.duration.record(start.elapsed());
-        match &result {
-            Ok(_) => h.up.set(1.0),
+        if let Some(start) = start {
+            m.duration.record(start.elapsed());
+        }
+        let answered = match &result {
+            Ok(_) => true,
             Err(StoreError::Corrupt { .. }) => {
                 m.errors.increment(1);
-                h.up.set(1.0);
+                true
             }
             Err(_) => {
                 m.errors.increment(1);
-                h.up.set(0.0);
+                false
             }
+        };
+        if h.is_up.load(Ordering::Relaxed) != answered {
+            h.is_up.store(answered, Ordering::Relaxed);
+            h.up.set(if answered { 1.0 } else { 0.0 });
         }
         result
     }
@@ -181,6 +231,19 @@ impl<S> InstrumentedStore<S> {
         counter.increment(n);
         self.handles.active.decrement(n as f64);
     }
+}
+
+/// Whether this thread's next operation is one in `every` to time. A thread-local tick, so
+/// threads never contend on a shared counter.
+fn sampled(every: u32) -> bool {
+    thread_local! {
+        static TICK: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+    }
+    TICK.with(|t| {
+        let n = t.get();
+        t.set(n.wrapping_add(1));
+        n % every == 0
+    })
 }
 
 impl<S: SessionStore> From<InstrumentedStore<S>> for Backend {
