@@ -205,3 +205,19 @@ async fn cookie_sessions_are_counted_without_a_store() {
     assert!(!s1.samples.iter().any(|x| x.metric == m::STORE_DURATION), "no server-side store to time");
     assert_fixed_labels(&s1, "none");
 }
+
+/// Every reason `JwtError::reason()` can give has its own `reason` label value: the list
+/// lives in the tower crate (which cannot depend on the JWT crate), so it is checked against
+/// the source of `reason()` here, where both are in reach.
+#[test]
+fn every_jwt_reason_is_a_listed_label_value() {
+    let source = include_str!("../../sessionwarden-jwt/src/error.rs");
+    let start = source.find("pub fn reason(&self) -> &'static str {").expect("JwtError::reason in error.rs");
+    let body = &source[start..];
+    let body = &body[..body.find("\n    }\n").expect("end of reason()")];
+    let reasons: Vec<&str> = body.split("=> \"").skip(1).map(|s| &s[..s.find('"').unwrap()]).collect();
+    assert!(reasons.len() > 20, "parsed {} reasons from reason()", reasons.len());
+    for reason in reasons {
+        assert!(JWT_REASONS.contains(&reason), "JwtError reason {reason:?} is missing from JWT_REASONS");
+    }
+}

@@ -39,7 +39,7 @@
 //! let sink = Arc::new(MetricsSink::new().with_keyring(keyring.clone(), Timestamp::from_unix(0)));
 //! let events = Events::with_sinks(1024, vec![sink as Arc<dyn EventSink>]);
 //! let store = InstrumentedStore::new(MemoryStore::default().with_metrics(), "memory");
-//! let layer = SessionLayer::new(store.into_backend(), keyring).with_events(events);
+//! let layer = SessionLayer::new(store, keyring).with_events(events);
 //! # drop(layer);
 //! # Ok::<(), sessionwarden::keyring::KeyringError>(())
 //! ```

@@ -18,7 +18,7 @@ use crate::store::{
 };
 use crate::time::Timestamp;
 
-/// Store operations as they appear in the `operation` label, in [`Op`] order.
+/// Store operations as they appear in the `operation` label.
 pub const OPERATIONS: &[&str] = &[
     "load",
     "create",
