@@ -524,6 +524,8 @@ impl ServeArgs {
             },
             demo_users: self.demo_user.clone(),
             audit_retention: self.audit_retention,
+            // Turned on by whoever serves `/metrics` (see `crate::metrics`).
+            metrics: None,
         }
     }
 

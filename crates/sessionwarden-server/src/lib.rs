@@ -12,6 +12,7 @@ pub mod events;
 pub mod flask;
 pub mod http;
 pub mod keys;
+pub mod metrics;
 mod routes;
 pub mod stores;
 pub mod tokens;
@@ -34,6 +35,9 @@ use crate::cli::ServeArgs;
 
 /// How often `serve` removes expired sessions from a server-side store.
 pub const SESSION_SWEEP_INTERVAL: Duration = Duration::from_secs(60);
+
+/// How often the key-age gauge is refreshed and histogram buffers drained, with metrics on.
+pub const METRICS_UPKEEP_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Expired sessions removed per statement.
 const SWEEP_BATCH: usize = 1000;
@@ -98,6 +102,9 @@ pub struct App {
     pub audit: Result<Arc<dyn AuditLog>, stores::Unsupported>,
     /// How long audit records are kept.
     pub audit_retention: Duration,
+    /// What renders the metrics for [`metrics::metrics_router`], when they are on.
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    server_metrics: Option<metrics::ServerMetrics>,
 }
 
 /// Everything the server is configured with, built from the command line by
@@ -118,6 +125,9 @@ pub struct Settings {
     pub demo_users: Vec<auth::DemoUser>,
     /// How long audit records are kept.
     pub audit_retention: Duration,
+    /// Metrics: when set, the store is instrumented and the events should come from
+    /// [`metrics::ServerMetrics::events`]. Off by default.
+    pub metrics: Option<metrics::ServerMetrics>,
 }
 
 /// The session cookie and lifetimes.
@@ -165,7 +175,7 @@ impl App {
         events: Events,
         clock: Arc<dyn Clock>,
     ) -> Result<Self> {
-        let stores = stores::open(&settings.store).await?;
+        let stores = stores::open_instrumented(&settings.store, settings.metrics.as_ref()).await?;
         let user_revocation = stores.user_revocation();
         if let stores::UserRevocation::Unsupported(why) = &user_revocation {
             tracing::warn!(
@@ -229,6 +239,8 @@ impl App {
             index: stores.index,
             audit: stores.audit,
             audit_retention: settings.audit_retention,
+            metrics: settings.metrics.as_ref().map(metrics::ServerMetrics::handle),
+            server_metrics: settings.metrics.clone(),
         })
     }
 
@@ -255,6 +267,12 @@ impl App {
                     now.unix().saturating_sub(i64::try_from(retention.as_secs()).unwrap_or(i64::MAX)),
                 );
                 async move { in_batches(AUDIT_PURGE_BATCH, || log.purge(before, AUDIT_PURGE_BATCH)).await }
+            });
+        }
+        if let Some(m) = self.server_metrics.clone() {
+            maintenance = maintenance.with_job("metrics upkeep", METRICS_UPKEEP_INTERVAL, move |now| {
+                m.upkeep(now);
+                std::future::ready(Ok::<u64, std::convert::Infallible>(0))
             });
         }
         let tokens = self.state.tokens.clone();

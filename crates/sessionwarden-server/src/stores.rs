@@ -13,8 +13,11 @@ use sessionwarden::{
 use sessionwarden_redis::RedisStore;
 use sessionwarden_sql::{PostgresStore, SqliteStore};
 
+use sessionwarden::metrics::InstrumentedStore;
+
 use crate::cli::{SessionsCommand, StoreKind};
 use crate::display;
+use crate::metrics::ServerMetrics;
 
 /// The store settings `serve` and `sessions` take from their command line.
 #[derive(Debug, Clone)]
@@ -147,6 +150,33 @@ impl Stores {
         }
     }
 
+    /// [`Stores::indexed`], wrapped in [`InstrumentedStore`] when metrics are on.
+    fn instrumented<S: SessionIndex + ExpiredDeletion + AuditLog>(
+        store: S,
+        backend: &'static str,
+        metrics: Option<&ServerMetrics>,
+    ) -> Self {
+        match metrics {
+            Some(m) => Self::indexed(m.register(|| InstrumentedStore::new(store, backend))),
+            None => Self::indexed(store),
+        }
+    }
+
+    /// [`Stores::indexed_with_audit`], wrapped in [`InstrumentedStore`] when metrics are on.
+    fn instrumented_with_audit<S: SessionIndex + ExpiredDeletion>(
+        store: S,
+        audit: Arc<dyn AuditLog>,
+        backend: &'static str,
+        metrics: Option<&ServerMetrics>,
+    ) -> Self {
+        match metrics {
+            Some(m) => {
+                Self::indexed_with_audit(Arc::new(m.register(|| InstrumentedStore::new(store, backend))), audit)
+            }
+            None => Self::indexed_with_audit(Arc::new(store), audit),
+        }
+    }
+
     /// A cookie store: nothing on the server.
     fn cookie(backend: Backend, kind: StoreKind) -> Self {
         Self {
@@ -188,12 +218,30 @@ pub fn store_name(kind: StoreKind) -> &'static str {
 /// # Errors
 /// When the store cannot be opened or reached.
 pub async fn open(args: &StoreSettings) -> Result<Stores> {
+    open_instrumented(args, None).await
+}
+
+/// [`open`], with every operation timed and counted in `metrics` when given: the store is
+/// wrapped in [`InstrumentedStore`] labelled with its `--store` name, and the memory store's
+/// evictions and the Redis local cache's hits and misses are counted too.
+///
+/// # Errors
+/// When the store cannot be opened or reached.
+pub async fn open_instrumented(args: &StoreSettings, metrics: Option<&ServerMetrics>) -> Result<Stores> {
+    let backend = store_name(args.store);
     Ok(match args.store {
         StoreKind::Cookie => {
             let store = if args.encrypt_cookies { CookieStore::encrypted() } else { CookieStore::signed() };
             Stores::cookie(store.into(), args.store)
         }
-        StoreKind::Memory => Stores::indexed(MemoryStore::with_capacity(args.memory_capacity)),
+        StoreKind::Memory => {
+            let store = MemoryStore::with_capacity(args.memory_capacity);
+            let store = match metrics {
+                Some(m) => m.register(|| store.with_metrics()),
+                None => store,
+            };
+            Stores::instrumented(store, backend, metrics)
+        }
         StoreKind::Sqlite => {
             let path = match args.database_url.as_deref() {
                 Some(url) => {
@@ -204,25 +252,32 @@ pub async fn open(args: &StoreSettings) -> Result<Stores> {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
             }
-            Stores::indexed(
-                SqliteStore::open(&path).await.with_context(|| format!("SQLite store {}", path.display()))?,
-            )
+            let store =
+                SqliteStore::open(&path).await.with_context(|| format!("SQLite store {}", path.display()))?;
+            Stores::instrumented(store, backend, metrics)
         }
         StoreKind::Postgres => {
             let Some(url) = args.database_url.as_deref() else {
                 bail!("--store postgres needs --database-url (or SESSIONWARDEN_DATABASE_URL)");
             };
-            Stores::indexed(PostgresStore::connect(url).await.context("PostgreSQL store")?)
+            let store = PostgresStore::connect(url).await.context("PostgreSQL store")?;
+            Stores::instrumented(store, backend, metrics)
         }
         StoreKind::Redis => {
             let store = RedisStore::connect_any(&args.redis_url).await.context("Redis store")?;
             let store =
                 store.try_with_prefix(args.redis_prefix.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
             if args.local_cache > 0 {
+                // Audit records go to the store behind the cache: they are not cached.
                 let audit: Arc<dyn AuditLog> = Arc::new(store.clone());
-                Stores::indexed_with_audit(Arc::new(store.with_local_cache(args.local_cache).await), audit)
+                let cached = store.with_local_cache(args.local_cache).await;
+                let cached = match metrics {
+                    Some(m) => m.register(|| cached.with_metrics()),
+                    None => cached,
+                };
+                Stores::instrumented_with_audit(cached, audit, backend, metrics)
             } else {
-                Stores::indexed(store)
+                Stores::instrumented(store, backend, metrics)
             }
         }
         StoreKind::FlaskCookie => Stores::cookie(crate::flask::cookie_store(args)?.into(), args.store),
@@ -234,7 +289,10 @@ pub async fn open(args: &StoreSettings) -> Result<Stores> {
                 .with_lifetime(args.permanent_session_lifetime);
             // Core only: Flask-Session keeps no index to list or revoke by, and Redis expires
             // its records by TTL with nothing left behind to sweep.
-            let store: Arc<dyn SessionStore> = Arc::new(store);
+            let store: Arc<dyn SessionStore> = match metrics {
+                Some(m) => Arc::new(m.register(|| InstrumentedStore::new(store, backend))),
+                None => Arc::new(store),
+            };
             Stores {
                 backend: Backend::Server(store.clone()),
                 store: Some(store),

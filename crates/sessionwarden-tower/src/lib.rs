@@ -47,6 +47,8 @@ pub mod events;
 pub mod keyring;
 mod layer;
 pub use sessionwarden_core::maintenance;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 mod session;
 pub mod store;
 

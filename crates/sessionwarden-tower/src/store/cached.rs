@@ -163,6 +163,9 @@ struct State {
     store_ok: AtomicBool,
     hits: AtomicU64,
     misses: AtomicU64,
+    /// Hit and miss counters, once [`CachedStore::with_metrics`] registered them.
+    #[cfg(feature = "metrics")]
+    lookups: std::sync::OnceLock<[metrics::Counter; 2]>,
 }
 
 fn stripe(handle: &SessionHandle) -> usize {
@@ -435,6 +438,8 @@ impl<S: SessionStore> CachedStore<S> {
             store_ok: AtomicBool::new(true),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
+            #[cfg(feature = "metrics")]
+            lookups: std::sync::OnceLock::new(),
         });
         let store = Self { inner, state, invalidator };
         store.invalidator.subscribe(store.sink());
@@ -466,6 +471,26 @@ impl<S: SessionStore> CachedStore<S> {
     #[must_use]
     pub fn is_serving_hits(&self) -> bool {
         self.state.serving()
+    }
+
+    /// Also counts hits and misses in [`CACHE_LOOKUPS`](crate::metrics::CACHE_LOOKUPS)
+    /// (`result="hit"` / `"miss"`), registered with the current recorder. Clones share the
+    /// counters; a second call changes nothing.
+    ///
+    /// ```
+    /// # extern crate sessionwarden_tower as sessionwarden;
+    /// # use sessionwarden::{MemoryStore, store::{CachedStore, LocalInvalidator}};
+    /// let store = CachedStore::new(MemoryStore::default(), LocalInvalidator::default(), 100).with_metrics();
+    /// # drop(store);
+    /// ```
+    #[cfg(feature = "metrics")]
+    #[must_use]
+    pub fn with_metrics(self) -> Self {
+        let name = crate::metrics::CACHE_LOOKUPS;
+        self.state.lookups.get_or_init(|| {
+            [metrics::counter!(name, "result" => "hit"), metrics::counter!(name, "result" => "miss")]
+        });
+        self
     }
 
     /// Hits and misses so far.
@@ -514,9 +539,17 @@ impl<S: SessionStore> SessionStore for CachedStore<S> {
             && !entry.record.is_expired(now)
         {
             state.hits.fetch_add(1, Ordering::Relaxed);
+            #[cfg(feature = "metrics")]
+            if let Some([hit, _]) = state.lookups.get() {
+                hit.increment(1);
+            }
             return Ok(Some(entry.record.clone()));
         }
         state.misses.fetch_add(1, Ordering::Relaxed);
+        #[cfg(feature = "metrics")]
+        if let Some([_, miss]) = state.lookups.get() {
+            miss.increment(1);
+        }
         let ticket = state.ticket(&handle);
         let result = self.inner.load(key, now).await;
         state.note(&result);

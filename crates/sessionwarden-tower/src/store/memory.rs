@@ -41,6 +41,18 @@ struct Inner {
     // Ordered by deadline, so sweeping and eviction take the front.
     by_deadline: BTreeSet<(Timestamp, StoreKey)>,
     by_user: HashMap<String, HashSet<StoreKey>>,
+    /// Eviction and sweep counters, once [`MemoryStore::with_metrics`] registered them.
+    #[cfg(feature = "metrics")]
+    metrics: Option<RoomMetrics>,
+}
+
+/// What making room ended: live sessions evicted, expired ones swept.
+#[cfg(feature = "metrics")]
+#[derive(Debug)]
+struct RoomMetrics {
+    evicted: metrics::Counter,
+    swept: metrics::Counter,
+    active: metrics::Gauge,
 }
 
 const NEVER: Timestamp = Timestamp::from_unix(i64::MAX);
@@ -61,9 +73,34 @@ impl MemoryStore {
                 records: BTreeMap::new(),
                 by_deadline: BTreeSet::new(),
                 by_user: HashMap::new(),
+                #[cfg(feature = "metrics")]
+                metrics: None,
             })),
             caps: Arc::default(),
         }
+    }
+
+    /// Also counts the sessions a full store ends to make room: live ones evicted
+    /// ([`SESSIONS_EVICTED`](crate::metrics::SESSIONS_EVICTED)) and expired ones swept
+    /// ([`SESSIONS_SWEPT`](crate::metrics::SESSIONS_SWEPT), `backend="memory"`), registered
+    /// with the current recorder. Sweeps through
+    /// [`ExpiredDeletion`] are counted by [`InstrumentedStore`](crate::metrics::InstrumentedStore).
+    ///
+    /// ```
+    /// # extern crate sessionwarden_tower as sessionwarden;
+    /// let store = sessionwarden::MemoryStore::with_capacity(10).with_metrics();
+    /// # drop(store);
+    /// ```
+    #[cfg(feature = "metrics")]
+    #[must_use]
+    pub fn with_metrics(self) -> Self {
+        use crate::metrics::{SESSIONS_ACTIVE, SESSIONS_EVICTED, SESSIONS_SWEPT};
+        self.inner.lock().metrics = Some(RoomMetrics {
+            evicted: metrics::counter!(SESSIONS_EVICTED),
+            swept: metrics::counter!(SESSIONS_SWEPT, "backend" => "memory"),
+            active: metrics::gauge!(SESSIONS_ACTIVE),
+        });
+        self
     }
 
     /// The bound.
@@ -127,10 +164,19 @@ impl Inner {
         if self.records.len() < self.capacity {
             return;
         }
-        self.sweep(now, usize::MAX);
+        let _swept = self.sweep(now, usize::MAX);
+        let mut _evicted = 0u64;
         while self.records.len() >= self.capacity {
             let Some(&(_, key)) = self.by_deadline.first() else { break };
             self.remove(&key);
+            _evicted += 1;
+        }
+        #[cfg(feature = "metrics")]
+        #[allow(clippy::cast_precision_loss)] // session counts are far below 2^53
+        if let Some(m) = &self.metrics {
+            m.swept.increment(_swept);
+            m.evicted.increment(_evicted);
+            m.active.decrement((_swept + _evicted) as f64);
         }
     }
 
