@@ -318,9 +318,15 @@ pub async fn serve(args: ServeArgs, keyring_path: std::path::PathBuf) -> Result<
     let admin =
         admin::AdminConfig::new(args.admin_listen, args.admin_token_file.as_deref(), &args.admin_token)?;
     let (audit_sink, audit_writer) = audit::AuditSink::channel(audit::AUDIT_QUEUE);
-    let events = Events::with_sinks(1024, vec![Arc::new(audit_sink)]);
     let flask_mode = matches!(args.store, cli::StoreKind::FlaskCookie | cli::StoreKind::FlaskRedis);
     let (keyring, source) = keys::load(&keyring_path, flask_mode)?;
+    // Metrics are served on the admin listener: they are kept only when there is one.
+    let server_metrics = admin.as_ref().map(|_| metrics::ServerMetrics::new(&keyring, SystemClock.now()));
+    let mut sinks: Vec<Arc<dyn sessionwarden::events::EventSink>> = vec![Arc::new(audit_sink)];
+    if let Some(m) = &server_metrics {
+        sinks.push(m.sink());
+    }
+    let events = Events::with_sinks(1024, sinks);
     if let keys::KeySource::File(path) = &source {
         keys::spawn_watcher(
             keyring.clone(),
@@ -329,7 +335,9 @@ pub async fn serve(args: ServeArgs, keyring_path: std::path::PathBuf) -> Result<
             events.clone(),
         );
     }
-    let app = App::new(&args, keyring, events, Arc::new(SystemClock)).await?;
+    let mut settings = args.settings();
+    settings.metrics = server_metrics;
+    let app = App::with_settings(&settings, keyring, events, Arc::new(SystemClock)).await?;
     // Without an audit log the writer is dropped and the sink discards what it is given.
     let _audit = app.audit.clone().ok().map(|log| audit_writer.spawn(log));
     let _maintenance = app.maintenance().spawn(MAINTENANCE_POLL);

@@ -90,6 +90,12 @@ impl ServerMetrics {
         Events::with_sinks(capacity, vec![self.sink.clone() as Arc<dyn EventSink>])
     }
 
+    /// The event sink that counts security events here, for an event hub with other sinks.
+    #[must_use]
+    pub fn sink(&self) -> Arc<dyn EventSink> {
+        self.sink.clone()
+    }
+
     /// What renders the metrics (for [`metrics_router`]).
     #[must_use]
     pub fn handle(&self) -> PrometheusHandle {

@@ -233,3 +233,43 @@ async fn revocation_over_the_admin_listener_ends_the_session_at_once() {
         assert!(!log.contains(secret), "the log holds a secret");
     }
 }
+
+/// `/metrics` is served on the admin listener only, behind the admin token, and its counters
+/// follow what the public listener saw (parsed as Prometheus text).
+#[tokio::test]
+async fn metrics_are_scraped_from_the_admin_listener_behind_the_token() {
+    let dir = TempDir::new();
+    let s = AdminServer::start(dir.path(), &["--insecure-cookies", "--store", "memory"]);
+    let http = client();
+    let scrape = || async {
+        let r = http.get(format!("{}/metrics", s.admin)).bearer_auth(TOKEN).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        let text = r.text().await.unwrap();
+        let lines = text.lines().map(|l| Ok(l.to_owned()));
+        let parsed = prometheus_parse::Scrape::parse(lines).unwrap();
+        let created = parsed
+            .samples
+            .iter()
+            .find(|s| s.metric == "sessionwarden_sessions_created_total")
+            .map(|s| match s.value {
+                prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Untyped(v) => v,
+                _ => panic!("not a counter"),
+            })
+            .expect("the counter is exported from the start");
+        (created, text)
+    };
+    assert_eq!(http.get(format!("{}/metrics", s.base)).send().await.unwrap().status(), 404, "not public");
+    assert_eq!(http.get(format!("{}/metrics", s.admin)).send().await.unwrap().status(), 401, "token needed");
+    let (before, _) = scrape().await;
+    let mut cookies = Vec::new();
+    for _ in 0..3 {
+        let r = http.get(format!("{}/csrf-token", s.base)).send().await.unwrap();
+        cookies.push(support::cookie_pair(&r));
+    }
+    let (after, text) = scrape().await;
+    assert_eq!(after - before, 3.0, "three new sessions, three created");
+    for cookie in &cookies {
+        let value = cookie.split_once('=').unwrap().1;
+        assert!(!text.contains(value), "no cookie value in the scrape");
+    }
+}

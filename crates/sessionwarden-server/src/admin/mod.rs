@@ -180,6 +180,8 @@ pub struct AdminState {
     pub keys: KeySource,
     /// Serialises this process's writes to the keyring file.
     key_file: Arc<tokio::sync::Mutex<()>>,
+    /// What renders the Prometheus metrics served at `/metrics`, when they are on.
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
 impl AdminState {
@@ -192,6 +194,7 @@ impl AdminState {
             audit: app.audit.clone(),
             keys,
             key_file: Arc::new(tokio::sync::Mutex::new(())),
+            metrics: app.metrics.clone(),
         }
     }
 
@@ -209,9 +212,12 @@ impl AdminState {
 /// `token` is `None` only for a loopback listener without a token ([`AdminConfig::new`]
 /// refuses anything else); then every request is let through.
 pub fn admin_router(state: AdminState, token: Option<AdminToken>) -> Router {
-    let router = Router::new().merge(api::router(state.clone()));
+    let mut router = Router::new().merge(api::router(state.clone()));
     // Further admin parts merge here, before the layer below, so the token check covers them
     // too: the Prometheus text at `/metrics` and the HTML dashboard at `/admin`.
+    if let Some(handle) = state.metrics.clone() {
+        router = router.merge(crate::metrics::metrics_router(handle));
+    }
     authenticated(router, state.app, token)
 }
 

@@ -13,8 +13,8 @@ use crate::error::StoreError;
 use crate::id::{SessionHandle, StoreKey};
 use crate::record::Record;
 use crate::store::{
-    AuditEntry, AuditLog, AuditQuery, Backend, ExpiredDeletion, ListQuery, OnceKey, OneTimeKeys, Rate, RateDecision,
-    RateLimitStore, SaveOutcome, SessionIndex, SessionInfo, SessionPage, SessionStore,
+    AuditEntry, AuditLog, AuditQuery, Backend, ExpiredDeletion, ListQuery, OnceKey, OneTimeKeys, Rate,
+    RateDecision, RateLimitStore, SaveOutcome, SessionIndex, SessionInfo, SessionPage, SessionStore,
 };
 use crate::time::Timestamp;
 
