@@ -145,5 +145,95 @@ fn reads(c: &mut Criterion) {
     assert!(text.contains(r#"operation="load""#), "no load samples recorded");
 }
 
-criterion_group!(benches, reads);
+/// Client metadata (and then metrics too) on vs off, paired as above: `off` is a read whose
+/// request tells the layer nothing about its client (no peer address, no `User-Agent`, no
+/// trusted proxies); `metadata` is the same read from a browser behind a trusted proxy
+/// (`ConnectInfo`, `User-Agent`, `X-Forwarded-For` resolved through the proxy list, the
+/// request context kept for events); `metadata_and_metrics` adds the Prometheus-backed
+/// `InstrumentedStore` (one in four timed, as the server runs the memory store) and
+/// `MetricsSink`. Budget: ≤ 1.03 of `off`.
+fn metadata_reads(_: &mut Criterion) {
+    use axum::extract::ConnectInfo;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let keyring = Keyring::new(KeySet::generate(NOW).unwrap());
+    let store = MemoryStore::default();
+    let proxies = sessionwarden_tower::TrustedProxies::new(["10.0.0.0/8"]).unwrap();
+    let layer = |backend: Backend, events: Events| {
+        Router::new().route("/set", get(set)).route("/get", get(read)).layer(
+            SessionLayer::new(backend, keyring.clone())
+                .with_events(events)
+                .with_trusted_proxies(proxies.clone()),
+        )
+    };
+    let off = layer(store.clone().into(), Events::default());
+    let metadata = off.clone();
+    let recorder = PrometheusBuilder::new().build_recorder();
+    let (b, e) = metrics::with_local_recorder(&recorder, || instrumented(&store, 4));
+    let both = layer(b, e);
+    let cookie = rt.block_on(async {
+        let req = http::Request::get("/set").body(Body::empty()).unwrap();
+        let res = off.clone().oneshot(req).await.unwrap();
+        let set = res.headers()[http::header::SET_COOKIE].to_str().unwrap().to_owned();
+        set.split(';').next().unwrap().to_owned()
+    });
+    let peer: std::net::SocketAddr = "10.0.0.7:40000".parse().unwrap();
+    let request = |router: &Router, browser: bool| {
+        let mut req = http::Request::get("/get").header("cookie", &cookie);
+        if browser {
+            req = req
+                .header(
+                    "user-agent",
+                    "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0",
+                )
+                .header("x-forwarded-for", "203.0.113.9, 10.0.0.3")
+                .extension(ConnectInfo(peer));
+        }
+        let req = req.body(Body::empty()).unwrap();
+        let router = router.clone();
+        async move {
+            let res = router.oneshot(req).await.unwrap();
+            assert_eq!(res.status(), 200);
+            black_box(res.into_body().collect().await.unwrap());
+        }
+    };
+    let cpu = || {
+        let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+        t.tv_sec as f64 + t.tv_nsec as f64 * 1e-9
+    };
+    let batch = |router: &Router, browser: bool| {
+        let started = cpu();
+        rt.block_on(async {
+            for _ in 0..PAIRED_BATCH {
+                request(router, browser).await;
+            }
+        });
+        cpu() - started
+    };
+    for (name, variant) in [("metadata", &metadata), ("metadata_and_metrics", &both)] {
+        let (mut ratios, mut off_min, mut variant_min) = (Vec::new(), f64::MAX, f64::MAX);
+        for round in 0..PAIRED_ROUNDS {
+            let (p, m) = if round % 2 == 0 {
+                let p = batch(&off, false);
+                (p, batch(variant, true))
+            } else {
+                let m = batch(variant, true);
+                (batch(&off, false), m)
+            };
+            ratios.push(m / p);
+            off_min = off_min.min(p);
+            variant_min = variant_min.min(m);
+        }
+        ratios.sort_by(f64::total_cmp);
+        let median = ratios[ratios.len() / 2];
+        let (q1, q3) = (ratios[ratios.len() / 4], ratios[ratios.len() * 3 / 4]);
+        println!(
+            "read paired: {name} / off = {median:.4} (median of {PAIRED_ROUNDS} rounds of {PAIRED_BATCH}; quartiles {q1:.4}..{q3:.4}); of the fastest batches {:.4} ({:.3} µs vs {:.3} µs a request); budget 1.03",
+            variant_min / off_min,
+            variant_min / PAIRED_BATCH as f64 * 1e6,
+            off_min / PAIRED_BATCH as f64 * 1e6,
+        );
+    }
+}
+
+criterion_group!(benches, reads, metadata_reads);
 criterion_main!(benches);

@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json, Router};
 use serde::{Deserialize, Serialize};
 use sessionwarden::keyring::{KeyId, KeyringFile};
-use sessionwarden::store::{AuditEntry, AuditLog, AuditQuery};
+use sessionwarden::store::{AuditEntry, AuditLog, AuditQuery, ListQuery, SessionPage};
 use sessionwarden::{SecurityEvent, SessionHandle, SessionIndex, SessionInfo, StoreError, Timestamp};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -32,8 +32,6 @@ pub const MAX_LIST_LIMIT: usize = 10_000;
 pub const DEFAULT_EVENTS_LIMIT: usize = 100;
 /// Most audit records one query returns.
 pub const MAX_EVENTS_LIMIT: usize = 1_000;
-/// Sessions looked through to find one by handle (see [`find`]).
-const SHOW_SCAN: usize = 100_000;
 /// Sessions revoked per round of a revoke-all.
 const REVOKE_ALL_BATCH: usize = 1_000;
 /// The value `POST /admin/api/sessions/revoke-all` needs in `?confirm=`.
@@ -196,11 +194,14 @@ struct SessionInfoDoc {
     client: Option<serde_json::Value>,
 }
 
-/// A page of sessions.
+/// A page of sessions, in handle order.
 #[derive(Serialize, ToSchema)]
 struct SessionList {
     #[schema(value_type = Vec<SessionInfoDoc>)]
     sessions: Vec<SessionInfo>,
+    /// Pass as `cursor` for the next page; `null` when no live session follows.
+    #[schema(value_type = Option<String>)]
+    next: Option<SessionHandle>,
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -210,32 +211,39 @@ struct ListParams {
     user: Option<String>,
     /// At most this many (default 100, at most 10000).
     limit: Option<usize>,
+    /// Start after this handle: the `next` of the previous page.
+    cursor: Option<String>,
 }
 
-/// The one place the admin API lists sessions: becomes a call to the index's cursor-paged
-/// listing once stores have one.
+/// The one place the admin API lists sessions: a page of the index's handle-ordered
+/// listing, which stays a primary-key range read at millions of sessions.
 async fn listing(
     index: &dyn SessionIndex,
     user: Option<&str>,
+    after: Option<SessionHandle>,
     limit: usize,
     now: Timestamp,
-) -> Result<Vec<SessionInfo>, StoreError> {
-    let mut sessions = match user {
-        Some(user) => index.list_user(user, now).await?,
-        None => index.list(now, limit).await?,
-    };
-    sessions.truncate(limit);
-    Ok(sessions)
+) -> Result<SessionPage, StoreError> {
+    let mut query = ListQuery::first(limit).with_after(after);
+    query.user = user.map(str::to_owned);
+    index.list_page(&query, now).await
 }
 
-/// The live session named `handle`, if any. Looks through the listing: the index has no
-/// lookup by handle yet, so this is linear in the number of sessions (up to 100,000).
+/// The live session named `handle`, if any: the first entry of the page that starts just
+/// before the handle's position (a point read, whatever the store holds).
 async fn find(
     index: &dyn SessionIndex,
     handle: &SessionHandle,
     now: Timestamp,
 ) -> Result<Option<SessionInfo>, StoreError> {
-    Ok(listing(index, None, SHOW_SCAN, now).await?.into_iter().find(|s| s.handle == *handle))
+    let Some(prefix) = handle.key_prefix() else { return Ok(None) };
+    let after = u128::from_be_bytes(prefix).checked_sub(1).map(|p| {
+        let mut key = [0u8; 32];
+        key[..16].copy_from_slice(&p.to_be_bytes());
+        sessionwarden::StoreKey::from_bytes(key).handle()
+    });
+    let page = listing(index, None, after, 1, now).await?;
+    Ok(page.sessions.into_iter().next().filter(|s| s.handle == *handle))
 }
 
 /// Lists live sessions.
@@ -254,8 +262,9 @@ async fn list_sessions(
     if limit == 0 || limit > MAX_LIST_LIMIT {
         return Err(ApiError::new(StatusCode::BAD_REQUEST, "limit must be 1 to 10000"));
     }
-    let sessions = listing(index.as_ref(), p.user.as_deref(), limit, state.app.clock.now()).await?;
-    Ok(Json(SessionList { sessions }))
+    let after = p.cursor.as_deref().map(parse_handle).transpose()?;
+    let page = listing(index.as_ref(), p.user.as_deref(), after, limit, state.app.clock.now()).await?;
+    Ok(Json(SessionList { sessions: page.sessions, next: page.next }))
 }
 
 /// Shows one live session.
@@ -379,11 +388,11 @@ async fn revoke_all(
     // Round by round until a listing comes back empty. Sessions created meanwhile may be
     // caught or not; the bound keeps a flood of new sessions from holding this forever.
     for _ in 0..10_000 {
-        let batch = listing(index.as_ref(), None, REVOKE_ALL_BATCH, state.app.clock.now()).await?;
-        if batch.is_empty() {
+        let batch = listing(index.as_ref(), None, None, REVOKE_ALL_BATCH, state.app.clock.now()).await?;
+        if batch.sessions.is_empty() {
             break;
         }
-        for s in batch {
+        for s in batch.sessions {
             if let Some(user) = s.user {
                 users.insert(user);
             }
