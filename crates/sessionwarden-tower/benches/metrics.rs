@@ -209,7 +209,9 @@ fn metadata_reads(_: &mut Criterion) {
         });
         cpu() - started
     };
-    for (name, variant) in [("metadata", &metadata), ("metadata_and_metrics", &both)] {
+    for (name, variant) in
+        [("browser_no_proxy", &unproxied), ("metadata", &metadata), ("metadata_and_metrics", &both)]
+    {
         let (mut ratios, mut off_min, mut variant_min) = (Vec::new(), f64::MAX, f64::MAX);
         for round in 0..PAIRED_ROUNDS {
             let (p, m) = if round % 2 == 0 {
