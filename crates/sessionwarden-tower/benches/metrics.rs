@@ -167,6 +167,9 @@ fn metadata_reads(_: &mut Criterion) {
     };
     let off = layer(store.clone().into(), Events::default());
     let metadata = off.clone();
+    // The same browser request through a layer that trusts no proxy: the forwarding header
+    // is not read, which separates its parsing from the rest.
+    let unproxied = router(store.clone().into(), &keyring, Events::default());
     let recorder = PrometheusBuilder::new().build_recorder();
     let (b, e) = metrics::with_local_recorder(&recorder, || instrumented(&store, 4));
     let both = layer(b, e);
