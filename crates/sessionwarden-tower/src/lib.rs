@@ -46,6 +46,7 @@ pub mod events;
 pub mod keyring;
 mod layer;
 pub use sessionwarden_core::maintenance;
+pub mod policy;
 mod session;
 pub mod store;
 
