@@ -162,6 +162,7 @@ mod conn;
 mod invalidation;
 pub mod limiter;
 pub mod once;
+mod policy;
 mod scripts;
 mod store;
 #[cfg(feature = "jwt")]
