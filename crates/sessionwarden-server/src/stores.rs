@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result, bail};
+use sessionwarden::store::{AccountLocks, UserSessionCap};
 use sessionwarden::{
     Backend, Clock as _, CookieStore, ExpiredDeletion, MemoryStore, SessionHandle, SessionIndex,
     SessionStore, SystemClock,
@@ -85,6 +86,10 @@ pub struct Stores {
     /// Deletion of expired records in batches, if the store needs it (the sweeper runs only
     /// then).
     pub expired_deletion: Option<Arc<dyn ExpiredDeletion>>,
+    /// The per-user session cap (`--max-sessions-per-user`), or why the store has none.
+    pub session_cap: Result<Arc<dyn UserSessionCap>, Unsupported>,
+    /// Disabled accounts (`users disable`), or why the store keeps none.
+    pub account_locks: Result<Arc<dyn AccountLocks>, Unsupported>,
 }
 
 /// Why `kind` cannot list or revoke sessions, if it cannot: known from the kind alone, so
@@ -103,6 +108,26 @@ pub fn missing_index(kind: StoreKind) -> Option<Unsupported> {
     Some(Unsupported { store: store_name(kind), reason })
 }
 
+/// Why `kind` can neither cap sessions per user nor keep disabled accounts, if it cannot
+/// (the same stores as [`missing_index`]: both need sessions found by user on the server).
+#[must_use]
+pub fn missing_policy(kind: StoreKind) -> Option<Unsupported> {
+    let reason = match kind {
+        StoreKind::Sqlite | StoreKind::Memory | StoreKind::Postgres | StoreKind::Redis => return None,
+        StoreKind::Cookie | StoreKind::FlaskCookie => {
+            "keeps no sessions on the server: it cannot count a user's sessions or refuse a disabled user's"
+        }
+        StoreKind::FlaskRedis => {
+            "cannot cap or disable users: Flask-Session keeps no index of sessions by user"
+        }
+    };
+    Some(Unsupported { store: store_name(kind), reason })
+}
+
+fn no_policy(kind: StoreKind) -> Unsupported {
+    missing_policy(kind).unwrap_or(Unsupported { store: store_name(kind), reason: "has no session policy" })
+}
+
 /// [`missing_index`] of a kind that has no index.
 fn no_index(kind: StoreKind) -> Unsupported {
     missing_index(kind).unwrap_or(Unsupported { store: store_name(kind), reason: "has no session index" })
@@ -110,19 +135,28 @@ fn no_index(kind: StoreKind) -> Unsupported {
 
 impl Stores {
     /// A store with every capability.
-    fn indexed<S: SessionIndex + ExpiredDeletion>(store: S) -> Self {
+    fn indexed<S: SessionIndex + ExpiredDeletion + UserSessionCap + AccountLocks>(store: S) -> Self {
         let store = Arc::new(store);
         Self {
             backend: Backend::Server(store.clone()),
             store: Some(store.clone()),
             index: Ok(store.clone()),
-            expired_deletion: Some(store),
+            expired_deletion: Some(store.clone()),
+            session_cap: Ok(store.clone()),
+            account_locks: Ok(store),
         }
     }
 
     /// A cookie store: nothing on the server.
     fn cookie(backend: Backend, kind: StoreKind) -> Self {
-        Self { backend, store: None, index: Err(no_index(kind)), expired_deletion: None }
+        Self {
+            backend,
+            store: None,
+            index: Err(no_index(kind)),
+            expired_deletion: None,
+            session_cap: Err(no_policy(kind)),
+            account_locks: Err(no_policy(kind)),
+        }
     }
 
     /// What `POST /logout-everywhere` can do about sessions.
@@ -206,6 +240,8 @@ pub async fn open(args: &StoreSettings) -> Result<Stores> {
                 store: Some(store),
                 index: Err(no_index(args.store)),
                 expired_deletion: None,
+                session_cap: Err(no_policy(args.store)),
+                account_locks: Err(no_policy(args.store)),
             }
         }
     })
