@@ -77,6 +77,7 @@ macro_rules! dialect {
                         .await
                         .map_err(unavailable(OP))?;
                     if taken.is_some() {
+                        tx.rollback().await.map_err(unavailable(OP))?;
                         return Ok(Admission::Taken);
                     }
                     let mut evicted = Vec::new();
@@ -93,6 +94,7 @@ macro_rules! dialect {
                         let max = usize::try_from(limit.max()).unwrap_or(usize::MAX);
                         if others.len() >= max {
                             if limit.policy() == LimitPolicy::RefuseNew {
+                                tx.rollback().await.map_err(unavailable(OP))?;
                                 return Ok(Admission::Refused);
                             }
                             for old in &others[..others.len() + 1 - max] {
