@@ -172,11 +172,6 @@ async fn app(args: &ServeArgs, clock: &ManualClock) -> App {
     App::new(args, keyring, Events::default(), Arc::new(clock.clone())).await.unwrap()
 }
 
-fn sessions(r: &TestResponse) -> Vec<Value> {
-    assert_eq!(r.status, 200, "{}", r.body);
-    r.json()["sessions"].as_array().unwrap().clone()
-}
-
 /// ASVS 7.5.2: the user sees every session of theirs with its network, device, login and
 /// `current`, and ends one only after a recent re-authentication; the ended one stops
 
@@ -381,4 +376,45 @@ async fn refresh_status(app: &App, refresh: &str) -> u16 {
         .await
         .status
         .as_u16()
+}
+
+/// ASVS 7.4.2 through the real binary: `users disable` on the store a running server uses
+/// ends the user's session and refuses their login; `users list` shows them; `users enable`
+/// lets them back in. A store that keeps no disabled users refuses at once, saying why.
+#[tokio::test]
+async fn asvs_7_4_2_users_disable_and_enable_through_the_binary() {
+    let dir = support::TempDir::new();
+    let user = format!("dave-{}", tag());
+    let args = ServeArgs {
+        store: StoreKind::Sqlite,
+        insecure_cookies: true,
+        data_dir: dir.path().to_owned(),
+        demo_user: vec![sessionwarden_server::auth::DemoUser::parse(&format!("{user}:secret")).unwrap()],
+        ..ServeArgs::default()
+    };
+    let clock = ManualClock::new(T0);
+    let app = app(&args, &clock).await;
+    let mut b = Browser::new(&app, "192.0.2.20:1", FIREFOX);
+    assert_eq!(b.login(&user, "secret").await.status, 200);
+    let data_dir = dir.path().to_str().unwrap();
+
+    let (ok, out, err) = support::cli(&["users", "disable", &user, "--data-dir", data_dir]);
+    assert!(ok, "{err}");
+    assert!(out.contains(&format!("disabled {user}")) && out.contains("ended 1 session"), "{out}");
+    assert_eq!(b.me().await, None, "the running server's session ended");
+    let mut again = Browser::new(&app, "192.0.2.21:1", FIREFOX);
+    assert_eq!(again.login(&user, "secret").await.status, 401, "the running server refuses the login");
+    let (ok, out, err) = support::cli(&["users", "list", "--json", "--data-dir", data_dir]);
+    assert!(ok, "{err}");
+    let listed: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(listed[0]["user"], user.as_str(), "{out}");
+
+    let (ok, out, err) = support::cli(&["users", "enable", &user, "--data-dir", data_dir]);
+    assert!(ok && out.contains(&format!("enabled {user}")), "{out}{err}");
+    let mut back = Browser::new(&app, "192.0.2.22:1", FIREFOX);
+    assert_eq!(back.login(&user, "secret").await.status, 200, "enabled again");
+
+    let (ok, _, err) =
+        support::cli(&["users", "--store", "cookie", "disable", &user, "--data-dir", data_dir]);
+    assert!(!ok && err.contains("cookie store"), "{err}");
 }
