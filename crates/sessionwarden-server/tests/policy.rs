@@ -172,9 +172,6 @@ async fn app(args: &ServeArgs, clock: &ManualClock) -> App {
     App::new(args, keyring, Events::default(), Arc::new(clock.clone())).await.unwrap()
 }
 
-/// ASVS 7.5.2: the user sees every session of theirs with its network, device, login and
-/// `current`, and ends one only after a recent re-authentication; the ended one stops
-
 /// How many of `user`'s sessions the app's store holds live now.
 async fn live_sessions(app: &App, user: &str, clock: &ManualClock) -> usize {
     let sessionwarden_server::stores::UserRevocation::Index(index) = &app.state.user_revocation else {

@@ -234,6 +234,34 @@ impl OneTimeKeys for MemoryStore {
     }
 }
 
+/// Disabled users, in this process only (a fleet needs a shared store).
+#[async_trait]
+impl AccountLocks for MemoryStore {
+    async fn disable(&self, user: &str, now: Timestamp) -> Result<bool, StoreError> {
+        let mut disabled = self.caps.disabled.lock();
+        if disabled.contains_key(user) {
+            return Ok(false);
+        }
+        disabled.insert(user.to_owned(), now);
+        Ok(true)
+    }
+
+    async fn enable(&self, user: &str) -> Result<bool, StoreError> {
+        Ok(self.caps.disabled.lock().remove(user).is_some())
+    }
+
+    async fn is_disabled(&self, user: &str) -> Result<bool, StoreError> {
+        Ok(self.caps.disabled.lock().contains_key(user))
+    }
+
+    async fn list_disabled(&self) -> Result<Vec<DisabledUser>, StoreError> {
+        let mut out: Vec<DisabledUser> =
+            self.caps.disabled.lock().iter().map(|(u, t)| DisabledUser::new(u.clone(), *t)).collect();
+        out.sort_by(|a, b| a.user.cmp(&b.user));
+        Ok(out)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -283,33 +311,5 @@ mod tests {
         let shown = format!("{caps:?}");
         assert!(!shown.contains("secret-user"), "{shown}");
         assert!(shown.contains("rate_limit_keys: 1"), "{shown}");
-    }
-}
-
-/// Disabled users, in this process only (a fleet needs a shared store).
-#[async_trait]
-impl AccountLocks for MemoryStore {
-    async fn disable(&self, user: &str, now: Timestamp) -> Result<bool, StoreError> {
-        let mut disabled = self.caps.disabled.lock();
-        if disabled.contains_key(user) {
-            return Ok(false);
-        }
-        disabled.insert(user.to_owned(), now);
-        Ok(true)
-    }
-
-    async fn enable(&self, user: &str) -> Result<bool, StoreError> {
-        Ok(self.caps.disabled.lock().remove(user).is_some())
-    }
-
-    async fn is_disabled(&self, user: &str) -> Result<bool, StoreError> {
-        Ok(self.caps.disabled.lock().contains_key(user))
-    }
-
-    async fn list_disabled(&self) -> Result<Vec<DisabledUser>, StoreError> {
-        let mut out: Vec<DisabledUser> =
-            self.caps.disabled.lock().iter().map(|(u, t)| DisabledUser::new(u.clone(), *t)).collect();
-        out.sort_by(|a, b| a.user.cmp(&b.user));
-        Ok(out)
     }
 }
