@@ -34,7 +34,8 @@ pub use self::expiry::Expiry;
 pub use self::id::{SESSION_ID_LEN, SessionHandle, SessionId, StoreKey};
 pub use self::record::{Data, Record};
 pub use self::store::{
-    AuditEntry, AuditLog, AuditQuery, ExpiredDeletion, ListQuery, OnceKey, OneTimeKeys, Rate, RateDecision,
-    RateLimitStore, SaveOutcome, SessionIndex, SessionInfo, SessionPage, SessionStore, gcra_step,
+    AccountLocks, Admission, AuditEntry, AuditLog, AuditQuery, DisabledUser, ExpiredDeletion, LimitPolicy,
+    ListQuery, OnceKey, OneTimeKeys, Rate, RateDecision, RateLimitStore, SaveOutcome, SessionIndex,
+    SessionInfo, SessionLimit, SessionPage, SessionStore, UserSessionCap, gcra_step,
 };
 pub use self::time::{Clock, ManualClock, SystemClock, Timestamp};

@@ -169,6 +169,7 @@ mod conn;
 mod invalidation;
 pub mod limiter;
 pub mod once;
+mod policy;
 mod scripts;
 mod store;
 #[cfg(feature = "jwt")]

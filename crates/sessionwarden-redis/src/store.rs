@@ -280,7 +280,7 @@ impl RedisStore {
         format!("{}{}", self.base(key.as_bytes()[0]), key.to_hex())
     }
 
-    fn base(&self, bucket: u8) -> String {
+    pub(crate) fn base(&self, bucket: u8) -> String {
         format!("{}{{{bucket:02x}}}:", self.prefix)
     }
 
@@ -299,7 +299,7 @@ impl RedisStore {
         step(op, try_join_all(calls)).await
     }
 
-    async fn create_inner(
+    pub(crate) async fn create_inner(
         &self,
         op: &'static str,
         key: &StoreKey,
@@ -341,7 +341,7 @@ impl RedisStore {
         }
     }
 
-    async fn delete_inner(&self, op: &'static str, key: &StoreKey) -> Result<bool, StoreError> {
+    pub(crate) async fn delete_inner(&self, op: &'static str, key: &StoreKey) -> Result<bool, StoreError> {
         let mut inv = SCRIPTS.delete.prepare_invoke();
         inv.key(self.record_key(key)).arg(self.base(key.as_bytes()[0])).arg(key.to_hex());
         let mut conn = self.conn.clone();
@@ -533,7 +533,7 @@ pub(crate) async fn step<T>(
     bounded_step(operation, fut, StoreError::unavailable).await
 }
 
-fn unexpected(operation: &'static str) -> StoreError {
+pub(crate) fn unexpected(operation: &'static str) -> StoreError {
     StoreError::unavailable(operation, "unexpected reply from a sessionwarden script")
 }
 

@@ -19,3 +19,4 @@ async fn two_nodes() -> (RedisStore, RedisStore) {
 sessionwarden_test::audit_conformance!(audit_cluster, one, nodes: two_nodes);
 sessionwarden_test::rate_limit_conformance!(rate_limit_cluster, one, nodes: two_nodes);
 sessionwarden_test::one_time_conformance!(one_time_cluster, one, nodes: two_nodes);
+sessionwarden_test::session_policy_conformance!(policy_cluster, one, nodes: two_nodes);

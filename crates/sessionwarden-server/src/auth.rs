@@ -233,6 +233,13 @@ pub(crate) fn invalid_credentials() -> Response {
     (StatusCode::UNAUTHORIZED, Json(json!({"error": "invalid username or password"}))).into_response()
 }
 
+/// 409: the user has `--max-sessions-per-user` live sessions under `refuse-new`. A conflict
+/// with the state of the account (not a rate to wait out, so not 429): it lasts until the
+/// user ends a session or one expires.
+pub(crate) fn too_many_sessions() -> Response {
+    (StatusCode::CONFLICT, Json(json!({"error": "too_many_sessions"}))).into_response()
+}
+
 /// Logs in: CSRF-checked even without a session (login CSRF), then a new session id
 /// (fixation), the user on the session, and a new CSRF secret (pre-login tokens die).
 async fn login(
@@ -246,8 +253,15 @@ async fn login(
     if !state.users.verify_blocking(&username, &password).await {
         return Ok(invalid_credentials());
     }
-    // New id, the user, login time and method, client metadata, and the CSRF secret dropped.
-    session.login(&username, sessionwarden::LoginMethod::Password).await?;
+    // New id, the user, login time and method, client metadata, and the CSRF secret dropped;
+    // counted against --max-sessions-per-user, refused for a disabled user.
+    match session.login(&username, sessionwarden::LoginMethod::Password).await {
+        Ok(()) => {}
+        // The same answer as a wrong password: disabling an account reveals nothing.
+        Err(Error::AccountDisabled) => return Ok(invalid_credentials()),
+        Err(Error::TooManySessions) => return Ok(too_many_sessions()),
+        Err(e) => return Err(e),
+    }
     // The layer's scheme: sessionwarden's tokens, or Flask-WTF's under a Flask store.
     tokens.rotate().await?;
     let token = tokens.token().await?;

@@ -79,6 +79,58 @@ pub enum Command {
         #[command(flatten)]
         store: Box<ServeArgs>,
     },
+    /// Disable and enable users in the configured store (OWASP ASVS 7.4.2).
+    Users {
+        /// What to do.
+        #[command(subcommand)]
+        command: UsersCommand,
+        /// The store to act on: the same options (and environment) as `serve`.
+        #[command(flatten)]
+        store: Box<ServeArgs>,
+    },
+}
+
+/// User administration commands.
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// End every session and JWT refresh family of a user at once and refuse their logins
+    /// (answered like a wrong password) until `enable`.
+    Disable {
+        /// The user.
+        user: String,
+    },
+    /// Let a disabled user log in again.
+    Enable {
+        /// The user.
+        user: String,
+    },
+    /// List disabled users.
+    List {
+        /// Print a JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// What a login does when the user has `--max-sessions-per-user` live sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum SessionLimitPolicyArg {
+    /// The login succeeds; the user's oldest sessions beyond the cap end.
+    #[default]
+    EvictOldest,
+    /// The login is refused with 409 `{"error": "too_many_sessions"}`.
+    RefuseNew,
+}
+
+impl SessionLimitPolicyArg {
+    /// The library's policy.
+    #[must_use]
+    pub fn policy(self) -> sessionwarden::store::LimitPolicy {
+        match self {
+            Self::EvictOldest => sessionwarden::store::LimitPolicy::EvictOldest,
+            Self::RefuseNew => sessionwarden::store::LimitPolicy::RefuseNew,
+        }
+    }
 }
 
 /// Session administration commands.
@@ -361,6 +413,15 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u64).range(256..))]
     pub max_session_size: u64,
 
+    /// At most this many live sessions per user (OWASP ASVS 7.1.2); no cap when unset. Needs
+    /// a store that can count a user's sessions (memory, sqlite, postgres, redis).
+    #[arg(long, env = "SESSIONWARDEN_MAX_SESSIONS_PER_USER")]
+    pub max_sessions_per_user: Option<std::num::NonZeroU32>,
+
+    /// What a login over `--max-sessions-per-user` does.
+    #[arg(long, env = "SESSIONWARDEN_SESSION_LIMIT_POLICY", value_enum, default_value_t = SessionLimitPolicyArg::EvictOldest)]
+    pub session_limit_policy: SessionLimitPolicyArg,
+
     /// A proxy whose forwarding header is believed, as an address or CIDR (repeatable, or
     /// comma-separated in the environment). The client address is then the right-most hop
     /// that is not a trusted proxy; from any other peer the headers are ignored.
@@ -521,6 +582,9 @@ impl ServeArgs {
                     .with_header(self.forwarding_header.header()),
                 keep_client_address: self.keep_client_address,
                 reauth_window: self.reauth_window,
+                session_limit: self.max_sessions_per_user.map(|max| {
+                    sessionwarden::store::SessionLimit::new(max, self.session_limit_policy.policy())
+                }),
             },
             demo_users: self.demo_user.clone(),
             audit_retention: self.audit_retention,

@@ -16,6 +16,7 @@ pub mod metrics;
 mod routes;
 pub mod stores;
 pub mod tokens;
+pub mod users;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -73,6 +74,8 @@ pub struct AppState {
     pub flask_values: bool,
     /// How recent a login or `POST /reauth` must be for ending sessions.
     pub reauth_window: Duration,
+    /// Disabled accounts (`users disable`), or why the store keeps none.
+    pub account_locks: Result<Arc<dyn sessionwarden::store::AccountLocks>, stores::Unsupported>,
 }
 
 /// Everything [`App::router`] needs, built from the command line.
@@ -105,6 +108,9 @@ pub struct App {
     /// What renders the metrics for [`metrics::metrics_router`], when they are on.
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     server_metrics: Option<metrics::ServerMetrics>,
+    /// The per-user session cap (`--max-sessions-per-user`) and the store that decides it.
+    pub session_limit:
+        Option<(sessionwarden::store::SessionLimit, Arc<dyn sessionwarden::store::UserSessionCap>)>,
 }
 
 /// Everything the server is configured with, built from the command line by
@@ -149,6 +155,8 @@ pub struct SessionSettings {
     pub keep_client_address: bool,
     /// How recent a login or re-authentication must be for ending sessions.
     pub reauth_window: Duration,
+    /// The per-user session cap, if any.
+    pub session_limit: Option<sessionwarden::store::SessionLimit>,
 }
 
 impl App {
@@ -184,6 +192,16 @@ impl App {
             );
         }
         let args = &settings.session;
+        // A cap the store cannot enforce is a configuration error, never a silent no-op.
+        let session_limit = match (args.session_limit, &stores.session_cap) {
+            (None, _) => None,
+            (Some(limit), Ok(cap)) => Some((limit, cap.clone())),
+            (Some(_), Err(why)) => {
+                anyhow::bail!(
+                    "--max-sessions-per-user is set, but {why}; pick another --store or drop the flag"
+                )
+            }
+        };
         let mut cookie = CookieConfig::default();
         if args.insecure_cookies {
             cookie = cookie.insecure_allow_http();
@@ -220,6 +238,7 @@ impl App {
                 tokens,
                 flask_values: flask.is_some(),
                 reauth_window: args.reauth_window,
+                account_locks: stores.account_locks,
             },
             cookie,
             expiry,
@@ -241,6 +260,7 @@ impl App {
             audit_retention: settings.audit_retention,
             metrics: settings.metrics.as_ref().map(metrics::ServerMetrics::handle),
             server_metrics: settings.metrics.clone(),
+            session_limit,
         })
     }
 
@@ -296,6 +316,14 @@ impl App {
             .with_address_retention(self.client.1)
             .with_clock(self.state.clock.clone())
             .with_events(self.state.events.clone());
+        let layer = match &self.session_limit {
+            Some((limit, cap)) => layer.with_session_limit(*limit, cap.clone()),
+            None => layer,
+        };
+        let layer = match &self.state.account_locks {
+            Ok(locks) => layer.with_account_locks(locks.clone()),
+            Err(_) => layer,
+        };
         match self.flask.as_ref().and_then(flask::FlaskMode::ids) {
             Some(ids) => layer.with_id_codec(ids),
             None => layer,
@@ -394,6 +422,32 @@ pub async fn serve(args: ServeArgs, keyring_path: std::path::PathBuf) -> Result<
     }
     tracing::info!(target: "sessionwarden::server", "stopped");
     Ok(())
+}
+
+/// Runs a `users` subcommand against the stores `args` configure (sessions, token stores and
+/// the keyring at `keyring_path`, as `serve` would open them).
+///
+/// # Errors
+/// When the keyring or a store cannot be opened, or the command fails.
+pub async fn run_users(
+    cmd: &cli::UsersCommand,
+    args: ServeArgs,
+    keyring_path: std::path::PathBuf,
+    out: &mut impl std::io::Write,
+) -> Result<()> {
+    // Refused before connecting to anything, naming the store and why.
+    if let Some(why) = stores::missing_policy(args.store) {
+        return Err(users::UsersError::Unsupported(why).into());
+    }
+    let mut args = args;
+    // Through the cache on Redis, so ended sessions are published to the servers' caches.
+    if matches!(args.store, cli::StoreKind::Redis) && args.local_cache == 0 {
+        args.local_cache = 1;
+    }
+    let flask_mode = matches!(args.store, cli::StoreKind::FlaskCookie | cli::StoreKind::FlaskRedis);
+    let (keyring, _) = keys::load(&keyring_path, flask_mode)?;
+    let app = App::new(&args, keyring, Events::default(), Arc::new(SystemClock)).await?;
+    users::run(cmd, &app.state, out).await
 }
 
 async fn shutdown_signal() {

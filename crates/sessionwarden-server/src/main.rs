@@ -1,4 +1,4 @@
-//! The `sessionwarden` binary: `serve` (the default), `keys` and `sessions`.
+//! The `sessionwarden` binary: `serve` (the default), `keys`, `sessions` and `users`.
 
 use std::process::ExitCode;
 
@@ -33,6 +33,14 @@ fn main() -> ExitCode {
             rt.block_on(sessionwarden_server::events::run(
                 &args,
                 &with_dir(*store).store_settings(),
+                &mut std::io::stdout(),
+            ))
+        }),
+        Some(Command::Users { command, store }) => runtime().and_then(|rt| {
+            rt.block_on(sessionwarden_server::run_users(
+                &command,
+                with_dir(*store),
+                keyring,
                 &mut std::io::stdout(),
             ))
         }),

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result, bail};
-use sessionwarden::store::AuditLog;
 use sessionwarden::store::ListQuery;
+use sessionwarden::store::{AccountLocks, AuditLog, UserSessionCap};
 use sessionwarden::{
     Backend, Clock as _, CookieStore, ExpiredDeletion, MemoryStore, SessionHandle, SessionIndex, SessionInfo,
     SessionStore, StoreKey, SystemClock, Timestamp,
@@ -94,6 +94,10 @@ pub struct Stores {
     /// The store's audit records (the admin API's event history, the audit sink), or why
     /// the store keeps none.
     pub audit: Result<Arc<dyn AuditLog>, Unsupported>,
+    /// The per-user session cap (`--max-sessions-per-user`), or why the store has none.
+    pub session_cap: Result<Arc<dyn UserSessionCap>, Unsupported>,
+    /// Disabled accounts (`users disable`), or why the store keeps none.
+    pub account_locks: Result<Arc<dyn AccountLocks>, Unsupported>,
 }
 
 /// Why `kind` cannot list or revoke sessions, if it cannot: known from the kind alone, so
@@ -135,6 +139,26 @@ fn no_audit(kind: StoreKind) -> Unsupported {
     Unsupported { store: store_name(kind), reason }
 }
 
+/// Why `kind` can neither cap sessions per user nor keep disabled accounts, if it cannot
+/// (the same stores as [`missing_index`]: both need sessions found by user on the server).
+#[must_use]
+pub fn missing_policy(kind: StoreKind) -> Option<Unsupported> {
+    let reason = match kind {
+        StoreKind::Sqlite | StoreKind::Memory | StoreKind::Postgres | StoreKind::Redis => return None,
+        StoreKind::Cookie | StoreKind::FlaskCookie => {
+            "keeps no sessions on the server: it cannot count a user's sessions or refuse a disabled user's"
+        }
+        StoreKind::FlaskRedis => {
+            "cannot cap or disable users: Flask-Session keeps no index of sessions by user"
+        }
+    };
+    Some(Unsupported { store: store_name(kind), reason })
+}
+
+fn no_policy(kind: StoreKind) -> Unsupported {
+    missing_policy(kind).unwrap_or(Unsupported { store: store_name(kind), reason: "has no session policy" })
+}
+
 /// [`missing_index`] of a kind that has no index.
 fn no_index(kind: StoreKind) -> Unsupported {
     missing_index(kind).unwrap_or(Unsupported { store: store_name(kind), reason: "has no session index" })
@@ -142,14 +166,16 @@ fn no_index(kind: StoreKind) -> Unsupported {
 
 impl Stores {
     /// A store with every capability.
-    fn indexed<S: SessionIndex + ExpiredDeletion + AuditLog>(store: S) -> Self {
+    fn indexed<S: SessionIndex + ExpiredDeletion + AuditLog + UserSessionCap + AccountLocks>(
+        store: S,
+    ) -> Self {
         let store = Arc::new(store);
         Self::indexed_with_audit(store.clone(), store)
     }
 
     /// A store with every capability, its audit records kept by `audit` (the store behind a
     /// cache: audit records are not cached).
-    fn indexed_with_audit<S: SessionIndex + ExpiredDeletion>(
+    fn indexed_with_audit<S: SessionIndex + ExpiredDeletion + UserSessionCap + AccountLocks>(
         store: Arc<S>,
         audit: Arc<dyn AuditLog>,
     ) -> Self {
@@ -157,13 +183,15 @@ impl Stores {
             backend: Backend::Server(store.clone()),
             store: Some(store.clone()),
             index: Ok(store.clone()),
-            expired_deletion: Some(store),
+            expired_deletion: Some(store.clone()),
             audit: Ok(audit),
+            session_cap: Ok(store.clone()),
+            account_locks: Ok(store),
         }
     }
 
     /// [`Stores::indexed`], wrapped in [`InstrumentedStore`] when metrics are on.
-    fn instrumented<S: SessionIndex + ExpiredDeletion + AuditLog>(
+    fn instrumented<S: SessionIndex + ExpiredDeletion + AuditLog + UserSessionCap + AccountLocks>(
         store: S,
         backend: &'static str,
         metrics: Option<&ServerMetrics>,
@@ -175,7 +203,7 @@ impl Stores {
     }
 
     /// [`Stores::indexed_with_audit`], wrapped in [`InstrumentedStore`] when metrics are on.
-    fn instrumented_with_audit<S: SessionIndex + ExpiredDeletion>(
+    fn instrumented_with_audit<S: SessionIndex + ExpiredDeletion + UserSessionCap + AccountLocks>(
         store: S,
         audit: Arc<dyn AuditLog>,
         backend: &'static str,
@@ -198,6 +226,8 @@ impl Stores {
             index: Err(no_index(kind)),
             expired_deletion: None,
             audit: Err(no_audit(kind)),
+            session_cap: Err(no_policy(kind)),
+            account_locks: Err(no_policy(kind)),
         }
     }
 
@@ -312,6 +342,8 @@ pub async fn open_instrumented(args: &StoreSettings, metrics: Option<&ServerMetr
                 index: Err(no_index(args.store)),
                 expired_deletion: None,
                 audit: Err(no_audit(args.store)),
+                session_cap: Err(no_policy(args.store)),
+                account_locks: Err(no_policy(args.store)),
             }
         }
     })

@@ -68,6 +68,7 @@
 //! | 2 | `20260601000001_sessionwarden_jwt` | `sessionwarden_refresh_families`, `sessionwarden_refresh_tokens`, `sessionwarden_revocations` (the JWT token stores) |
 //! | 3 | `20261201000001_sessionwarden_capabilities` | `sessionwarden_audit` ([`audit`]), `sessionwarden_rate_limits` ([`limiter`]), `sessionwarden_once_keys` ([`once`]): the store capabilities [`SqliteStore`] and [`PostgresStore`] implement beyond sessions |
 //! | 4 | `20261203000001_sessionwarden_client_info` | adds `client_info` to `sessionwarden_sessions` |
+//! | 5 | `20261204000001_sessionwarden_disabled_users` | `sessionwarden_disabled_users` (`user_id` primary key, `disabled_at`): the [`AccountLocks`](sessionwarden_core::store::AccountLocks) capability ([`policy`]) |
 //!
 //! # Failure
 //! Every driver error (connection refused, pool timeout, server restart, a statement killed
@@ -82,6 +83,7 @@ mod columns;
 pub mod dialect;
 pub mod limiter;
 pub mod once;
+pub mod policy;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(feature = "sqlite")]

@@ -94,7 +94,7 @@ impl<D: Dialect> fmt::Debug for SqlStore<D> {
 }
 
 /// `store_key`, then a record's eleven columns in the table's order, then `tail`.
-fn row_params<'a>(key: &'a StoreKey, c: &'a Columns, tail: &[Param<'a>]) -> Vec<Param<'a>> {
+pub(crate) fn row_params<'a>(key: &'a StoreKey, c: &'a Columns, tail: &[Param<'a>]) -> Vec<Param<'a>> {
     let mut params = vec![
         Param::Bytes(key.as_bytes().as_slice()),
         Param::Bytes(c.data.as_slice()),
@@ -118,7 +118,7 @@ const LOAD: &str = "SELECT data FROM sessionwarden_sessions \
 
 // An expired row under the same key (not yet swept) may be replaced; a live one never. ON
 // CONFLICT makes the check and the write one atomic step against concurrent creates.
-const CREATE: &str = "INSERT INTO sessionwarden_sessions (store_key, data, version, created, last_seen, \
+pub(crate) const CREATE: &str = "INSERT INTO sessionwarden_sessions (store_key, data, version, created, last_seen, \
      idle_deadline, absolute_deadline, expires_at, user_id, ip_prefix, ua_hash, client_info) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
      ON CONFLICT (store_key) DO UPDATE SET data = excluded.data, version = excluded.version, \

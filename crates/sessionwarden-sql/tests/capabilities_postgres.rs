@@ -32,6 +32,7 @@ async fn two_nodes() -> (PostgresStore, PostgresStore) {
 sessionwarden_test::audit_conformance!(audit_postgres, store, nodes: two_nodes);
 sessionwarden_test::rate_limit_conformance!(rate_limit_postgres, store, nodes: two_nodes);
 sessionwarden_test::one_time_conformance!(one_time_postgres, store, nodes: two_nodes);
+sessionwarden_test::session_policy_conformance!(policy_postgres, store, nodes: two_nodes);
 
 #[tokio::test]
 async fn purge_removes_expired_state_only_in_batches_postgres() {

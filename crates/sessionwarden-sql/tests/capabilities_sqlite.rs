@@ -36,9 +36,11 @@ async fn two_nodes() -> (SqliteStore, SqliteStore) {
 sessionwarden_test::audit_conformance!(audit_sqlite_file, file, nodes: two_nodes);
 sessionwarden_test::rate_limit_conformance!(rate_limit_sqlite_file, file, nodes: two_nodes);
 sessionwarden_test::one_time_conformance!(one_time_sqlite_file, file, nodes: two_nodes);
+sessionwarden_test::session_policy_conformance!(policy_sqlite_file, file, nodes: two_nodes);
 sessionwarden_test::audit_conformance!(audit_sqlite_memory, memory);
 sessionwarden_test::rate_limit_conformance!(rate_limit_sqlite_memory, memory);
 sessionwarden_test::one_time_conformance!(one_time_sqlite_memory, memory);
+sessionwarden_test::session_policy_conformance!(policy_sqlite_memory, memory);
 
 async fn count(path: &std::path::Path, table: &str) -> i64 {
     let mut side = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display())).await.unwrap();

@@ -18,7 +18,8 @@
 //! stale, and a name that is not a case of the suite does not compile.
 //!
 //! The store capabilities beyond the core trait have suites of their own, mounted the same way:
-//! [`audit_conformance!`], [`rate_limit_conformance!`] and [`one_time_conformance!`]. Backends
+//! [`audit_conformance!`], [`rate_limit_conformance!`], [`one_time_conformance!`] and
+//! [`session_policy_conformance!`]. Backends
 //! shared by several servers also pass `nodes: || async { (node_a, node_b) }`, two instances
 //! over one backend, and get the cases that check the nodes share one state.
 
@@ -106,6 +107,7 @@ pub mod layer_suite;
 pub mod one_time;
 pub mod rate_limit;
 pub mod recorder;
+pub mod session_policy;
 pub mod tokens;
 pub mod wrappers;
 
@@ -147,6 +149,7 @@ mod tests {
             ("audit.rs", include_str!("audit.rs")),
             ("rate_limit.rs", include_str!("rate_limit.rs")),
             ("one_time.rs", include_str!("one_time.rs")),
+            ("session_policy.rs", include_str!("session_policy.rs")),
         ];
         for (file, source) in suites {
             let (cases, mount) = source.split_once("macro_rules!").expect("a mount macro");

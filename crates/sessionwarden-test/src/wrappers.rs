@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use async_trait::async_trait;
+use sessionwarden_tower::store::{AccountLocks, Admission, DisabledUser, SessionLimit, UserSessionCap};
 use sessionwarden_tower::{
     ExpiredDeletion, ListQuery, Record, SaveOutcome, SessionHandle, SessionIndex, SessionInfo, SessionPage,
     SessionStore, StoreError, StoreKey, Timestamp,
@@ -142,5 +143,41 @@ impl<S: ExpiredDeletion + ?Sized> ExpiredDeletion for Instrumented<S> {
     async fn delete_expired(&self, now: Timestamp, batch: usize) -> Result<u64, StoreError> {
         self.check("delete_expired")?;
         self.inner.delete_expired(now, batch).await
+    }
+}
+
+#[async_trait]
+impl<S: UserSessionCap + ?Sized> UserSessionCap for Instrumented<S> {
+    async fn admit(
+        &self,
+        key: &StoreKey,
+        record: &Record,
+        replaces: Option<&StoreKey>,
+        limit: SessionLimit,
+        now: Timestamp,
+    ) -> Result<Admission, StoreError> {
+        self.check("admit")?;
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        self.inner.admit(key, record, replaces, limit, now).await
+    }
+}
+
+#[async_trait]
+impl<S: AccountLocks + ?Sized> AccountLocks for Instrumented<S> {
+    async fn disable(&self, user: &str, now: Timestamp) -> Result<bool, StoreError> {
+        self.check("disable")?;
+        self.inner.disable(user, now).await
+    }
+    async fn enable(&self, user: &str) -> Result<bool, StoreError> {
+        self.check("enable")?;
+        self.inner.enable(user).await
+    }
+    async fn is_disabled(&self, user: &str) -> Result<bool, StoreError> {
+        self.check("is_disabled")?;
+        self.inner.is_disabled(user).await
+    }
+    async fn list_disabled(&self) -> Result<Vec<DisabledUser>, StoreError> {
+        self.check("list_disabled")?;
+        self.inner.list_disabled().await
     }
 }

@@ -108,6 +108,18 @@ pub enum Error {
     #[error("this needs a recent re-authentication")]
     ReauthRequired,
 
+    /// A login under [`LimitPolicy::RefuseNew`](crate::store::LimitPolicy) found the user with
+    /// the maximum of live sessions ([`crate::SessionLayer::with_session_limit`]). Nothing
+    /// was changed; answered 409 `{"error": "too_many_sessions"}`. The user ends one of their
+    /// sessions (or waits for one to expire) and logs in again.
+    #[error("the user has the maximum number of live sessions")]
+    TooManySessions,
+
+    /// A login of a user an operator disabled ([`crate::SessionLayer::with_account_locks`]).
+    /// Nothing was kept; answered like a failed login (401), so the response reveals nothing.
+    #[error("the account is disabled")]
+    AccountDisabled,
+
     /// The handler used a [`crate::Session`] outside the [`crate::SessionLayer`].
     #[error("no session layer on this route: add sessionwarden::SessionLayer")]
     MissingLayer,

@@ -89,6 +89,27 @@ pub enum SecurityEvent {
         /// The session.
         session: SessionHandle,
     },
+    /// A login over the per-user session cap ended this older session of the user
+    /// (policy `evict-oldest`, OWASP ASVS 7.1.2).
+    SessionEvicted {
+        /// The ended session.
+        session: SessionHandle,
+        /// Its user.
+        user: String,
+    },
+    /// An operator disabled an account: its sessions and refresh tokens were ended and its
+    /// logins are refused until it is enabled again (OWASP ASVS 7.4.2).
+    UserDisabled {
+        /// The user.
+        user: String,
+        /// How many sessions were ended.
+        sessions: u64,
+    },
+    /// An operator enabled a disabled account again.
+    UserEnabled {
+        /// The user.
+        user: String,
+    },
     /// A cookie was rejected; the request was treated as having no session.
     CookieRejected {
         /// Why.
@@ -170,6 +191,9 @@ impl SecurityEvent {
             Self::SessionDestroyed { .. } => "session_destroyed",
             Self::SessionExpired { .. } => "session_expired",
             Self::SessionRevoked { .. } => "session_revoked",
+            Self::SessionEvicted { .. } => "session_evicted",
+            Self::UserDisabled { .. } => "user_disabled",
+            Self::UserEnabled { .. } => "user_enabled",
             Self::CookieRejected { .. } => "cookie_rejected",
             Self::CorruptRecord { .. } => "corrupt_record",
             Self::StoreUnavailable { .. } => "store_unavailable",

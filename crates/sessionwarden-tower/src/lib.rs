@@ -49,6 +49,7 @@ mod layer;
 pub use sessionwarden_core::maintenance;
 #[cfg(feature = "metrics")]
 pub mod metrics;
+pub mod policy;
 mod session;
 pub mod store;
 

@@ -11,6 +11,8 @@
 //! | keep audit records | [`AuditLog`] | the admin plane |
 //! | shared rate-limit state (GCRA) | [`RateLimitStore`] | the risk engine, fleet-wide |
 //! | one-shot keys (challenges, replay guards) | [`OneTimeKeys`] | DBSC challenges, DPoP `jti` |
+//! | a per-user cap on concurrent sessions, decided atomically at login | [`UserSessionCap`] | session policy (OWASP ASVS 7.1.2) |
+//! | disabled accounts, shared by every node | [`AccountLocks`] | disabling a user (OWASP ASVS 7.4.2) |
 //!
 //! A store that cannot do something does not implement the trait, so code that needs it asks
 //! for it in its bounds (`S: SessionStore + SessionIndex`) and a missing capability is a
@@ -24,7 +26,8 @@ use sha2::{Digest, Sha256};
 
 use super::{SessionInfo, SessionStore};
 use crate::error::StoreError;
-use crate::id::SessionHandle;
+use crate::id::{SessionHandle, StoreKey};
+use crate::record::Record;
 use crate::time::Timestamp;
 
 /// The store indexes sessions by handle and by user, so it can list and revoke them.
@@ -332,6 +335,206 @@ pub trait OneTimeKeys: Send + Sync + std::fmt::Debug + 'static {
 
     /// Removes `key` if it is stored and live at `now`. Returns whether it was.
     async fn take(&self, key: &OnceKey, now: Timestamp) -> Result<bool, StoreError>;
+}
+
+/// What a login does when the user already has as many live sessions as the cap allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+#[non_exhaustive]
+pub enum LimitPolicy {
+    /// The new login succeeds; the user's oldest sessions (by creation time) beyond the cap
+    /// end. The default: a user who lost a device can always log in again.
+    #[default]
+    EvictOldest,
+    /// The new login is refused while the cap is reached; existing sessions are kept.
+    RefuseNew,
+}
+
+impl LimitPolicy {
+    /// The policy's stable name: `evict-oldest` or `refuse-new`.
+    ///
+    /// ```
+    /// use sessionwarden_core::store::LimitPolicy;
+    /// assert_eq!(LimitPolicy::RefuseNew.as_str(), "refuse-new");
+    /// assert_eq!("evict-oldest".parse::<LimitPolicy>(), Ok(LimitPolicy::EvictOldest));
+    /// ```
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::EvictOldest => "evict-oldest",
+            Self::RefuseNew => "refuse-new",
+        }
+    }
+}
+
+impl std::fmt::Display for LimitPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A policy name that is neither `evict-oldest` nor `refuse-new`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown session limit policy: expected `evict-oldest` or `refuse-new`")]
+pub struct UnknownLimitPolicy;
+
+impl std::str::FromStr for LimitPolicy {
+    type Err = UnknownLimitPolicy;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "evict-oldest" => Ok(Self::EvictOldest),
+            "refuse-new" => Ok(Self::RefuseNew),
+            _ => Err(UnknownLimitPolicy),
+        }
+    }
+}
+
+/// At most `max` live sessions per user, enforced by `policy` (OWASP ASVS 7.1.2).
+///
+/// ```
+/// use std::num::NonZeroU32;
+/// use sessionwarden_core::store::{LimitPolicy, SessionLimit};
+/// let limit = SessionLimit::new(NonZeroU32::new(5).unwrap(), LimitPolicy::RefuseNew);
+/// assert_eq!((limit.max(), limit.policy()), (5, LimitPolicy::RefuseNew));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SessionLimit {
+    max: std::num::NonZeroU32,
+    policy: LimitPolicy,
+}
+
+impl SessionLimit {
+    /// A cap of `max` sessions per user under `policy`.
+    #[must_use]
+    pub fn new(max: std::num::NonZeroU32, policy: LimitPolicy) -> Self {
+        Self { max, policy }
+    }
+
+    /// How many live sessions a user may have.
+    #[must_use]
+    pub fn max(&self) -> u32 {
+        self.max.get()
+    }
+
+    /// What happens at the cap.
+    #[must_use]
+    pub fn policy(&self) -> LimitPolicy {
+        self.policy
+    }
+}
+
+/// What [`UserSessionCap::admit`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Admission {
+    /// The record was created; these sessions of the user were ended to make room (empty
+    /// unless the policy is [`LimitPolicy::EvictOldest`] and the cap was reached).
+    Admitted {
+        /// The ended sessions, oldest first.
+        evicted: Vec<SessionHandle>,
+    },
+    /// The policy is [`LimitPolicy::RefuseNew`] and the user has the maximum of live
+    /// sessions: nothing was written or deleted.
+    Refused,
+    /// A live record is already stored under the new key (probability 2^-256: draw another
+    /// id). Nothing was written or deleted.
+    Taken,
+}
+
+/// The store can cap each user's live sessions, deciding atomically with the login.
+///
+/// A login creates the logged-in record under a fresh key through [`UserSessionCap::admit`]
+/// instead of a plain [`SessionStore::create`]: the store counts the user's live sessions
+/// (other than the one the login replaces), applies the [`SessionLimit`], creates the record
+/// and deletes what the policy ends, in one step against every concurrent login of the same
+/// user, on every node of a fleet. So fifty concurrent logins of one user under a cap of five
+/// leave exactly five sessions.
+///
+/// Contract (suite `session_cap`): after any number of concurrent `admit`s of one user, at
+/// most `max` of its sessions are live; under [`LimitPolicy::EvictOldest`] every admit
+/// succeeds and the survivors are the newest; under [`LimitPolicy::RefuseNew`] no admit beyond
+/// the cap creates anything. The session `replaces` names is deleted on admission and never
+/// counted.
+#[async_trait]
+pub trait UserSessionCap: SessionStore {
+    /// Creates `record` under `key` (never over a live record) as a session of
+    /// `record.user`, under `limit`, and deletes `replaces` (the pre-login session) if it is
+    /// admitted. A record without a user is created without counting.
+    async fn admit(
+        &self,
+        key: &StoreKey,
+        record: &Record,
+        replaces: Option<&StoreKey>,
+        limit: SessionLimit,
+        now: Timestamp,
+    ) -> Result<Admission, StoreError>;
+}
+
+/// One disabled account, as listings show it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct DisabledUser {
+    /// The user name.
+    pub user: String,
+    /// Since when.
+    pub since: Timestamp,
+}
+
+impl DisabledUser {
+    /// `user`, disabled since `since`.
+    #[must_use]
+    pub fn new(user: impl Into<String>, since: Timestamp) -> Self {
+        Self { user: user.into(), since }
+    }
+}
+
+/// The store keeps which accounts are disabled, shared by every node that uses it
+/// (OWASP ASVS 7.4.2: an administrator can stop a user's access at once, fleet-wide).
+///
+/// Contract (suite `account_locks`): `disable` and `enable` are idempotent and visible to
+/// `is_disabled` at once; `list_disabled` returns exactly the disabled users, by name.
+#[async_trait]
+pub trait AccountLocks: Send + Sync + std::fmt::Debug + 'static {
+    /// Marks `user` disabled from `now`. Returns `false` if it already was (its time is kept).
+    async fn disable(&self, user: &str, now: Timestamp) -> Result<bool, StoreError>;
+
+    /// Clears the mark. Returns whether `user` was disabled.
+    async fn enable(&self, user: &str) -> Result<bool, StoreError>;
+
+    /// Whether `user` is disabled.
+    async fn is_disabled(&self, user: &str) -> Result<bool, StoreError>;
+
+    /// Every disabled user, by name.
+    async fn list_disabled(&self) -> Result<Vec<DisabledUser>, StoreError>;
+}
+
+#[async_trait]
+impl<S: UserSessionCap + ?Sized> UserSessionCap for std::sync::Arc<S> {
+    async fn admit(
+        &self,
+        key: &StoreKey,
+        record: &Record,
+        replaces: Option<&StoreKey>,
+        limit: SessionLimit,
+        now: Timestamp,
+    ) -> Result<Admission, StoreError> {
+        (**self).admit(key, record, replaces, limit, now).await
+    }
+}
+
+#[async_trait]
+impl<S: AccountLocks + ?Sized> AccountLocks for std::sync::Arc<S> {
+    async fn disable(&self, user: &str, now: Timestamp) -> Result<bool, StoreError> {
+        (**self).disable(user, now).await
+    }
+    async fn enable(&self, user: &str) -> Result<bool, StoreError> {
+        (**self).enable(user).await
+    }
+    async fn is_disabled(&self, user: &str) -> Result<bool, StoreError> {
+        (**self).is_disabled(user).await
+    }
+    async fn list_disabled(&self) -> Result<Vec<DisabledUser>, StoreError> {
+        (**self).list_disabled().await
+    }
 }
 
 #[cfg(test)]

@@ -50,6 +50,10 @@ pub(crate) struct Shared {
     pub(crate) trusted_proxies: crate::client::TrustedProxies,
     /// Whether records keep the full client address or only its prefix.
     pub(crate) address_retention: sessionwarden_core::client::AddressRetention,
+    /// The per-user session cap [`crate::Session::login`] applies, and the store deciding it.
+    pub(crate) session_limit: Option<(crate::store::SessionLimit, Arc<dyn crate::store::UserSessionCap>)>,
+    /// Where [`crate::Session::login`] looks up disabled accounts.
+    pub(crate) account_locks: Option<Arc<dyn crate::store::AccountLocks>>,
 }
 
 /// The default limit of a server-side session's stored size: 64 KiB. A session is read
@@ -99,6 +103,8 @@ impl SessionLayer {
                 #[cfg(feature = "client")]
                 trusted_proxies: crate::client::TrustedProxies::default(),
                 address_retention: sessionwarden_core::client::AddressRetention::default(),
+                session_limit: None,
+                account_locks: None,
             }),
         }
     }
@@ -117,6 +123,8 @@ impl SessionLayer {
             #[cfg(feature = "client")]
             trusted_proxies: arc.trusted_proxies.clone(),
             address_retention: arc.address_retention,
+            session_limit: arc.session_limit.clone(),
+            account_locks: arc.account_locks.clone(),
         });
         f(&mut shared);
         Self { shared: Arc::new(shared) }
@@ -179,6 +187,48 @@ impl SessionLayer {
     #[must_use]
     pub fn with_address_retention(self, retention: sessionwarden_core::client::AddressRetention) -> Self {
         self.map(|s| s.address_retention = retention)
+    }
+
+    /// Caps each user's live sessions (OWASP ASVS 7.1.2): [`crate::Session::login`] creates
+    /// the logged-in session through `store`'s [`UserSessionCap::admit`](crate::store::UserSessionCap),
+    /// which counts, evicts or refuses atomically with the creation, so concurrent logins of
+    /// one user never leave more than `limit.max()` sessions. Under
+    /// [`LimitPolicy::EvictOldest`](crate::store::LimitPolicy) each ended session is recorded as
+    /// a `session_evicted` event; under `RefuseNew` a login over the cap fails with
+    /// [`crate::Error::TooManySessions`] and the session stays as it was.
+    ///
+    /// `store` must be the layer's own store (the same `Arc`, or a clone sharing its state).
+    /// Only logins are counted: [`crate::Session::set_user`] on its own bypasses the cap.
+    ///
+    /// ```
+    /// # extern crate sessionwarden_tower as sessionwarden;
+    /// use std::{num::NonZeroU32, sync::Arc};
+    /// use sessionwarden::{MemoryStore, SessionLayer, keyring::{Keyring, KeySet}, Timestamp};
+    /// use sessionwarden::store::{LimitPolicy, SessionLimit};
+    /// let keyring = Keyring::new(KeySet::generate(Timestamp::from_unix(0))?);
+    /// let store = Arc::new(MemoryStore::default());
+    /// let limit = SessionLimit::new(NonZeroU32::new(5).unwrap(), LimitPolicy::EvictOldest);
+    /// let layer = SessionLayer::new(store.clone() as Arc<dyn sessionwarden::store::SessionStore>, keyring)
+    ///     .with_session_limit(limit, store);
+    /// # drop(layer);
+    /// # Ok::<(), sessionwarden::keyring::KeyringError>(())
+    /// ```
+    #[must_use]
+    pub fn with_session_limit(
+        self,
+        limit: crate::store::SessionLimit,
+        store: Arc<dyn crate::store::UserSessionCap>,
+    ) -> Self {
+        self.map(|s| s.session_limit = Some((limit, store)))
+    }
+
+    /// Refuses logins of disabled users (OWASP ASVS 7.4.2): [`crate::Session::login`] fails
+    /// with [`crate::Error::AccountDisabled`] for a user `locks` marks disabled, checked
+    /// before and again after the session is stored, so a login racing
+    /// [`crate::policy::disable_user`] never survives it.
+    #[must_use]
+    pub fn with_account_locks(self, locks: Arc<dyn crate::store::AccountLocks>) -> Self {
+        self.map(|s| s.account_locks = Some(locks))
     }
 
     /// Sets the clock (inject a [`crate::ManualClock`] in tests).

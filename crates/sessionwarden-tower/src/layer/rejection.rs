@@ -109,6 +109,13 @@ define_rejection! {
 }
 
 define_rejection! {
+    #[status = CONFLICT]
+    #[body = "too_many_sessions"]
+    /// A login over the per-user session cap under the refuse-new policy.
+    pub(crate) struct TooManySessions;
+}
+
+define_rejection! {
     #[status = BAD_REQUEST]
     #[body = "Bad Request"]
     /// A session value did not (de)serialise into the type the handler asked for, or a
@@ -156,6 +163,9 @@ pub(crate) fn for_error(error: &crate::Error) -> Response {
         }
         Error::NotLoggedIn => NotLoggedIn.into_response(),
         Error::ReauthRequired => ReauthRequired.into_response(),
+        Error::TooManySessions => TooManySessions.into_response(),
+        // The same answer as no login at all: disabling an account reveals nothing.
+        Error::AccountDisabled => NotLoggedIn.into_response(),
         Error::MissingLayer => {
             tracing::error!(target: "sessionwarden::layer", error = %error, "session error");
             MissingSessionLayer.into_response()
@@ -257,6 +267,8 @@ mod tests {
             ("missing layer", Error::MissingLayer, 500),
             ("not logged in", Error::NotLoggedIn, 401),
             ("reauth", Error::ReauthRequired, 401),
+            ("too many sessions", Error::TooManySessions, 409),
+            ("account disabled", Error::AccountDisabled, 401),
             ("random", Error::Random, 500),
             ("too large", Error::CookieTooLarge { size: 5000, limit: 4096 }, 413),
         ];

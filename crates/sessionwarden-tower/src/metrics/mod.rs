@@ -61,7 +61,8 @@ pub const SESSIONS_EXPIRED: &str = "sessionwarden_sessions_expired_total";
 /// Sessions revoked through a [`SessionIndex`](crate::SessionIndex) (by handle or by user),
 /// label `backend`. Counter.
 pub const SESSIONS_REVOKED: &str = "sessionwarden_sessions_revoked_total";
-/// Live sessions evicted from a full [`MemoryStore`](crate::MemoryStore). Counter.
+/// Live sessions evicted: from a full [`MemoryStore`](crate::MemoryStore), or by the per-user
+/// session cap (`evict-oldest`). Counter.
 pub const SESSIONS_EVICTED: &str = "sessionwarden_sessions_evicted_total";
 /// Expired records deleted (sweeper, or a full memory store making room). Counter.
 pub const SESSIONS_SWEPT: &str = "sessionwarden_sessions_swept_total";
@@ -111,7 +112,7 @@ pub fn describe() {
     describe_counter!(SESSIONS_DESTROYED, "Sessions destroyed by their owner (logout).");
     describe_counter!(SESSIONS_EXPIRED, "Sessions presented after a deadline.");
     describe_counter!(SESSIONS_REVOKED, "Sessions revoked by handle or by user.");
-    describe_counter!(SESSIONS_EVICTED, "Live sessions evicted from a full memory store.");
+    describe_counter!(SESSIONS_EVICTED, "Live sessions evicted: by a full memory store or the per-user cap.");
     describe_counter!(SESSIONS_SWEPT, "Expired session records deleted.");
     describe_gauge!(SESSIONS_ACTIVE, "Sessions created by this process minus those it saw end.");
     describe_counter!(COOKIE_REJECTED, "Session cookies rejected, by reason.");

@@ -7,7 +7,7 @@ use metrics::{Counter, Gauge, counter, gauge};
 use super::{
     COOKIE_REJECTED, COOKIE_RESEALED, CORRUPT_RECORDS, CSRF_REJECTED, JWT_REJECTED, KEYRING_RELOADS,
     PRIMARY_KEY_AGE, PRIMARY_KEY_CREATED, REFRESH_TOKEN_REUSE, SESSIONS_ACTIVE, SESSIONS_CREATED,
-    SESSIONS_DESTROYED, SESSIONS_EXPIRED, SESSIONS_ROTATED, STORE_UNAVAILABLE,
+    SESSIONS_DESTROYED, SESSIONS_EVICTED, SESSIONS_EXPIRED, SESSIONS_ROTATED, STORE_UNAVAILABLE,
 };
 use crate::events::{EventSink, ExpiryKind, SecurityEvent};
 use crate::keyring::Keyring;
@@ -124,6 +124,7 @@ impl ByReason {
 pub struct MetricsSink {
     created: Counter,
     rotated: Counter,
+    evicted: Counter,
     destroyed: Counter,
     expired_idle: Counter,
     expired_absolute: Counter,
@@ -162,6 +163,7 @@ impl MetricsSink {
         Self {
             created: counter!(SESSIONS_CREATED),
             rotated: counter!(SESSIONS_ROTATED),
+            evicted: counter!(SESSIONS_EVICTED),
             destroyed: counter!(SESSIONS_DESTROYED),
             expired_idle: counter!(SESSIONS_EXPIRED, "deadline" => "idle"),
             expired_absolute: counter!(SESSIONS_EXPIRED, "deadline" => "absolute"),
@@ -241,6 +243,13 @@ impl EventSink for MetricsSink {
             SecurityEvent::SessionRevoked { .. } | SecurityEvent::SessionsRevoked { .. } => {}
             // Logged and audited; no metric of their own yet.
             SecurityEvent::ForwardingHeaderRejected { .. } | SecurityEvent::AdminAuthFailed { .. } => {}
+            // The per-user cap ended a session.
+            SecurityEvent::SessionEvicted { .. } => {
+                self.evicted.increment(1);
+                self.active.decrement(1.0);
+            }
+            // Their sessions are counted as revoked by the store wrapper.
+            SecurityEvent::UserDisabled { .. } | SecurityEvent::UserEnabled { .. } => {}
         }
     }
 }

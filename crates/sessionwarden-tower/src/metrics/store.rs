@@ -13,8 +13,9 @@ use crate::error::StoreError;
 use crate::id::{SessionHandle, StoreKey};
 use crate::record::Record;
 use crate::store::{
-    AuditEntry, AuditLog, AuditQuery, Backend, ExpiredDeletion, ListQuery, OnceKey, OneTimeKeys, Rate,
-    RateDecision, RateLimitStore, SaveOutcome, SessionIndex, SessionInfo, SessionPage, SessionStore,
+    AccountLocks, Admission, AuditEntry, AuditLog, AuditQuery, Backend, DisabledUser, ExpiredDeletion,
+    ListQuery, OnceKey, OneTimeKeys, Rate, RateDecision, RateLimitStore, SaveOutcome, SessionIndex,
+    SessionInfo, SessionLimit, SessionPage, SessionStore, UserSessionCap,
 };
 use crate::time::Timestamp;
 
@@ -39,6 +40,8 @@ pub const OPERATIONS: &[&str] = &[
     "once_take",
     "list_page",
     "count",
+    "admit",
+    "account_lock",
 ];
 
 /// Index into [`OPERATIONS`] (and the handles registered for each).
@@ -63,6 +66,8 @@ enum Op {
     OnceTake,
     ListPage,
     Count,
+    Admit,
+    AccountLock,
 }
 
 struct OpMetrics {
@@ -307,6 +312,36 @@ impl<S: SessionIndex> SessionIndex for InstrumentedStore<S> {
 }
 
 #[async_trait]
+impl<S: UserSessionCap> UserSessionCap for InstrumentedStore<S> {
+    async fn admit(
+        &self,
+        key: &StoreKey,
+        record: &Record,
+        replaces: Option<&StoreKey>,
+        limit: SessionLimit,
+        now: Timestamp,
+    ) -> Result<Admission, StoreError> {
+        self.timed(Op::Admit, self.inner.admit(key, record, replaces, limit, now)).await
+    }
+}
+
+#[async_trait]
+impl<S: AccountLocks> AccountLocks for InstrumentedStore<S> {
+    async fn disable(&self, user: &str, now: Timestamp) -> Result<bool, StoreError> {
+        self.timed(Op::AccountLock, self.inner.disable(user, now)).await
+    }
+    async fn enable(&self, user: &str) -> Result<bool, StoreError> {
+        self.timed(Op::AccountLock, self.inner.enable(user)).await
+    }
+    async fn is_disabled(&self, user: &str) -> Result<bool, StoreError> {
+        self.timed(Op::AccountLock, self.inner.is_disabled(user)).await
+    }
+    async fn list_disabled(&self) -> Result<Vec<DisabledUser>, StoreError> {
+        self.timed(Op::AccountLock, self.inner.list_disabled()).await
+    }
+}
+
+#[async_trait]
 impl<S: ExpiredDeletion> ExpiredDeletion for InstrumentedStore<S> {
     async fn delete_expired(&self, now: Timestamp, batch: usize) -> Result<u64, StoreError> {
         let n = self.timed(Op::DeleteExpired, self.inner.delete_expired(now, batch)).await?;
@@ -356,6 +391,7 @@ mod tests {
         assert_eq!(OPERATIONS[Op::DeleteExpired as usize], "delete_expired");
         assert_eq!(OPERATIONS[Op::OnceTake as usize], "once_take");
         assert_eq!(OPERATIONS[Op::ListPage as usize], "list_page");
-        assert_eq!(OPERATIONS.len(), Op::Count as usize + 1);
+        assert_eq!(OPERATIONS[Op::Admit as usize], "admit");
+        assert_eq!(OPERATIONS.len(), Op::AccountLock as usize + 1);
     }
 }

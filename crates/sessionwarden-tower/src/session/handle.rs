@@ -231,8 +231,14 @@ impl Session {
     /// [`Session::authenticated_within`]), and, with CSRF protection, the CSRF secret
     /// dropped, so tokens issued before the login stop working and the next one is new.
     ///
+    /// With [`crate::SessionLayer::with_session_limit`] the login counts against the user's
+    /// session cap; with [`crate::SessionLayer::with_account_locks`] a disabled user cannot
+    /// log in. In both cases the logged-in session is stored before `login` returns.
+    ///
     /// # Errors
-    /// [`Error::Store`] if the store cannot move the record.
+    /// [`Error::Store`] if the store cannot move the record; [`Error::TooManySessions`] when
+    /// the cap refuses; [`Error::AccountDisabled`] for a disabled user. After an error the
+    /// session is as it was before (no user).
     ///
     /// ```
     /// # extern crate sessionwarden_tower as sessionwarden;
@@ -243,20 +249,67 @@ impl Session {
     /// }
     /// ```
     pub async fn login(&self, user: &str, method: crate::LoginMethod) -> Result<(), Error> {
-        self.cycle_id().await?;
-        let mut st = self.loaded().await?;
         let shared = self.shared();
+        if self.disabled(user).await? {
+            return Err(Error::AccountDisabled);
+        }
+        // With a session cap or account locks on a server-side store, the logged-in record
+        // is stored now (under a new id), so the cap and a concurrent disable see it.
+        let store_now = match &shared.backend {
+            Backend::Server(store) if shared.session_limit.is_some() || shared.account_locks.is_some() => {
+                Some(store.clone())
+            }
+            _ => None,
+        };
+        if store_now.is_none() {
+            self.cycle_id().await?;
+        }
+        let mut st = self.loaded().await?;
         let now = shared.now();
         let client = st.client().clone();
-        st.write(now, &shared.expiry, |live| {
+        let log_in = |live: &mut super::state::Live| {
             live.set_user(Some(user));
             live.authenticated(now, Some(method), &client);
             #[cfg(feature = "csrf")]
             live.remove(crate::csrf::SESSION_KEY);
-        })?;
+        };
+        match store_now {
+            None => st.write(now, &shared.expiry, log_in)?,
+            Some(store) => {
+                st.write(now, &shared.expiry, |live| live.reissue = true)?;
+                let Phase::Live(live) = st.phase_mut() else {
+                    // invariant: `write` just made the phase live (or failed above).
+                    return Err(Error::MissingLayer);
+                };
+                let before = (live.record.clone(), live.changes.clone());
+                log_in(live);
+                let cap = shared.session_limit.as_ref().map(|(limit, cap)| (*limit, &**cap));
+                let result = server_store::store_login(shared, &*store, cap, live).await;
+                if result.is_err() {
+                    // Refused or failed: the session stays as it was before the login.
+                    (live.record, live.changes) = before;
+                }
+                st.settle(shared, result)?;
+            }
+        }
+        // A disable that ran while this login was being stored may have missed the new
+        // session: then the login does not survive it.
+        if self.disabled(user).await? {
+            drop(st);
+            self.destroy().await?;
+            return Err(Error::AccountDisabled);
+        }
         let handle = st.live().and_then(stored_handle);
         self.inner.scope.set_session(Some(user), handle);
         Ok(())
+    }
+
+    /// Whether the layer's account locks mark `user` disabled (never, without locks).
+    async fn disabled(&self, user: &str) -> Result<bool, Error> {
+        match &self.shared().account_locks {
+            Some(locks) => Ok(locks.is_disabled(user).await?),
+            None => Ok(false),
+        }
     }
 
     /// Logs out: the same as [`Session::destroy`].

@@ -14,7 +14,7 @@ use crate::events::SecurityEvent;
 use crate::id::{SessionId, StoreKey};
 use crate::layer::Shared;
 use crate::record::Record;
-use crate::store::{SaveOutcome, SessionStore};
+use crate::store::{Admission, SaveOutcome, SessionLimit, SessionStore, UserSessionCap};
 use crate::time::Timestamp;
 
 /// How many times creating or cycling a session draws a new id before giving up (a taken
@@ -112,6 +112,75 @@ pub(super) async fn cycle_id(
             live.persisted = Persisted::New { id: Some(new) };
             return Ok(());
         }
+    }
+    Err(Error::Contention { attempts: MAX_SAVE_ATTEMPTS })
+}
+
+/// Stores the just-logged-in `live` at once, under a fresh id, so the user's sessions in the
+/// store include it before the login returns: through the session cap's atomic
+/// [`UserSessionCap::admit`] when `cap` is set, otherwise by a plain create. The pre-login
+/// record (if stored) is deleted: the new id replaces it, as [`cycle_id`] would.
+///
+/// Changes saved to the pre-login record by concurrent requests after this one loaded it are
+/// not carried over (they belong to the anonymous session the login ends).
+///
+/// # Errors
+/// [`Error::TooManySessions`] when `cap` refuses (nothing changed); [`Error::Store`];
+/// [`Error::Contention`] if every id drawn was taken.
+pub(super) async fn store_login(
+    shared: &Shared,
+    store: &dyn SessionStore,
+    cap: Option<(SessionLimit, &dyn UserSessionCap)>,
+    live: &mut Live,
+) -> Result<(), Error> {
+    let now = shared.now();
+    let replaces = match &live.persisted {
+        Persisted::Stored { ident, .. } => Some(ident.key),
+        Persisted::New { .. } | Persisted::Sealed => None,
+    };
+    let mut record = live.record.clone();
+    record.touch(now, &shared.expiry);
+    record.version = 1;
+    fits(shared, &record)?;
+    let user = record.user.clone().unwrap_or_default();
+    for _ in 0..MAX_SAVE_ATTEMPTS {
+        let ident = Ident::generate(shared)?;
+        let key = ident.key;
+        let admitted = match cap {
+            Some((limit, cap)) => match cap.admit(&key, &record, replaces.as_ref(), limit, now).await? {
+                Admission::Admitted { evicted } => {
+                    for session in evicted {
+                        shared.event(SecurityEvent::SessionEvicted { session, user: user.clone() });
+                    }
+                    true
+                }
+                Admission::Refused => return Err(Error::TooManySessions),
+                // Taken, and any outcome this version does not know: nothing was written.
+                _ => false,
+            },
+            None => {
+                let created = store.create(&key, &record).await?;
+                if created && let Some(old) = &replaces {
+                    store.delete(old).await?;
+                }
+                created
+            }
+        };
+        if !admitted {
+            continue;
+        }
+        match replaces {
+            Some(from) => {
+                shared.event(SecurityEvent::SessionRotated { from: from.handle(), to: key.handle() })
+            }
+            None => shared.event(SecurityEvent::SessionCreated { session: key.handle() }),
+        }
+        live.record = record;
+        live.persisted = Persisted::Stored { ident, version: 1 };
+        // Everything this request changed so far is in the stored record.
+        live.changes = Changes::default();
+        live.reissue = true;
+        return Ok(());
     }
     Err(Error::Contention { attempts: MAX_SAVE_ATTEMPTS })
 }

@@ -8,7 +8,10 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use parking_lot::Mutex;
 
-use super::{ExpiredDeletion, ListQuery, SaveOutcome, SessionIndex, SessionInfo, SessionPage, SessionStore};
+use super::{
+    AccountLocks, Admission, DisabledUser, ExpiredDeletion, ListQuery, SaveOutcome, SessionIndex,
+    SessionInfo, SessionLimit, SessionPage, SessionStore, UserSessionCap,
+};
 use crate::error::StoreError;
 use crate::id::{SessionHandle, StoreKey};
 use crate::record::Record;
@@ -654,6 +657,50 @@ impl<S: SessionIndex> SessionIndex for CachedStore<S> {
         let n = result?;
         self.invalidate(Invalidation::User(user.to_owned())).await?;
         Ok(n)
+    }
+}
+
+/// Admission creates a record (never cached before) and deletes others: the deleted ones are
+/// published like any delete, so no node keeps serving an evicted session from its cache.
+#[async_trait]
+impl<S: UserSessionCap> UserSessionCap for CachedStore<S> {
+    async fn admit(
+        &self,
+        key: &StoreKey,
+        record: &Record,
+        replaces: Option<&StoreKey>,
+        limit: SessionLimit,
+        now: Timestamp,
+    ) -> Result<Admission, StoreError> {
+        let result = self.inner.admit(key, record, replaces, limit, now).await;
+        self.state.note(&result);
+        let admission = result?;
+        if let Admission::Admitted { evicted } = &admission {
+            for handle in evicted {
+                self.invalidate(Invalidation::Session(handle.clone())).await?;
+            }
+            if let Some(old) = replaces {
+                self.invalidate(Invalidation::Session(old.handle())).await?;
+            }
+        }
+        Ok(admission)
+    }
+}
+
+/// Not cached: a disable must be seen by every node at once.
+#[async_trait]
+impl<S: AccountLocks> AccountLocks for CachedStore<S> {
+    async fn disable(&self, user: &str, now: Timestamp) -> Result<bool, StoreError> {
+        self.inner.disable(user, now).await
+    }
+    async fn enable(&self, user: &str) -> Result<bool, StoreError> {
+        self.inner.enable(user).await
+    }
+    async fn is_disabled(&self, user: &str) -> Result<bool, StoreError> {
+        self.inner.is_disabled(user).await
+    }
+    async fn list_disabled(&self) -> Result<Vec<DisabledUser>, StoreError> {
+        self.inner.list_disabled().await
     }
 }
 

@@ -7,7 +7,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use parking_lot::Mutex;
 
-use super::{ExpiredDeletion, ListQuery, SaveOutcome, SessionIndex, SessionInfo, SessionPage, SessionStore};
+use super::{
+    Admission, ExpiredDeletion, LimitPolicy, ListQuery, SaveOutcome, SessionIndex, SessionInfo, SessionLimit,
+    SessionPage, SessionStore, UserSessionCap,
+};
 use crate::error::StoreError;
 use crate::id::{SessionHandle, StoreKey};
 use crate::record::Record;
@@ -361,5 +364,53 @@ impl SessionIndex for MemoryStore {
 impl ExpiredDeletion for MemoryStore {
     async fn delete_expired(&self, now: Timestamp, batch: usize) -> Result<u64, StoreError> {
         Ok(self.inner.lock().sweep(now, batch))
+    }
+}
+
+/// One lock over the records and the user index: counting, evicting and creating are one
+/// critical section, so concurrent logins of one user are decided one after another.
+#[async_trait]
+impl UserSessionCap for MemoryStore {
+    async fn admit(
+        &self,
+        key: &StoreKey,
+        record: &Record,
+        replaces: Option<&StoreKey>,
+        limit: SessionLimit,
+        now: Timestamp,
+    ) -> Result<Admission, StoreError> {
+        let mut inner = self.inner.lock();
+        if inner.live(key, now).is_some() {
+            return Ok(Admission::Taken);
+        }
+        let mut evicted = Vec::new();
+        if let Some(user) = &record.user {
+            let mut others: Vec<(Timestamp, StoreKey)> = inner
+                .by_user
+                .get(user)
+                .into_iter()
+                .flatten()
+                .filter(|k| Some(*k) != replaces)
+                .filter_map(|k| inner.live(k, now).map(|r| (r.created, *k)))
+                .collect();
+            others.sort();
+            let max = usize::try_from(limit.max()).unwrap_or(usize::MAX);
+            if others.len() >= max {
+                if limit.policy() == LimitPolicy::RefuseNew {
+                    return Ok(Admission::Refused);
+                }
+                let excess = others.len() + 1 - max;
+                for (_, k) in &others[..excess] {
+                    inner.remove(k);
+                    evicted.push(k.handle());
+                }
+            }
+        }
+        if let Some(old) = replaces {
+            inner.remove(old);
+        }
+        inner.make_room(now);
+        inner.insert(*key, record.clone());
+        Ok(Admission::Admitted { evicted })
     }
 }

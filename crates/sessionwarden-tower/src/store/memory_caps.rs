@@ -12,7 +12,8 @@ use parking_lot::Mutex;
 
 use super::MemoryStore;
 use super::capability::{
-    AuditEntry, AuditLog, AuditQuery, OnceKey, OneTimeKeys, Rate, RateDecision, RateLimitStore, gcra_step,
+    AccountLocks, AuditEntry, AuditLog, AuditQuery, DisabledUser, OnceKey, OneTimeKeys, Rate, RateDecision,
+    RateLimitStore, gcra_step,
 };
 use crate::error::StoreError;
 use crate::time::Timestamp;
@@ -52,6 +53,9 @@ pub(super) struct MemoryCaps {
     audit: Mutex<Audit>,
     limits: Mutex<Limits>,
     once: Mutex<Once>,
+    // Disabled users and since when. Unbounded by design: an operator adds each one by hand,
+    // and forgetting one would let a disabled user back in.
+    disabled: Mutex<HashMap<String, Timestamp>>,
 }
 
 impl std::fmt::Debug for MemoryCaps {
@@ -61,6 +65,7 @@ impl std::fmt::Debug for MemoryCaps {
             .field("audit_records", &self.audit.lock().entries.len())
             .field("rate_limit_keys", &self.limits.lock().tat.len())
             .field("one_time_keys", &self.once.lock().keys.len())
+            .field("disabled_users", &self.disabled.lock().len())
             .finish()
     }
 }
@@ -226,6 +231,34 @@ impl OneTimeKeys for MemoryStore {
             once.remove(&k);
         }
         Ok(live)
+    }
+}
+
+/// Disabled users, in this process only (a fleet needs a shared store).
+#[async_trait]
+impl AccountLocks for MemoryStore {
+    async fn disable(&self, user: &str, now: Timestamp) -> Result<bool, StoreError> {
+        let mut disabled = self.caps.disabled.lock();
+        if disabled.contains_key(user) {
+            return Ok(false);
+        }
+        disabled.insert(user.to_owned(), now);
+        Ok(true)
+    }
+
+    async fn enable(&self, user: &str) -> Result<bool, StoreError> {
+        Ok(self.caps.disabled.lock().remove(user).is_some())
+    }
+
+    async fn is_disabled(&self, user: &str) -> Result<bool, StoreError> {
+        Ok(self.caps.disabled.lock().contains_key(user))
+    }
+
+    async fn list_disabled(&self) -> Result<Vec<DisabledUser>, StoreError> {
+        let mut out: Vec<DisabledUser> =
+            self.caps.disabled.lock().iter().map(|(u, t)| DisabledUser::new(u.clone(), *t)).collect();
+        out.sort_by(|a, b| a.user.cmp(&b.user));
+        Ok(out)
     }
 }
 
