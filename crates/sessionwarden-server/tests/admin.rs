@@ -29,7 +29,7 @@ const TOKEN: &str = "admin-token-0123456789-abcdefghijklmnopqrstuvwxyz";
 
 /// Each test logs in users of its own, named for this run: the PostgreSQL store is shared
 /// with other tests and runs, and a revocation by user must meet only this test's sessions.
-const NAMES: [&str; 5] = ["alice", "bob", "carol", "dave", "erin"];
+const NAMES: [&str; 6] = ["alice", "bob", "carol", "dave", "erin", "frank"];
 
 fn user(name: &str) -> String {
     static TAG: OnceLock<String> = OnceLock::new();
@@ -316,8 +316,13 @@ async fn revoking_a_user_ends_their_sessions_and_refresh_tokens() {
         let r = refresh(next).await;
         assert_eq!(r.status, 401, "{store:?}: alice's refresh token must be revoked: {}", r.body);
 
-        let e = s.audit_until(|e| e.iter().any(|e| e.kind == "sessions_revoked")).await;
-        let entry = e.iter().find(|e| e.kind == "sessions_revoked").unwrap();
+        // Other tests of this process share PostgreSQL and Redis (and revoke other users).
+        let alice = user("alice");
+        let mine = |e: &&sessionwarden::store::AuditEntry| {
+            e.kind == "sessions_revoked" && e.user.as_deref() == Some(alice.as_str())
+        };
+        let e = s.audit_until(|e| e.iter().any(|x| mine(&x))).await;
+        let entry = e.iter().find(mine).unwrap();
         assert_eq!(
             (entry.user.as_deref(), &entry.detail["sessions"]),
             (Some(user("alice").as_str()), &json!(2))
@@ -466,6 +471,9 @@ async fn openapi_document_covers_every_route_and_parses() {
         ("GET", "/admin/api/sessions/{handle}"),
         ("POST", "/admin/api/sessions/{handle}/revoke"),
         ("POST", "/admin/api/users/{user}/revoke"),
+        ("POST", "/admin/api/users/{user}/disable"),
+        ("POST", "/admin/api/users/{user}/enable"),
+        ("GET", "/admin/api/users/disabled"),
         ("POST", "/admin/api/sessions/revoke-all"),
         ("GET", "/admin/api/events"),
         ("GET", "/admin/api/keys"),
@@ -670,4 +678,35 @@ async fn the_session_listing_pages_by_cursor() {
     let r = s.admin("GET", &format!("/admin/api/sessions/{}", seen[3])).await;
     assert_eq!((r.status.as_u16(), r.json()["handle"].clone()), (200, serde_json::json!(seen[3])));
     assert_eq!(s.admin("GET", "/admin/api/sessions?cursor=not-a-handle").await.status, 400);
+}
+
+/// ASVS 7.4.2 through the admin API: disabling a user ends their sessions at once and refuses
+/// their logins until they are enabled again; the disabled list names them.
+#[tokio::test]
+async fn asvs_7_4_2_the_admin_api_disables_and_enables_users() {
+    for store in stores_under_test() {
+        let s = setup(store).await;
+        // A user no other test logs in: the stores are shared by the tests of this process.
+        let name = "frank";
+        let mut b = s.browser();
+        login(&mut b, name).await;
+        assert_eq!(me(&mut b).await, json!(user(name)), "{store:?}");
+        let r = s.admin("POST", &format!("/admin/api/users/{}/disable", user(name))).await;
+        assert_eq!(r.status, 200, "{store:?}: {}", r.body);
+        assert_eq!((r.json()["disabled"].clone(), r.json()["changed"].clone()), (json!(true), json!(true)));
+        assert!(r.json()["revoked_sessions"].as_u64().unwrap() >= 1, "{store:?}: {}", r.body);
+        assert_eq!(me(&mut b).await, Value::Null, "{store:?}: the old cookie has no user");
+        let r = s.admin("GET", "/admin/api/users/disabled").await;
+        assert!(r.body.contains(&user(name)), "{store:?}: {}", r.body);
+        let mut again = s.browser();
+        let t = again.get("/csrf-token").await.json()["csrf_token"].as_str().unwrap().to_owned();
+        let req =
+            Request::post("/login").header("content-type", "application/json").header("x-csrf-token", t);
+        let body = json!({"username": user(name), "password": format!("pw-{name}")}).to_string();
+        assert_eq!(again.send(req, Body::from(body)).await.status, 401, "{store:?}: logins refused");
+        let r = s.admin("POST", &format!("/admin/api/users/{}/enable", user(name))).await;
+        assert_eq!((r.status.as_u16(), r.json()["changed"].clone()), (200, json!(true)), "{store:?}");
+        login(&mut again, name).await;
+        assert_eq!(me(&mut again).await, json!(user(name)), "{store:?}: enabled again");
+    }
 }

@@ -69,6 +69,9 @@ fn documented() -> OpenApiRouter<AdminState> {
         .routes(routes!(show_session))
         .routes(routes!(revoke_session))
         .routes(routes!(revoke_user))
+        .routes(routes!(disable_user))
+        .routes(routes!(enable_user))
+        .routes(routes!(list_disabled_users))
         .routes(routes!(revoke_all))
         .routes(routes!(list_events))
         .routes(routes!(list_keys))
@@ -349,6 +352,73 @@ async fn revoke_user(
         .events
         .record(state.app.clock.now(), SecurityEvent::SessionsRevoked { user: Some(user.clone()), sessions });
     Ok(Json(Revoked { revoked_sessions: sessions, user: Some(user) }))
+}
+
+/// What disabling or enabling a user did.
+#[derive(Serialize, ToSchema)]
+struct UserState {
+    user: String,
+    disabled: bool,
+    /// Whether this request changed it (false: it already was).
+    changed: bool,
+    /// Sessions ended (disable only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    revoked_sessions: Option<u64>,
+}
+
+/// The answer for a failed disable or enable.
+fn users_error(e: crate::users::UsersError) -> ApiError {
+    match e {
+        crate::users::UsersError::Unsupported(why) => ApiError::unsupported("account_locks", &why),
+        crate::users::UsersError::Store(e) => ApiError::Store(e),
+        other => {
+            tracing::warn!(target: "sessionwarden::admin", error = %other, "disabling a user failed");
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "token store unavailable: run it again")
+        }
+    }
+}
+
+/// Disables a user (OWASP ASVS 7.4.2): every server of the fleet refuses their logins (as a
+/// wrong password), and every session, refresh family and access token of theirs ends.
+#[utoipa::path(post, path = "/admin/api/users/{user}/disable", tag = "users",
+    params(("user" = String, Path, description = "the user")),
+    responses(
+        (status = 200, body = UserState),
+        (status = 501, body = ErrorBody, description = "the store keeps no disabled accounts"),
+        (status = 503, body = ErrorBody, description = "a store failed; run it again"),
+    ))]
+async fn disable_user(
+    State(state): State<AdminState>,
+    Path(user): Path<String>,
+) -> Result<Json<UserState>, ApiError> {
+    let done = crate::users::disable_user(&state.app, &user).await.map_err(users_error)?;
+    Ok(Json(UserState { user, disabled: true, changed: done.newly, revoked_sessions: Some(done.sessions) }))
+}
+
+/// Enables a disabled user again.
+#[utoipa::path(post, path = "/admin/api/users/{user}/enable", tag = "users",
+    params(("user" = String, Path, description = "the user")),
+    responses(
+        (status = 200, body = UserState),
+        (status = 501, body = ErrorBody, description = "the store keeps no disabled accounts"),
+    ))]
+async fn enable_user(
+    State(state): State<AdminState>,
+    Path(user): Path<String>,
+) -> Result<Json<UserState>, ApiError> {
+    let changed = crate::users::enable_user(&state.app, &user).await.map_err(users_error)?;
+    Ok(Json(UserState { user, disabled: false, changed, revoked_sessions: None }))
+}
+
+/// The disabled users.
+#[utoipa::path(get, path = "/admin/api/users/disabled", tag = "users",
+    responses(
+        (status = 200, description = "`{\"users\": [{\"user\", \"since\"}]}`"),
+        (status = 501, body = ErrorBody, description = "the store keeps no disabled accounts"),
+    ))]
+async fn list_disabled_users(State(state): State<AdminState>) -> Result<Response, ApiError> {
+    let users = crate::users::disabled_users(&state.app).await.map_err(users_error)?;
+    Ok(Json(serde_json::json!({ "users": users })).into_response())
 }
 
 async fn revoke_tokens(state: &AdminState, user: &str) -> Result<(), ApiError> {
