@@ -149,7 +149,7 @@ pub enum SessionsCommand {
         #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=10_000))]
         limit: u32,
         /// Start after this handle: the one the previous page's "more sessions" note gave.
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         cursor: Option<String>,
         /// Also count every matching session (a scan of the whole store on SQL).
         #[arg(long)]
@@ -157,7 +157,8 @@ pub enum SessionsCommand {
     },
     /// Show one session's metadata (never its id or data).
     Show {
-        /// The handle, as `list` prints it.
+        /// The handle, as `list` prints it. Handles are base64url and may begin with `-`.
+        #[arg(allow_hyphen_values = true)]
         handle: String,
         /// Print a JSON object instead of lines.
         #[arg(long)]
@@ -165,7 +166,8 @@ pub enum SessionsCommand {
     },
     /// Revoke one session by its handle.
     Revoke {
-        /// The handle, as `list` prints it.
+        /// The handle, as `list` prints it. Handles are base64url and may begin with `-`.
+        #[arg(allow_hyphen_values = true)]
         handle: String,
     },
     /// Revoke every session of a user ("log out everywhere").
@@ -661,6 +663,21 @@ impl Default for ServeArgs {
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
+
+    use clap::Parser;
+
+    /// A handle is base64url, so one in 32 begins with `-`: it is still a value, not a flag.
+    #[test]
+    fn handles_beginning_with_a_hyphen_are_values() {
+        for argv in [
+            &["sessionwarden", "sessions", "show", "-R8xq", "--json"][..],
+            &["sessionwarden", "sessions", "revoke", "-R8xq"],
+            &["sessionwarden", "sessions", "list", "--cursor", "-R8xq"],
+        ] {
+            let cli = super::Cli::try_parse_from(argv).unwrap_or_else(|e| panic!("{argv:?}: {e}"));
+            assert!(format!("{:?}", cli.command).contains("\"-R8xq\""), "{argv:?}");
+        }
+    }
 
     #[test]
     fn durations() {
