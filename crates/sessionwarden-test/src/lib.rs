@@ -102,6 +102,7 @@ mod capabilities;
 pub mod client;
 pub mod conformance;
 pub mod env;
+pub mod fuzz_corpus;
 pub mod harness;
 pub mod layer_suite;
 pub mod one_time;
