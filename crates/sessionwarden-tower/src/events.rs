@@ -287,10 +287,70 @@ pub struct RequestContext {
     pub session: Option<SessionHandle>,
 }
 
+const X_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
+
 /// The longest path kept in a [`RequestContext`], in bytes.
 const MAX_CONTEXT_PATH: usize = 256;
 /// The longest request id kept, in bytes.
 const MAX_REQUEST_ID: usize = 128;
+
+/// The client address of a request, resolved on first use.
+///
+/// A request from a trusted proxy names its client in a forwarding header, and walking that
+/// header costs more than the rest of an ordinary session read's bookkeeping; most requests
+/// of a logged-in session never need the address (it is kept when a session starts or a
+/// user logs in, and shown in security events). So the header's lines are kept as they came
+/// and walked only when asked. A problem with the header is recorded as a
+/// [`SecurityEvent::ForwardingHeaderRejected`] then, once per request.
+pub(crate) struct ClientSource {
+    resolved: std::sync::OnceLock<Option<std::net::IpAddr>>,
+    /// The trusted proxy's address, its header's lines, and the layer's configuration (the
+    /// proxy list, the event hub): `Some` only while the address is still to be resolved.
+    #[cfg(feature = "client")]
+    behind: Option<(std::net::IpAddr, crate::client::ForwardedLines, Arc<crate::layer::Shared>)>,
+}
+
+impl ClientSource {
+    /// An address known up front (the TCP peer, or none).
+    pub(crate) fn known(addr: Option<std::net::IpAddr>) -> Self {
+        Self {
+            resolved: std::sync::OnceLock::from(addr),
+            #[cfg(feature = "client")]
+            behind: None,
+        }
+    }
+
+    /// A request whose peer `proxy` is trusted and forwarded it with `lines`.
+    #[cfg(feature = "client")]
+    pub(crate) fn behind(
+        proxy: std::net::IpAddr,
+        lines: crate::client::ForwardedLines,
+        shared: Arc<crate::layer::Shared>,
+    ) -> Self {
+        Self { resolved: std::sync::OnceLock::new(), behind: Some((proxy, lines, shared)) }
+    }
+
+    /// The client's address: the peer, or the hop the trusted proxies vouch for.
+    pub(crate) fn addr(&self) -> Option<std::net::IpAddr> {
+        if let Some(addr) = self.resolved.get() {
+            return *addr;
+        }
+        #[cfg(feature = "client")]
+        if let Some((proxy, lines, shared)) = &self.behind {
+            let found = lines.resolve(*proxy, &shared.trusted_proxies);
+            let addr = Some(found.addr());
+            // The first to resolve reports; recording the event reads the address again,
+            // which is set by then.
+            if self.resolved.set(addr).is_ok()
+                && let Some(problem) = found.problem()
+            {
+                shared.event(SecurityEvent::ForwardingHeaderRejected { reason: problem.reason() });
+            }
+            return addr;
+        }
+        None
+    }
+}
 
 /// What the layer knows about the request in flight, shared with the code that records
 /// events during it. Everything is kept as the request had it (cheap reference-counted
@@ -298,23 +358,37 @@ const MAX_REQUEST_ID: usize = 128;
 pub(crate) struct RequestScope {
     method: http::Method,
     uri: http::Uri,
-    client_ip: Option<std::net::IpAddr>,
+    client: ClientSource,
     user_agent: Option<http::HeaderValue>,
     request_id: Option<http::HeaderValue>,
     session: Mutex<(Option<String>, Option<SessionHandle>)>,
 }
 
 impl RequestScope {
-    pub(crate) fn new<B>(req: &http::Request<B>, client_ip: Option<std::net::IpAddr>) -> Self {
+    pub(crate) fn new<B>(
+        req: &http::Request<B>,
+        client: ClientSource,
+        user_agent: Option<http::HeaderValue>,
+    ) -> Self {
         let headers = req.headers();
         Self {
             method: req.method().clone(),
             uri: req.uri().clone(),
-            client_ip,
-            user_agent: headers.get(http::header::USER_AGENT).cloned(),
-            request_id: headers.get("x-request-id").cloned(),
+            client,
+            user_agent,
+            request_id: headers.get(X_REQUEST_ID).cloned(),
             session: Mutex::new((None, None)),
         }
+    }
+
+    /// The client's address (resolved now if it was not yet).
+    pub(crate) fn client_ip(&self) -> Option<std::net::IpAddr> {
+        self.client.addr()
+    }
+
+    /// The request's `User-Agent`, if the layer looks at clients.
+    pub(crate) fn user_agent(&self) -> Option<&http::HeaderValue> {
+        self.user_agent.as_ref()
     }
 
     /// The session's user and handle, once known.
@@ -338,7 +412,7 @@ impl RequestScope {
         RequestContext {
             method: self.method.as_str().to_owned(),
             path: path[..end].to_owned(),
-            client_ip: self.client_ip,
+            client_ip: self.client.addr(),
             device: self.user_agent.as_ref().and_then(summarise),
             request_id,
             user,
@@ -499,5 +573,45 @@ mod tests {
         assert_eq!(ev.counts()["cookie_rejected"], 5);
         let json = serde_json::to_string(&ev.recent()[0]).unwrap();
         assert!(json.contains(r#""kind":"cookie_rejected""#), "{json}");
+    }
+
+    /// The forwarding header is walked only when the address is asked for, and its problem
+    /// is recorded once however often it is asked, with the request's context.
+    #[cfg(feature = "client")]
+    #[test]
+    fn a_forwarded_address_is_resolved_once_when_asked() {
+        use crate::keyring::{KeySet, Keyring};
+        let events = Events::default();
+        let proxies = crate::client::TrustedProxies::new(["10.0.0.0/8"]).unwrap();
+        let layer = crate::SessionLayer::new(
+            crate::MemoryStore::default(),
+            Keyring::new(KeySet::generate(Timestamp::from_unix(1)).unwrap()),
+        )
+        .with_events(events.clone())
+        .with_trusted_proxies(proxies.clone());
+        let proxy: std::net::IpAddr = "10.1.2.3".parse().unwrap();
+        let source = |xff: &'static str| {
+            let mut headers = http::HeaderMap::new();
+            headers.insert("x-forwarded-for", http::HeaderValue::from_static(xff));
+            let lines = crate::client::ForwardedLines::of(&headers, &proxies);
+            ClientSource::behind(proxy, lines, layer.shared().clone())
+        };
+        let req = http::Request::get("/x").body(()).unwrap();
+        let rejected = || events.counts().get("forwarding_header_rejected").copied().unwrap_or(0);
+
+        let good = Arc::new(RequestScope::new(&req, source("203.0.113.9, 10.0.0.3"), None));
+        assert_eq!(good.client_ip(), Some("203.0.113.9".parse().unwrap()));
+        assert_eq!(rejected(), 0);
+
+        let bad = Arc::new(RequestScope::new(&req, source("203.0.113.9, not-an-ip"), None));
+        assert_eq!(rejected(), 0, "nothing is walked before the address is asked for");
+        REQUEST.sync_scope(bad.clone(), || {
+            assert_eq!(bad.client_ip(), Some(proxy), "an unusable header leaves the proxy as the client");
+            assert_eq!(bad.client_ip(), Some(proxy));
+        });
+        assert_eq!(rejected(), 1, "recorded once");
+        let event =
+            events.recent().into_iter().find(|e| e.event.kind() == "forwarding_header_rejected").unwrap();
+        assert_eq!(event.context.and_then(|c| c.client_ip), Some(proxy), "with its request's context");
     }
 }

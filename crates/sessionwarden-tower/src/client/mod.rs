@@ -51,6 +51,7 @@ mod proxy;
 
 pub use self::device::{MAX_USER_AGENT_LEN, device_summary, preload_device_rules};
 pub use self::info::{from_request, observe};
+pub(crate) use self::proxy::ForwardedLines;
 pub use self::proxy::{
     AddrSource, ClientAddr, ForwardingHeader, ForwardingProblem, MAX_HOPS, TrustedProxies, TrustedProxyError,
     UnknownForwardingHeader, parse_cidr, resolve_client_ip,

@@ -58,11 +58,13 @@ impl ForwardingHeader {
     #[must_use]
     pub fn name(self) -> HeaderName {
         match self {
-            Self::XForwardedFor => HeaderName::from_static("x-forwarded-for"),
+            Self::XForwardedFor => X_FORWARDED_FOR,
             Self::Forwarded => FORWARDED,
         }
     }
 }
+
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
 /// The reverse proxies whose forwarding headers are believed: a list of networks
 /// (`--trusted-proxy`, repeatable) and the header they write.
@@ -485,12 +487,56 @@ pub fn resolve_client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &TrustedPro
     if !trusted.contains(peer) {
         return ClientAddr::peer(peer, None);
     }
+    resolve_forwarded(peer, headers.get_all(trusted.header().name()).iter(), trusted)
+}
+
+/// The forwarding header's lines of a request from a trusted proxy, kept (reference-counted
+/// clones, no parsing) so that the client address is resolved only if something asks for
+/// it: most requests of a logged-in session never do.
+#[derive(Debug, Clone)]
+pub(crate) enum ForwardedLines {
+    None,
+    One(http::HeaderValue),
+    Many(Vec<http::HeaderValue>),
+}
+
+impl ForwardedLines {
+    /// The lines of `trusted`'s header in `headers`.
+    pub(crate) fn of(headers: &HeaderMap, trusted: &TrustedProxies) -> Self {
+        let mut lines = headers.get_all(trusted.header().name()).iter();
+        match (lines.next(), lines.next()) {
+            (None, _) => Self::None,
+            (Some(one), None) => Self::One(one.clone()),
+            (Some(first), Some(second)) => {
+                Self::Many([first, second].into_iter().chain(lines).cloned().collect())
+            }
+        }
+    }
+
+    /// [`resolve_client_ip`] for a `peer` already known to be a trusted proxy.
+    pub(crate) fn resolve(&self, peer: IpAddr, trusted: &TrustedProxies) -> ClientAddr {
+        let peer = canonical_addr(peer);
+        match self {
+            Self::None => resolve_forwarded(peer, std::iter::empty(), trusted),
+            Self::One(line) => resolve_forwarded(peer, std::iter::once(line), trusted),
+            Self::Many(lines) => resolve_forwarded(peer, lines.iter(), trusted),
+        }
+    }
+}
+
+/// The walk of [`resolve_client_ip`] over the header's `lines`, once `peer` (canonical) is
+/// known to be trusted.
+fn resolve_forwarded<'a>(
+    peer: IpAddr,
+    lines: impl DoubleEndedIterator<Item = &'a http::HeaderValue>,
+    trusted: &TrustedProxies,
+) -> ClientAddr {
     let header = trusted.header();
     let mut hops = 0usize;
     let mut leftmost = None;
     // Lines are walked last to first, and each line right to left, so a decision is usually
     // reached without reading what the client wrote.
-    for line in headers.get_all(header.name()).iter().rev() {
+    for line in lines.rev() {
         let Ok(line) = line.to_str() else {
             return ClientAddr::peer(peer, Some(ForwardingProblem::NotText));
         };

@@ -50,6 +50,9 @@ pub(crate) struct Shared {
     pub(crate) trusted_proxies: crate::client::TrustedProxies,
     /// Whether records keep the full client address or only its prefix.
     pub(crate) address_retention: sessionwarden_core::client::AddressRetention,
+    /// Whether the layer looks at the client at all (address, forwarding headers,
+    /// `User-Agent`); off with [`SessionLayer::without_client_metadata`].
+    pub(crate) client_metadata: bool,
     /// The per-user session cap [`crate::Session::login`] applies, and the store deciding it.
     pub(crate) session_limit: Option<(crate::store::SessionLimit, Arc<dyn crate::store::UserSessionCap>)>,
     /// Where [`crate::Session::login`] looks up disabled accounts.
@@ -103,10 +106,16 @@ impl SessionLayer {
                 #[cfg(feature = "client")]
                 trusted_proxies: crate::client::TrustedProxies::default(),
                 address_retention: sessionwarden_core::client::AddressRetention::default(),
+                client_metadata: true,
                 session_limit: None,
                 account_locks: None,
             }),
         }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
     }
 
     fn map(self, f: impl FnOnce(&mut Shared)) -> Self {
@@ -123,6 +132,7 @@ impl SessionLayer {
             #[cfg(feature = "client")]
             trusted_proxies: arc.trusted_proxies.clone(),
             address_retention: arc.address_retention,
+            client_metadata: arc.client_metadata,
             session_limit: arc.session_limit.clone(),
             account_locks: arc.account_locks.clone(),
         });
@@ -187,6 +197,16 @@ impl SessionLayer {
     #[must_use]
     pub fn with_address_retention(self, retention: sessionwarden_core::client::AddressRetention) -> Self {
         self.map(|s| s.address_retention = retention)
+    }
+
+    /// Records nothing about clients: no address or prefix, no `User-Agent` hash or device
+    /// summary, on new sessions and at login; forwarding headers are not read, and security
+    /// events carry no client address. For deployments that must not keep such data (the
+    /// admin plane then shows sessions without where or on what they are used, and the risk
+    /// rules that compare clients have nothing to compare).
+    #[must_use]
+    pub fn without_client_metadata(self) -> Self {
+        self.map(|s| s.client_metadata = false)
     }
 
     /// Caps each user's live sessions (OWASP ASVS 7.1.2): [`crate::Session::login`] creates

@@ -11,7 +11,7 @@ use super::Shared;
 use super::cookies::{self, Lookup};
 use super::rejection::{Rejection as _, SessionFailed, SessionTooLarge, StoreUnavailable};
 use crate::config::CacheControl;
-use crate::events::{CookieRejectReason, REQUEST, RequestScope, SecurityEvent};
+use crate::events::{ClientSource, CookieRejectReason, REQUEST, RequestScope, SecurityEvent};
 use crate::session::{ClientInputs, Finish, Presented, Session};
 
 /// The TCP peer of a request, for servers that are not axum: insert it into the request's
@@ -41,18 +41,22 @@ fn peer_addr<B>(req: &Request<B>) -> Option<std::net::IpAddr> {
     None
 }
 
-/// The client address (the peer, or the hop trusted proxies vouch for) and the problem with
-/// the forwarding header, if there was one.
+/// Where the client address comes from: the peer, or, when the peer is a trusted proxy, its
+/// forwarding header (kept to be walked only if the address is asked for).
 #[cfg(feature = "client")]
-fn client_addr<B>(req: &Request<B>, shared: &Shared) -> (Option<std::net::IpAddr>, Option<&'static str>) {
-    let Some(peer) = peer_addr(req) else { return (None, None) };
-    let addr = crate::client::resolve_client_ip(peer, req.headers(), &shared.trusted_proxies);
-    (Some(addr.addr()), addr.problem().map(crate::client::ForwardingProblem::reason))
+fn client_source<B>(req: &Request<B>, shared: &Arc<Shared>) -> ClientSource {
+    let Some(peer) = peer_addr(req) else { return ClientSource::known(None) };
+    let peer = sessionwarden_core::client::canonical_addr(peer);
+    if !shared.trusted_proxies.contains(peer) {
+        return ClientSource::known(Some(peer));
+    }
+    let lines = crate::client::ForwardedLines::of(req.headers(), &shared.trusted_proxies);
+    ClientSource::behind(peer, lines, shared.clone())
 }
 
 #[cfg(not(feature = "client"))]
-fn client_addr<B>(req: &Request<B>, _: &Shared) -> (Option<std::net::IpAddr>, Option<&'static str>) {
-    (peer_addr(req), None)
+fn client_source<B>(req: &Request<B>, _: &Arc<Shared>) -> ClientSource {
+    ClientSource::known(peer_addr(req))
 }
 
 /// The service [`super::SessionLayer`] wraps around yours.
@@ -112,21 +116,19 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let shared = self.shared.clone();
-        let (addr, forwarding_problem) = client_addr(&req, &shared);
-        let scope = Arc::new(RequestScope::new(&req, addr));
-        let cookie = REQUEST.sync_scope(scope.clone(), || {
-            if let Some(reason) = forwarding_problem {
-                shared.event(SecurityEvent::ForwardingHeaderRejected { reason });
-            }
-            session_cookie(req.headers(), &shared)
-        });
-        let user_agent = req.headers().get(USER_AGENT).cloned();
-        let session = Session::new(
-            shared.clone(),
-            cookie,
-            ClientInputs { addr, user_agent, retention: shared.address_retention },
-            scope.clone(),
-        );
+        let (client, user_agent) = if shared.client_metadata {
+            (client_source(&req, &shared), req.headers().get(USER_AGENT).cloned())
+        } else {
+            (ClientSource::known(None), None)
+        };
+        let scope = Arc::new(RequestScope::new(&req, client, user_agent));
+        let cookie = REQUEST.sync_scope(scope.clone(), || session_cookie(req.headers(), &shared));
+        let inputs = ClientInputs {
+            scope: Some(scope.clone()),
+            retention: shared.address_retention,
+            ..ClientInputs::default()
+        };
+        let session = Session::new(shared.clone(), cookie, inputs, scope.clone());
         req.extensions_mut().insert(session.clone());
         Box::pin(REQUEST.scope(scope, async move {
             let mut res = inner.call(req).await?;

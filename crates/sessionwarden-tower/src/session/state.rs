@@ -45,18 +45,36 @@ pub(crate) struct State {
 
 /// What a request tells about its client: its address (the peer, or the hop trusted proxies
 /// vouch for) and its `User-Agent`. Cheap to keep; parsed only when a record needs it.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub(crate) struct ClientInputs {
+    /// The request's address and `User-Agent` (read from it when a record needs them).
+    pub(crate) scope: Option<std::sync::Arc<crate::events::RequestScope>>,
+    /// Without a scope (tests of the state machine): the address and `User-Agent` as given.
     pub(crate) addr: Option<std::net::IpAddr>,
     pub(crate) user_agent: Option<HeaderValue>,
     pub(crate) retention: sessionwarden_core::client::AddressRetention,
 }
 
+impl std::fmt::Debug for ClientInputs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientInputs").field("retention", &self.retention).finish_non_exhaustive()
+    }
+}
+
 impl ClientInputs {
+    /// The client's address (resolving it through trusted proxies if not done yet).
+    pub(crate) fn addr(&self) -> Option<std::net::IpAddr> {
+        self.scope.as_ref().map_or(self.addr, |scope| scope.client_ip())
+    }
+
+    fn user_agent(&self) -> Option<&HeaderValue> {
+        self.scope.as_ref().map_or(self.user_agent.as_ref(), |scope| scope.user_agent())
+    }
+
     /// The metadata a new record keeps: `None` when the request told nothing.
     pub(crate) fn info(&self) -> Option<ClientInfo> {
-        let ua = self.user_agent.as_ref().map(HeaderValue::as_bytes);
-        let info = match self.addr {
+        let ua = self.user_agent().map(HeaderValue::as_bytes);
+        let info = match self.addr() {
             Some(addr) => ClientInfo::new(addr, ua, self.retention),
             None if ua.is_some() => ClientInfo::from_user_agent_hash(ua),
             None => return None,
