@@ -68,7 +68,9 @@ pub async fn serve(
     limits: HttpLimits,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
-    let router = router.layer(axum::middleware::from_fn_with_state(limits.body_timeout, body_deadline));
+    let router = crate::logging::access_log(
+        router.layer(axum::middleware::from_fn_with_state(limits.body_timeout, body_deadline)),
+    );
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();

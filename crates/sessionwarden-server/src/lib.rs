@@ -12,6 +12,7 @@ pub mod events;
 pub mod flask;
 pub mod http;
 pub mod keys;
+pub mod logging;
 pub mod metrics;
 mod routes;
 pub mod stores;

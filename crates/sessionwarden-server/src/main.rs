@@ -3,17 +3,11 @@
 use std::process::ExitCode;
 
 use clap::Parser as _;
-use sessionwarden_server::cli::{Cli, Command, LogFormat, ServeArgs};
-use tracing_subscriber::EnvFilter;
+use sessionwarden_server::cli::{Cli, Command, ServeArgs};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let subscriber = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    match cli.log_format {
-        LogFormat::Json => subscriber.json().init(),
-        LogFormat::Text => subscriber.init(),
-    }
+    sessionwarden_server::logging::init(cli.log_format);
     let keyring = cli.keyring_path();
     let data_dir = cli.data_dir.clone();
     let with_dir = |mut args: ServeArgs| {

@@ -242,25 +242,70 @@ async fn weak_keys_are_refused_naming_their_source() {
 async fn json_logs_and_graceful_shutdown() {
     let dir = TempDir::new();
     let mut server = Server::start(dir.path(), &["--insecure-cookies", "--log-format", "json"], &[]);
-    let r = support::client().get(server.url("/set-session")).send().await.unwrap();
+    let r = support::client().get(server.url("/set-session?user=x")).send().await.unwrap();
     let cookie = cookie_pair(&r);
-    get(&server.url("/get-session"), Some("session=forged")).await;
+    let made_id = r.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_eq!(made_id.len(), 36, "a request without an id gets a UUID: {made_id}");
+    // A client's plausible id is kept and ties the event to the request; an implausible one
+    // is replaced.
+    let forged = support::client()
+        .get(server.url("/get-session"))
+        .header("cookie", "session=forged")
+        .header("x-request-id", "trace-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.headers()["x-request-id"], "trace-42");
+    let long = "x".repeat(200);
+    let r =
+        support::client().get(server.url("/get-session")).header("x-request-id", &long).send().await.unwrap();
+    assert_ne!(r.headers()["x-request-id"].to_str().unwrap(), long);
     server.signal("TERM");
     let status = server.wait_exit(Duration::from_secs(10)).expect("SIGTERM must stop the server");
     assert!(status.success(), "{status:?}");
     let log = server.stderr();
-    let mut kinds = Vec::new();
+    let (mut kinds, mut access) = (Vec::new(), Vec::new());
     for line in log.lines().filter(|l| !l.trim().is_empty()) {
         let v: serde_json::Value =
             serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
         if let Some(k) = v["fields"]["kind"].as_str() {
-            kinds.push(k.to_owned());
+            // The event's evidence is a JSON object, not a Debug string.
+            assert_eq!(v["fields"]["event"]["kind"], k, "{line}");
+            kinds.push((k.to_owned(), v));
+        } else if v["target"] == "sessionwarden::access" {
+            access.push(v);
         }
     }
-    assert!(kinds.contains(&"session_created".to_owned()), "{kinds:?}");
-    assert!(kinds.contains(&"cookie_rejected".to_owned()), "{kinds:?}");
+    let kind = |k: &str| kinds.iter().find(|(kind, _)| kind == k).map(|(_, v)| v.clone());
+    assert!(kind("session_created").is_some(), "{kinds:?}");
+    let rejected = kind("cookie_rejected").expect("the forged cookie is an event");
+    assert_eq!(rejected["fields"]["event"]["reason"]["envelope"], "malformed", "{rejected}");
+    assert_eq!(rejected["fields"]["request_id"], "trace-42", "{rejected}");
+    // One access line per request: method, path without the query, status, latency, id.
+    assert_eq!(access.len(), 3, "{access:?}");
+    assert_eq!(access[0]["span"]["method"], "GET");
+    assert_eq!(access[0]["span"]["path"], "/set-session", "the query is never logged");
+    assert_eq!(access[0]["span"]["request_id"], made_id);
+    assert_eq!(access[0]["fields"]["status"], 200);
+    assert!(access[0]["fields"]["latency_ms"].as_f64().is_some());
+    assert_eq!(access[1]["span"]["request_id"], "trace-42");
     assert!(log.contains("shutting down"));
     assert!(!log.contains(cookie.split_once('=').unwrap().1), "a cookie value reached the log");
+    assert!(!log.contains("user=x"), "a query string reached the log");
+}
+
+/// Text logs written to a file or pipe carry no colour codes.
+#[tokio::test]
+async fn text_logs_to_a_pipe_have_no_colour_codes() {
+    let dir = TempDir::new();
+    let mut server = Server::start(dir.path(), &["--insecure-cookies"], &[]);
+    get(&server.url("/get-session"), Some("session=forged")).await;
+    server.signal("TERM");
+    server.wait_exit(Duration::from_secs(10)).expect("SIGTERM must stop the server");
+    let log = server.stderr();
+    assert!(log.contains("security event"), "{log}");
+    assert!(log.contains("sessionwarden::access"), "{log}");
+    assert!(!log.contains('\u{1b}'), "an escape code in a log file: {log:?}");
 }
 
 impl Server {

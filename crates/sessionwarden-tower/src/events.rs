@@ -443,6 +443,17 @@ fn current_context() -> Option<RequestContext> {
     REQUEST.try_with(|scope| scope.context()).ok()
 }
 
+/// An event's evidence as the JSON object its serde form is, for the log: JSON log
+/// formatters can embed it as fields, text logs show it as it would be stored.
+struct EventJson<'a>(&'a SecurityEvent);
+
+impl fmt::Display for EventJson<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = serde_json::to_string(self.0).map_err(|_| fmt::Error)?;
+        f.write_str(&text)
+    }
+}
+
 /// The event hub: logs, counts, keeps recent events, and forwards to sinks.
 /// Clones share one hub.
 #[derive(Clone)]
@@ -520,7 +531,7 @@ impl Events {
         macro_rules! emit {
             ($level:ident) => {
                 tracing::$level!(
-                    target: TARGET, kind, reason = event.reason(), event = ?event, method, path, client_ip,
+                    target: TARGET, kind, reason = event.reason(), event = %EventJson(&event), method, path, client_ip,
                     request_id, user, session, browser, os, "security event"
                 )
             };
