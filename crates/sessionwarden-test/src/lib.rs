@@ -104,6 +104,7 @@ pub mod conformance;
 pub mod env;
 pub mod harness;
 pub mod layer_suite;
+pub mod mmdb;
 pub mod one_time;
 pub mod rate_limit;
 pub mod recorder;
