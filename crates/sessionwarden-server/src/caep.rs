@@ -109,7 +109,8 @@ impl CaepSink {
     /// `include_addresses`), and the writer delivering to `target`.
     pub fn channel(issuer: &str, include_addresses: bool, target: CaepTarget) -> (Self, CaepWriter) {
         let (tx, rx) = mpsc::channel(CAEP_QUEUE);
-        let sink = Self { tx, issuer: issuer.to_owned(), include_addresses, dropped: Arc::new(AtomicU64::new(0)) };
+        let sink =
+            Self { tx, issuer: issuer.to_owned(), include_addresses, dropped: Arc::new(AtomicU64::new(0)) };
         (sink, CaepWriter { rx, target })
     }
 
@@ -140,7 +141,9 @@ impl EventSink for CaepSink {
         for (kind, body) in event_bodies(*rule, *action, evidence, client_ip) {
             match set_claims(&self.issuer, at, session.as_ref(), user.as_deref(), kind, body) {
                 Some(claims) => self.offer(claims),
-                None => tracing::warn!(target: "sessionwarden::caep", "no randomness for a SET jti: not exported"),
+                None => {
+                    tracing::warn!(target: "sessionwarden::caep", "no randomness for a SET jti: not exported")
+                }
             }
         }
     }
@@ -320,6 +323,9 @@ mod tests {
         assert_eq!(kinds(RiskRule::DeviceChange, RiskAction::StepUp), ["session-presented"]);
         assert_eq!(kinds(RiskRule::CountryChange, RiskAction::Revoke), ["session-revoked"]);
         assert_eq!(kinds(RiskRule::RefreshTokenReuse, RiskAction::Monitor), ["credential-change"]);
-        assert_eq!(kinds(RiskRule::RefreshTokenReuse, RiskAction::Revoke), ["credential-change", "session-revoked"]);
+        assert_eq!(
+            kinds(RiskRule::RefreshTokenReuse, RiskAction::Revoke),
+            ["credential-change", "session-revoked"]
+        );
     }
 }
