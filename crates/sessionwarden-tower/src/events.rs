@@ -189,8 +189,9 @@ pub enum SecurityEvent {
         session: Option<SessionHandle>,
         /// The session's user.
         user: Option<String>,
-        /// What the rule compared: old and new network, device, country, ASN, travel.
-        evidence: crate::risk::RiskEvidence,
+        /// What the rule compared: old and new network, device, country, ASN, travel
+        /// (boxed: it is the largest of the events' fields, and rare).
+        evidence: Box<crate::risk::RiskEvidence>,
     },
 }
 

@@ -133,7 +133,7 @@ pub async fn refresh_token_reuse(
             action,
             session: session.clone(),
             user: user.map(str::to_owned),
-            evidence,
+            evidence: Box::new(evidence),
         },
     );
     if action != RiskAction::Revoke {

@@ -392,7 +392,8 @@ mod tests {
 
     #[test]
     fn setting_table() {
-        let cases: [(&str, Result<(RiskRule, RiskAction), ()>); 6] = [
+        type Want = Result<(RiskRule, RiskAction), ()>;
+        let cases: [(&str, Want); 6] = [
             ("network-change=off", Ok((RiskRule::NetworkChange, RiskAction::Off))),
             ("concurrent_use=step-up", Ok((RiskRule::ConcurrentUse, RiskAction::StepUp))),
             ("refresh-token-reuse=monitor", Ok((RiskRule::RefreshTokenReuse, RiskAction::Monitor))),

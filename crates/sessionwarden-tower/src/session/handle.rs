@@ -560,7 +560,7 @@ impl Session {
                 action: f.action,
                 session: handle.clone(),
                 user: user.clone(),
-                evidence: f.evidence.clone(),
+                evidence: Box::new(f.evidence.clone()),
             });
         }
         match outcome.action() {
