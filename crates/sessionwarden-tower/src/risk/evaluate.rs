@@ -104,6 +104,12 @@ pub(crate) fn evaluate(rules: &RiskRules, record: &Record, seen: &Observed<'_>, 
     if record.user.is_none() {
         return Outcome::default();
     }
+    // A record with neither client metadata nor risk state has nothing to compare with, and
+    // its format may keep neither (Flask's): adopting this request's client would then be a
+    // write on every request.
+    if record.client.is_none() && record.risk.is_none() {
+        return Outcome::default();
+    }
     let base = record.client.as_ref();
     let old = record.risk.clone().unwrap_or_default();
     let mut state = old.clone();
@@ -353,6 +359,18 @@ mod tests {
         for (name, ip, ua, after, want) in cases {
             assert_eq!(fired(&rules, &home, ip, ua, after), want, "{name}");
         }
+    }
+
+    #[test]
+    fn a_record_that_keeps_no_metadata_is_left_alone() {
+        let mut r = Record::new(T0, &Expiry::default());
+        r.user = Some("alice".into());
+        let seen = Observed {
+            addr: Some("203.0.113.9".parse().unwrap()),
+            user_agent: Some(CHROME_LINUX.as_bytes()),
+        };
+        let out = evaluate(&RiskRules::default(), &r, &seen, T0);
+        assert!(out.firings.is_empty() && out.state.is_none(), "no write on every request");
     }
 
     #[test]

@@ -26,7 +26,8 @@
 //! Only sessions with a logged-in user are compared; a login or a re-authentication makes
 //! the client it came from the session's new baseline. With the cookie store a revoke ends
 //! the session in this browser only: a copy of the cookie stays valid until its deadline,
-//! as with logout (see `CookieStore`).
+//! as with logout (see `CookieStore`). Records kept in Flask's formats carry no client
+//! metadata, so sessions in the Flask stores are not compared.
 //!
 //! ```
 //! # extern crate sessionwarden_tower as sessionwarden;
