@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::device::{DeviceSummary, UserAgentHash};
+use super::device::DeviceSummary;
 use super::prefix::IpPrefix;
 use crate::time::Timestamp;
 
@@ -38,10 +38,10 @@ pub struct RiskState {
     /// The device of the latest request, when it differs from the record's baseline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device: Option<DeviceSummary>,
-    /// The hash of the latest `User-Agent` seen (a version bump changes it, not the device):
-    /// while it matches, the agent is not parsed again.
+    /// A fingerprint of the latest `User-Agent` seen ([`agent_fingerprint`]; a version bump
+    /// changes it, not the device): while it matches, the agent is not parsed again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_agent_hash: Option<UserAgentHash>,
+    pub agent_fingerprint: Option<u64>,
     /// Set by a rule whose action is step-up: the session must re-authenticate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step_up: Option<StepUp>,
@@ -59,6 +59,23 @@ impl RiskState {
     pub fn is_empty(&self) -> bool {
         *self == Self::default()
     }
+}
+
+/// The 64-bit FNV-1a hash of a `User-Agent`: a cheap change detector for
+/// [`RiskState::agent_fingerprint`], computed on every request of a logged-in session.
+/// Not a security hash, and it need not be one: a mismatch only makes the rules parse the
+/// agent and compare device families; a forged match gains a client nothing it could not
+/// have by sending the same agent string.
+///
+/// ```
+/// # extern crate sessionwarden_core as sessionwarden;
+/// use sessionwarden::client::agent_fingerprint;
+/// assert_eq!(agent_fingerprint(b""), 0xcbf2_9ce4_8422_2325);
+/// assert_ne!(agent_fingerprint(b"curl/8.5.0"), agent_fingerprint(b"curl/8.6.0"));
+/// ```
+#[must_use]
+pub fn agent_fingerprint(user_agent: &[u8]) -> u64 {
+    user_agent.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// A pending re-authentication: which rule asked for it, and since when.
@@ -127,7 +144,7 @@ mod tests {
             network: Some("198.51.100.0/24".parse().unwrap()),
             moved_at: Some(Timestamp::from_unix(7)),
             device: None,
-            user_agent_hash: Some(UserAgentHash::of("curl/8.5.0")),
+            agent_fingerprint: Some(agent_fingerprint(b"curl/8.5.0")),
             step_up: Some(StepUp::new("network_change", Timestamp::from_unix(7))),
         };
         let json = serde_json::to_value(&state).unwrap();
@@ -136,7 +153,7 @@ mod tests {
             serde_json::json!({
                 "network": "198.51.100.0/24",
                 "moved_at": 7,
-                "user_agent_hash": "07d1d539047ef019",
+                "agent_fingerprint": agent_fingerprint(b"curl/8.5.0"),
                 "step_up": {"rule": "network_change", "since": 7},
             })
         );

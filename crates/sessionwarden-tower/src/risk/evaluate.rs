@@ -2,8 +2,8 @@
 //!
 //! Synchronous and without I/O: the record was loaded for the request anyway, and the only
 //! lookups (the GeoIP database, the `User-Agent` parser) run when the network or the agent
-//! string changed. An ordinary request costs an [`IpPrefix`] comparison and one SHA-256 of
-//! the `User-Agent`.
+//! string changed. An ordinary request costs an [`IpPrefix`] comparison and an FNV-1a hash of
+//! the `User-Agent`, and copies nothing.
 
 use std::time::Duration;
 
@@ -13,7 +13,7 @@ use super::geo::{GeoInfo, GeoLookup};
 use super::rules::{MIN_TRAVEL_KM, RiskAction, RiskRule, RiskRules};
 use crate::record::Record;
 use crate::time::Timestamp;
-use sessionwarden_core::client::{DeviceSummary, IpPrefix, RiskState, UserAgentHash};
+use sessionwarden_core::client::{DeviceSummary, IpPrefix, RiskState, UserAgentHash, agent_fingerprint};
 
 /// What a rule saw: the old and new network, device, country and ASN, and the travel it
 /// measured. Only what the rule compared is set; never a full address or a header value.
@@ -111,8 +111,10 @@ pub(crate) fn evaluate(rules: &RiskRules, record: &Record, seen: &Observed<'_>, 
         return Outcome::default();
     }
     let base = record.client.as_ref();
-    let old = record.risk.clone().unwrap_or_default();
-    let mut state = old.clone();
+    let empty = RiskState::default();
+    let old = record.risk.as_ref().unwrap_or(&empty);
+    // Copied only once something changes: the ordinary request clones nothing.
+    let mut changed: Option<RiskState> = None;
     let mut firings = Vec::new();
     let mut fire = |rule: RiskRule, evidence: &RiskEvidence| {
         let action = rules.action(rule);
@@ -123,9 +125,9 @@ pub(crate) fn evaluate(rules: &RiskRules, record: &Record, seen: &Observed<'_>, 
 
     if let Some(addr) = seen.addr {
         let to = IpPrefix::from_addr(addr);
-        match state.network.or_else(|| base.and_then(|c| c.ip_prefix)) {
+        match old.network.or_else(|| base.and_then(|c| c.ip_prefix)) {
             Some(from) if from != to => {
-                let last_use = state.moved_at.map_or(record.last_seen, |m| m.max(record.last_seen));
+                let last_use = old.moved_at.map_or(record.last_seen, |m| m.max(record.last_seen));
                 let elapsed = if now > last_use { last_use.until(now) } else { Duration::ZERO };
                 let mut evidence = RiskEvidence {
                     from_network: Some(from),
@@ -140,6 +142,7 @@ pub(crate) fn evaluate(rules: &RiskRules, record: &Record, seen: &Observed<'_>, 
                     evidence.elapsed_secs = Some(elapsed.as_secs().max(1));
                     fire(RiskRule::ConcurrentUse, &evidence);
                 }
+                let state = changed.get_or_insert_with(|| old.clone());
                 state.network = Some(to);
                 state.moved_at = Some(now);
             }
@@ -147,6 +150,7 @@ pub(crate) fn evaluate(rules: &RiskRules, record: &Record, seen: &Observed<'_>, 
             // The baseline had no network (the session began without a peer address): this
             // one becomes it, silently.
             None => {
+                let state = changed.get_or_insert_with(|| old.clone());
                 state.network = Some(to);
                 state.moved_at = Some(now);
             }
@@ -154,10 +158,16 @@ pub(crate) fn evaluate(rules: &RiskRules, record: &Record, seen: &Observed<'_>, 
     }
 
     if let Some(ua) = seen.user_agent {
-        let hash = UserAgentHash::of(ua);
-        if state.user_agent_hash.or_else(|| base.and_then(|c| c.user_agent_hash)) != Some(hash) {
+        let fingerprint = agent_fingerprint(ua);
+        let known = match old.agent_fingerprint {
+            Some(f) => f == fingerprint,
+            // Not seen since the record was made: the record's own (SHA-256) agent hash.
+            None => base.and_then(|c| c.user_agent_hash) == Some(UserAgentHash::of(ua)),
+        };
+        if !known {
+            let state = changed.get_or_insert_with(|| old.clone());
             if let Some(device) = device_of(ua) {
-                let from = state.device.clone().or_else(|| base.and_then(|c| c.device.clone()));
+                let from = old.device.clone().or_else(|| base.and_then(|c| c.device.clone()));
                 match from {
                     Some(from) if !from.same_device(&device) => {
                         let evidence = RiskEvidence {
@@ -172,17 +182,18 @@ pub(crate) fn evaluate(rules: &RiskRules, record: &Record, seen: &Observed<'_>, 
                     None => state.device = Some(device),
                 }
             }
-            state.user_agent_hash = Some(hash);
+            state.agent_fingerprint = Some(fingerprint);
         }
     }
 
     let step_up = firings.iter().find(|f| f.action == RiskAction::StepUp).map(|f| f.rule);
     if let Some(rule) = step_up
-        && state.step_up.is_none()
+        && old.step_up.is_none()
     {
+        let state = changed.get_or_insert_with(|| old.clone());
         state.step_up = Some(sessionwarden_core::client::StepUp::new(rule.as_str(), now));
     }
-    Outcome { firings, state: (state != old).then_some(state) }
+    Outcome { firings, state: changed.filter(|s| s != old) }
 }
 
 /// The ASN, country and travel rules for a move between the networks `from` and `to`,
@@ -251,7 +262,7 @@ pub(crate) fn rebased(seen: &Observed<'_>, now: Timestamp) -> RiskState {
         state.moved_at = Some(now);
     }
     if let Some(ua) = seen.user_agent {
-        state.user_agent_hash = Some(UserAgentHash::of(ua));
+        state.agent_fingerprint = Some(agent_fingerprint(ua));
         state.device = device_of(ua);
     }
     state
