@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::client::ClientInfo;
+use crate::client::{ClientInfo, RiskState};
 use crate::time::Timestamp;
 
 /// A session's data: string keys to JSON values.
@@ -44,6 +44,10 @@ pub struct Record {
     /// it be recent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authenticated_at: Option<Timestamp>,
+    /// What the risk rules remember of the session: the network and device it moved to, and
+    /// a pending re-authentication. `None` until a rule has something to keep.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub risk: Option<RiskState>,
 }
 
 impl Record {
@@ -61,6 +65,7 @@ impl Record {
             persistent: expiry.is_persistent(),
             client: None,
             authenticated_at: None,
+            risk: None,
         }
     }
 
@@ -139,6 +144,7 @@ impl fmt::Debug for Record {
             .field("persistent", &self.persistent)
             .field("client", &self.client.as_ref().map(|_| ".."))
             .field("authenticated_at", &self.authenticated_at)
+            .field("risk", &self.risk.as_ref().map(|_| ".."))
             .finish()
     }
 }

@@ -34,6 +34,9 @@ use crate::key::{JwtKey, JwtKeySet, kid_is_valid};
 use crate::revocation::{RevocationQuery, Revocations};
 use crate::{JwtAlgorithm, JwtError};
 
+/// The `typ` of the Security Event Tokens [`Jwt::sign_security_event`] signs (RFC 8417 §2.3).
+pub const SECURITY_EVENT_TYPE: &str = "secevent+jwt";
+
 /// The `typ` we issue and require (RFC 9068 §2.1).
 pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
 
@@ -226,6 +229,39 @@ impl Jwt {
         token.push('.');
         token.push_str(&signature);
         Ok(IssuedAccessToken { token, jti, issued_at: now, expires_at: exp })
+    }
+
+    /// Signs a Security Event Token (RFC 8417) with the signing key: header `typ:
+    /// secevent+jwt` (RFC 8417 §2.3), `alg` and `kid` as for access tokens, and `claims` as
+    /// given (the caller sets `iss`, `iat`, `jti`, `events`, …). A SET is not an access token:
+    /// [`Jwt::verify`] refuses it by its `typ`, so one can never be replayed as a bearer token.
+    ///
+    /// # Errors
+    /// [`JwtError::Signing`] if the claims do not serialise or the crypto backend fails.
+    ///
+    /// ```
+    /// use sessionwarden_jwt::{Jwt, JwtConfig, JwtKey, JwtKeySet};
+    /// let jwt = Jwt::new(JwtKeySet::single(JwtKey::hs256("1", &[7u8; 32])?), JwtConfig::default())?;
+    /// let set = jwt.sign_security_event(&serde_json::json!({"iss": "https://a.example", "events": {}}))?;
+    /// assert!(jwt.verify(&set).is_err(), "not an access token");
+    /// # Ok::<(), sessionwarden_jwt::JwtError>(())
+    /// ```
+    pub fn sign_security_event(&self, claims: &Value) -> Result<String, JwtError> {
+        let key = self.signing_key();
+        let header = OutHeader { alg: key.algorithm().as_str(), typ: SECURITY_EVENT_TYPE, kid: key.kid() };
+        let header = serde_json::to_vec(&header).map_err(|_| JwtError::Signing)?;
+        let claims = serde_json::to_vec(claims).map_err(|_| JwtError::Signing)?;
+        let mut token = String::with_capacity(512);
+        URL_SAFE_NO_PAD.encode_string(header, &mut token);
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_string(claims, &mut token);
+        let encoding = key.encoding().ok_or(JwtError::Signing)?;
+        let signature =
+            jsonwebtoken::crypto::sign(token.as_bytes(), encoding, key.algorithm().jsonwebtoken())
+                .map_err(|_| JwtError::Signing)?;
+        token.push('.');
+        token.push_str(&signature);
+        Ok(token)
     }
 
     /// Verifies signature and claims at the clock's current time. Does not consult revocations:

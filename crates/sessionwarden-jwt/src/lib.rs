@@ -73,7 +73,7 @@ pub use self::cached::{CachedRevocations, MAX_REVOCATION_CACHE_TTL};
 pub use self::claims::{AccessClaims, AccessTokenRequest, Confirmation, IssuedAccessToken};
 pub use self::config::{Clock, JwtConfig, MAX_LEEWAY, MAX_TOKEN_LEN, SystemClock};
 pub use self::error::{BoxError, JwtError};
-pub use self::jwt::{ACCESS_TOKEN_TYPE, Jwt};
+pub use self::jwt::{ACCESS_TOKEN_TYPE, Jwt, SECURITY_EVENT_TYPE};
 pub use self::key::{JwtAlgorithm, JwtKey, JwtKeySet, MAX_KID_LEN, MIN_HS256_SECRET_LEN, kid_is_valid};
 pub use self::refresh::{
     FamilyId, FamilyRecord, MemoryRefreshStore, RefreshConfig, RefreshManager, RefreshStore, RefreshToken,

@@ -34,6 +34,8 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/account/sessions/revoke-others", post(revoke_others))
         .route("/account/sessions/{handle}/revoke", post(revoke))
         .route("/account/password", post(change_password))
+        // Protected: answered 401 `reauth_required` while a risk rule asks for a step-up.
+        .route_layer(axum::middleware::from_fn(crate::risk::require_clear))
         .with_state(state)
 }
 

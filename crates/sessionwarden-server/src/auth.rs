@@ -165,8 +165,13 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/reauth", post(reauth))
         .route("/logout", post(logout))
         .route("/csrf-token", get(csrf_token))
-        .route("/me", get(crate::tokens::me))
-        .route("/notes", get(notes).post(add_note))
+        .merge(
+            // Protected: answered 401 `reauth_required` while a risk rule asks for a step-up.
+            Router::new()
+                .route("/me", get(crate::tokens::me))
+                .route("/notes", get(notes).post(add_note))
+                .route_layer(axum::middleware::from_fn(crate::risk::require_clear)),
+        )
         .with_state(state)
 }
 

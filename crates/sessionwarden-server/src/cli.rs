@@ -443,6 +443,36 @@ pub struct ServeArgs {
     /// How recent a login or `POST /reauth` must be for ending sessions (e.g. `5m`).
     #[arg(long, env = "SESSIONWARDEN_REAUTH_WINDOW", default_value = "5m", value_parser = parse_duration)]
     pub reauth_window: std::time::Duration,
+    /// A risk rule's action, `RULE=ACTION` (repeatable, or comma-separated in the
+    /// environment), over the defaults: rules `network-change`, `asn-change`,
+    /// `country-change`, `impossible-travel`, `device-change`, `concurrent-use`,
+    /// `refresh-token-reuse`; actions `off`, `monitor`, `step-up`, `revoke`.
+    #[arg(long = "risk", env = "SESSIONWARDEN_RISK", value_delimiter = ',', value_name = "RULE=ACTION")]
+    pub risk: Vec<sessionwarden::risk::RuleSetting>,
+
+    /// Turn every risk rule off (no comparison on the request path at all).
+    #[arg(long, env = "SESSIONWARDEN_RISK_OFF")]
+    pub risk_off: bool,
+
+    /// The window of the `concurrent-use` rule: two networks within it (e.g. `60s`, `5m`).
+    #[arg(long, env = "SESSIONWARDEN_RISK_CONCURRENT_WINDOW", default_value = "60s", value_parser = parse_retention)]
+    pub risk_concurrent_window: std::time::Duration,
+
+    /// The speed, in km/h, past which the `impossible-travel` rule fires.
+    #[arg(long, env = "SESSIONWARDEN_RISK_MAX_SPEED", default_value_t = sessionwarden::risk::DEFAULT_MAX_SPEED_KMH)]
+    pub risk_max_speed: f64,
+
+    /// An offline MaxMind-format GeoIP database (`.mmdb`: GeoLite2/GeoIP2 City, Country or
+    /// ASN), for the `asn-change`, `country-change` and `impossible-travel` rules
+    /// (repeatable, or comma-separated in the environment: a City and an ASN file together).
+    #[arg(long, env = "SESSIONWARDEN_GEOIP_DB", value_delimiter = ',')]
+    pub geoip_db: Vec<PathBuf>,
+
+    /// Export risk rule firings as OpenID CAEP Security Event Tokens: `stdout` (one per
+    /// line), or an `http://` URL on a loopback address (RFC 8935 push). Off unless set.
+    #[arg(long, env = "SESSIONWARDEN_CAEP_EXPORT", value_name = "stdout|URL")]
+    pub caep_export: Option<crate::caep::CaepTarget>,
+
     /// Serve the admin API (sessions, audit records, keys, its OpenAPI document) on this
     /// address; off unless set. Anything but a loopback address needs an admin token.
     #[arg(long, env = "SESSIONWARDEN_ADMIN_LISTEN")]
@@ -590,6 +620,13 @@ impl ServeArgs {
             },
             demo_users: self.demo_user.clone(),
             audit_retention: self.audit_retention,
+            risk: crate::risk::RiskSettings {
+                rules: self.risk.clone(),
+                off: self.risk_off,
+                concurrent_window: Some(self.risk_concurrent_window),
+                max_speed_kmh: Some(self.risk_max_speed),
+                geoip_db: self.geoip_db.clone(),
+            },
             // Turned on by whoever serves `/metrics` (see `crate::metrics`).
             metrics: None,
         }

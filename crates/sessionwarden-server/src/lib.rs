@@ -6,6 +6,7 @@ pub mod admin;
 pub mod audit;
 pub mod auth;
 mod body;
+pub mod caep;
 pub mod cli;
 pub mod display;
 pub mod events;
@@ -14,6 +15,7 @@ pub mod http;
 pub mod keys;
 pub mod logging;
 pub mod metrics;
+pub mod risk;
 mod routes;
 pub mod stores;
 pub mod tokens;
@@ -77,6 +79,9 @@ pub struct AppState {
     pub reauth_window: Duration,
     /// Disabled accounts (`users disable`), or why the store keeps none.
     pub account_locks: Result<Arc<dyn sessionwarden::store::AccountLocks>, stores::Unsupported>,
+    /// The risk rules (`--risk`, `--geoip-db`): the session layer's, and the token
+    /// endpoint's for refresh-token reuse.
+    pub risk: Arc<sessionwarden::risk::RiskRules>,
 }
 
 /// Everything [`App::router`] needs, built from the command line.
@@ -135,6 +140,8 @@ pub struct Settings {
     /// Metrics: when set, the store is instrumented and the events should come from
     /// [`metrics::ServerMetrics::events`]. Off by default.
     pub metrics: Option<metrics::ServerMetrics>,
+    /// The risk rules and their GeoIP databases.
+    pub risk: risk::RiskSettings,
 }
 
 /// The session cookie and lifetimes.
@@ -213,6 +220,7 @@ impl App {
             .with_absolute_timeout(secs(args.absolute_timeout))
             .persistent(args.permanent);
         let users = Arc::new(auth::Users::new(&settings.demo_users)?);
+        let risk = Arc::new(risk::rules(&settings.risk)?);
         let csrf = auth::csrf_layer(&settings.csrf);
         // A Flask store brings Flask's cookie name, expiry, sid format and CSRF tokens.
         let flask = flask::FlaskMode::new(&settings.flask)?;
@@ -240,6 +248,7 @@ impl App {
                 flask_values: flask.is_some(),
                 reauth_window: args.reauth_window,
                 account_locks: stores.account_locks,
+                risk,
             },
             cookie,
             expiry,
@@ -316,7 +325,8 @@ impl App {
             .with_trusted_proxies(self.client.0.clone())
             .with_address_retention(self.client.1)
             .with_clock(self.state.clock.clone())
-            .with_events(self.state.events.clone());
+            .with_events(self.state.events.clone())
+            .with_risk_rules((*self.state.risk).clone());
         let layer = match &self.session_limit {
             Some((limit, cap)) => layer.with_session_limit(*limit, cap.clone()),
             None => layer,
@@ -355,6 +365,12 @@ pub async fn serve(args: ServeArgs, keyring_path: std::path::PathBuf) -> Result<
     if let Some(m) = &server_metrics {
         sinks.push(m.sink());
     }
+    // Security event tokens for the risk rules' firings, signed and sent off the request path.
+    let caep = args.caep_export.clone().map(|target| {
+        let (sink, writer) = caep::CaepSink::channel(&args.jwt_issuer, args.keep_client_address, target);
+        sinks.push(Arc::new(sink));
+        writer
+    });
     let events = Events::with_sinks(1024, sinks);
     if let keys::KeySource::File(path) = &source {
         keys::spawn_watcher(
@@ -370,6 +386,7 @@ pub async fn serve(args: ServeArgs, keyring_path: std::path::PathBuf) -> Result<
     // Without an audit log the writer is dropped and the sink discards what it is given.
     let _audit = app.audit.clone().ok().map(|log| audit_writer.spawn(log));
     let _maintenance = app.maintenance().spawn(MAINTENANCE_POLL);
+    let _caep = caep.map(|writer| writer.spawn(app.state.tokens.clone()));
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;

@@ -212,12 +212,16 @@ impl FromRef<AppState> for Arc<Tokens> {
 }
 
 pub(crate) fn router(state: AppState) -> Router {
-    Router::new()
+    // The session's own token and its "log out everywhere" wait for a pending step-up.
+    let protected = Router::new()
         .route("/token", get(issue))
+        .route("/logout-everywhere", post(logout_everywhere))
+        .route_layer(axum::middleware::from_fn(crate::risk::require_clear));
+    Router::new()
         .route("/token/refresh", post(refresh))
         .route("/token/revoke", post(revoke))
         .route("/.well-known/jwks.json", get(jwks))
-        .route("/logout-everywhere", post(logout_everywhere))
+        .merge(protected)
         .with_state(state)
 }
 
@@ -289,6 +293,11 @@ async fn refresh(State(state): State<AppState>, body: Bytes) -> Result<Response,
     match state.tokens.rotate(&refresh_token).await {
         Ok(pair) => Ok(pair_json(&pair)),
         Err(e @ JwtError::Store { .. }) => Err(jwt_error(e)),
+        // The family is revoked; the risk engine decides about the session it belongs to.
+        Err(JwtError::RefreshReuse) => {
+            crate::risk::refresh_token_reuse(&state, &refresh_token).await;
+            Ok(BearerRejection::Invalid.into_response())
+        }
         // The reason is in the security event `rotate` recorded.
         Err(_) => Ok(BearerRejection::Invalid.into_response()),
     }

@@ -105,6 +105,7 @@ pub mod env;
 pub mod fuzz_corpus;
 pub mod harness;
 pub mod layer_suite;
+pub mod mmdb;
 pub mod one_time;
 pub mod rate_limit;
 pub mod recorder;

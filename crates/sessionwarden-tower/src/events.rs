@@ -179,6 +179,20 @@ pub enum SecurityEvent {
         /// `missing`, `malformed` or `mismatch` (never the presented bytes).
         reason: &'static str,
     },
+    /// A risk rule fired (`crate::risk`): what it saw, and the action taken.
+    RiskDetected {
+        /// The rule.
+        rule: crate::risk::RiskRule,
+        /// The configured action, taken: `monitor`, `step_up` or `revoke`.
+        action: crate::risk::RiskAction,
+        /// The session, when it is kept server-side.
+        session: Option<SessionHandle>,
+        /// The session's user.
+        user: Option<String>,
+        /// What the rule compared: old and new network, device, country, ASN, travel
+        /// (boxed: it is the largest of the events' fields, and rare).
+        evidence: Box<crate::risk::RiskEvidence>,
+    },
 }
 
 impl SecurityEvent {
@@ -207,6 +221,7 @@ impl SecurityEvent {
             Self::RefreshTokenReuse { .. } => "refresh_token_reuse",
             Self::SessionsRevoked { .. } => "sessions_revoked",
             Self::AdminAuthFailed { .. } => "admin_auth_failed",
+            Self::RiskDetected { .. } => "risk_detected",
         }
     }
 
@@ -222,6 +237,7 @@ impl SecurityEvent {
             Self::JwtRejected { reason } | Self::ForwardingHeaderRejected { reason } => Some(reason),
             Self::RefreshTokenReuse { .. } => Some("refresh_reuse"),
             Self::AdminAuthFailed { reason } => Some(reason),
+            Self::RiskDetected { rule, .. } => Some(rule.as_str()),
             Self::SessionExpired { deadline: ExpiryKind::Idle } => Some("idle"),
             Self::SessionExpired { deadline: ExpiryKind::Absolute } => Some("absolute"),
             _ => None,
@@ -514,7 +530,8 @@ impl Events {
             | SecurityEvent::JwtRejected { .. }
             | SecurityEvent::ForwardingHeaderRejected { .. }
             | SecurityEvent::RefreshTokenReuse { .. }
-            | SecurityEvent::AdminAuthFailed { .. } => true,
+            | SecurityEvent::AdminAuthFailed { .. }
+            | SecurityEvent::RiskDetected { .. } => true,
             #[cfg(feature = "csrf")]
             SecurityEvent::CsrfRejected { .. } => true,
             _ => false,

@@ -50,6 +50,7 @@ pub use sessionwarden_core::maintenance;
 #[cfg(feature = "metrics")]
 pub mod metrics;
 pub mod policy;
+pub mod risk;
 mod session;
 pub mod store;
 

@@ -31,6 +31,7 @@
 //! | `cache` | | [`CachedStore`], a bounded local read cache (with `redis`: invalidated across the fleet) |
 //! | `client` | | `client`: typed client metadata (IP prefixes, trusted proxies, device summaries) |
 //! | `metrics` | | `metrics`: counters, gauges and store latency histograms through the `metrics` facade (`MetricsSink`, `InstrumentedStore`); names in `docs/metrics.md` |
+//! | `geoip` | | `risk::MaxMindDb`: the risk rules' ASN, country and impossible-travel checks from offline `.mmdb` databases |
 //! | `sqlite` | | `sql::SqliteStore`, the embedded store |
 //! | `postgres` | | `sql::PostgresStore` (`postgres-tls` adds TLS through rustls) |
 //! | `redis` | | `redis::RedisStore`, single node and Redis Cluster |

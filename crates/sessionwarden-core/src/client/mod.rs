@@ -10,7 +10,9 @@
 pub mod device;
 mod info;
 mod prefix;
+mod risk;
 
 pub use self::device::{DeviceSummary, UserAgentHash, UserAgentHashError};
 pub use self::info::{AddressRetention, ClientInfo, LoginMethod};
 pub use self::prefix::{IPV4_PREFIX_LEN, IPV6_PREFIX_LEN, IpPrefix, IpPrefixError, canonical_addr};
+pub use self::risk::{RiskState, StepUp, agent_fingerprint};

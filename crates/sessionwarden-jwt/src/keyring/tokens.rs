@@ -447,6 +447,27 @@ impl KeyringTokens {
         }
     }
 
+    /// The family (user, session handle) a presented refresh token belongs to, for acting on
+    /// a [`JwtError::RefreshReuse`] (the risk engine's `refresh_token_reuse` rule).
+    ///
+    /// # Errors
+    /// [`JwtError::Store`] if the refresh store fails.
+    pub async fn family_record_of(&self, refresh: &str) -> Result<Option<crate::FamilyRecord>, JwtError> {
+        let (_, manager) = self.current()?;
+        manager.family_record_of(refresh).await
+    }
+
+    /// Signs a Security Event Token with the current signing key
+    /// ([`Jwt::sign_security_event`](crate::Jwt::sign_security_event)): receivers verify it
+    /// with the keys of `jwks_json` (EdDSA, ES256; an HS256 key is shared with nobody).
+    ///
+    /// # Errors
+    /// [`JwtError::Signing`] if signing fails.
+    pub fn sign_security_event(&self, claims: &serde_json::Value) -> Result<String, JwtError> {
+        let (jwt, _) = self.current()?;
+        jwt.sign_security_event(claims)
+    }
+
     /// Revokes one access token by its `jti`, until it expires (plus leeway).
     ///
     /// # Errors

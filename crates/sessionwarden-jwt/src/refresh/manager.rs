@@ -374,6 +374,19 @@ impl RefreshManager {
         Ok(self.store.lookup(&TokenHash::of(raw.as_ref())).await?.map(|(_, family)| family.id))
     }
 
+    /// The family record (user, session handle) of a presented refresh token, if the store
+    /// knows the token: after [`JwtError::RefreshReuse`], which session the leaked family
+    /// belongs to.
+    ///
+    /// # Errors
+    /// [`JwtError::Store`] if the store fails.
+    pub async fn family_record_of(&self, refresh: &str) -> Result<Option<FamilyRecord>, JwtError> {
+        let Some(raw) = decode(refresh) else {
+            return Ok(None);
+        };
+        Ok(self.store.lookup(&TokenHash::of(raw.as_ref())).await?.map(|(_, family)| family))
+    }
+
     /// Revokes every refresh-token family of session handle `sid` (logout). Pair it with
     /// [`Revocations::revoke_sid`](crate::Revocations::revoke_sid) for the access tokens.
     /// Returns how many families were revoked.

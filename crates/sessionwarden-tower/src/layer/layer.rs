@@ -57,6 +57,8 @@ pub(crate) struct Shared {
     pub(crate) session_limit: Option<(crate::store::SessionLimit, Arc<dyn crate::store::UserSessionCap>)>,
     /// Where [`crate::Session::login`] looks up disabled accounts.
     pub(crate) account_locks: Option<Arc<dyn crate::store::AccountLocks>>,
+    /// The risk rules compared when a session loads; `None` when every rule is off.
+    pub(crate) risk: Option<Arc<crate::risk::RiskRules>>,
 }
 
 /// The default limit of a server-side session's stored size: 64 KiB. A session is read
@@ -109,6 +111,7 @@ impl SessionLayer {
                 client_metadata: true,
                 session_limit: None,
                 account_locks: None,
+                risk: Some(Arc::new(crate::risk::RiskRules::default())),
             }),
         }
     }
@@ -135,6 +138,7 @@ impl SessionLayer {
             client_metadata: arc.client_metadata,
             session_limit: arc.session_limit.clone(),
             account_locks: arc.account_locks.clone(),
+            risk: arc.risk.clone(),
         });
         f(&mut shared);
         Self { shared: Arc::new(shared) }
@@ -249,6 +253,26 @@ impl SessionLayer {
     #[must_use]
     pub fn with_account_locks(self, locks: Arc<dyn crate::store::AccountLocks>) -> Self {
         self.map(|s| s.account_locks = Some(locks))
+    }
+
+    /// Sets the risk rules compared when a logged-in session loads
+    /// ([`RiskRules::default()`](crate::risk::RiskRules) unless set; see [`crate::risk`]).
+    /// [`RiskRules::off()`](crate::risk::RiskRules::off) skips the comparison altogether.
+    ///
+    /// ```
+    /// # extern crate sessionwarden_tower as sessionwarden;
+    /// use sessionwarden::{MemoryStore, SessionLayer, keyring::{Keyring, KeySet}, Timestamp};
+    /// use sessionwarden::risk::{RiskAction, RiskRule, RiskRules};
+    /// let keyring = Keyring::new(KeySet::generate(Timestamp::from_unix(0))?);
+    /// let rules = RiskRules::default().with_action(RiskRule::DeviceChange, RiskAction::Revoke);
+    /// let layer = SessionLayer::new(MemoryStore::default(), keyring).with_risk_rules(rules);
+    /// # drop(layer);
+    /// # Ok::<(), sessionwarden::keyring::KeyringError>(())
+    /// ```
+    #[must_use]
+    pub fn with_risk_rules(self, rules: crate::risk::RiskRules) -> Self {
+        let rules = (!rules.is_off()).then(|| Arc::new(rules));
+        self.map(|s| s.risk = rules)
     }
 
     /// Sets the clock (inject a [`crate::ManualClock`] in tests).

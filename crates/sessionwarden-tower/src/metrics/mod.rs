@@ -82,6 +82,9 @@ pub const CSRF_REJECTED: &str = "sessionwarden_csrf_rejected_total";
 pub const JWT_REJECTED: &str = "sessionwarden_jwt_rejected_total";
 /// Rotated refresh tokens presented again (their family was revoked). Counter.
 pub const REFRESH_TOKEN_REUSE: &str = "sessionwarden_refresh_token_reuse_total";
+/// Risk rules that fired, labels `rule` ([`RiskRule::as_str`](crate::risk::RiskRule::as_str))
+/// and `action` (`monitor`, `step_up`, `revoke`). Counter.
+pub const RISK_DETECTED: &str = "sessionwarden_risk_detected_total";
 /// Keyring reloads, label `result` = `ok` | `failed`. Counter.
 pub const KEYRING_RELOADS: &str = "sessionwarden_keyring_reloads_total";
 /// Age of the primary key, in seconds, when last observed. Gauge.
@@ -122,6 +125,7 @@ pub fn describe() {
     describe_counter!(CSRF_REJECTED, "State-changing requests refused by the CSRF checks, by reason.");
     describe_counter!(JWT_REJECTED, "Bearer or refresh tokens refused, by reason.");
     describe_counter!(REFRESH_TOKEN_REUSE, "Rotated refresh tokens presented again.");
+    describe_counter!(RISK_DETECTED, "Risk rules that fired, by rule and action taken.");
     describe_counter!(KEYRING_RELOADS, "Keyring reloads, by result.");
     describe_gauge!(PRIMARY_KEY_AGE, Unit::Seconds, "Age of the primary key when last observed.");
     describe_gauge!(PRIMARY_KEY_CREATED, Unit::Seconds, "Creation time of the primary key (Unix seconds).");

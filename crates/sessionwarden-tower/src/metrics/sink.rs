@@ -6,8 +6,9 @@ use metrics::{Counter, Gauge, counter, gauge};
 
 use super::{
     COOKIE_REJECTED, COOKIE_RESEALED, CORRUPT_RECORDS, CSRF_REJECTED, JWT_REJECTED, KEYRING_RELOADS,
-    PRIMARY_KEY_AGE, PRIMARY_KEY_CREATED, REFRESH_TOKEN_REUSE, SESSIONS_ACTIVE, SESSIONS_CREATED,
-    SESSIONS_DESTROYED, SESSIONS_EVICTED, SESSIONS_EXPIRED, SESSIONS_ROTATED, STORE_UNAVAILABLE,
+    PRIMARY_KEY_AGE, PRIMARY_KEY_CREATED, REFRESH_TOKEN_REUSE, RISK_DETECTED, SESSIONS_ACTIVE,
+    SESSIONS_CREATED, SESSIONS_DESTROYED, SESSIONS_EVICTED, SESSIONS_EXPIRED, SESSIONS_ROTATED,
+    STORE_UNAVAILABLE,
 };
 use crate::events::{EventSink, ExpiryKind, SecurityEvent};
 use crate::keyring::Keyring;
@@ -104,6 +105,33 @@ impl ByReason {
     }
 }
 
+/// One counter per (rule, action taken) pair of the risk rules: a fixed label set.
+struct ByRule(Vec<(crate::risk::RiskRule, crate::risk::RiskAction, Counter)>);
+
+impl ByRule {
+    fn register() -> Self {
+        use crate::risk::{RiskAction, RiskRule};
+        let pairs = RiskRule::ALL.iter().flat_map(|&rule| RiskAction::TAKEN.iter().map(move |&a| (rule, a)));
+        Self(
+            pairs
+                .map(|(rule, action)| {
+                    (
+                        rule,
+                        action,
+                        counter!(RISK_DETECTED, "rule" => rule.as_str(), "action" => action.as_str()),
+                    )
+                })
+                .collect(),
+        )
+    }
+
+    fn increment(&self, rule: crate::risk::RiskRule, action: crate::risk::RiskAction) {
+        if let Some((_, _, c)) = self.0.iter().find(|(r, a, _)| *r == rule && *a == action) {
+            c.increment(1);
+        }
+    }
+}
+
 /// An [`EventSink`] that counts security events by kind and reason.
 ///
 /// Matches on the event's kind and its reason enum only, never on who or which session: no
@@ -137,6 +165,7 @@ pub struct MetricsSink {
     csrf_rejected: ByReason,
     jwt_rejected: ByReason,
     refresh_reuse: Counter,
+    risk: ByRule,
     reload_ok: Counter,
     reload_failed: Counter,
     key_age: Gauge,
@@ -175,6 +204,7 @@ impl MetricsSink {
             csrf_rejected: ByReason::register(CSRF_REJECTED, CSRF_REASONS),
             jwt_rejected: ByReason::register(JWT_REJECTED, JWT_REASONS),
             refresh_reuse: counter!(REFRESH_TOKEN_REUSE),
+            risk: ByRule::register(),
             reload_ok: counter!(KEYRING_RELOADS, "result" => "ok"),
             reload_failed: counter!(KEYRING_RELOADS, "result" => "failed"),
             key_age: gauge!(PRIMARY_KEY_AGE),
@@ -239,6 +269,7 @@ impl EventSink for MetricsSink {
             SecurityEvent::CsrfRejected { reason } => self.csrf_rejected.increment(reason.as_str()),
             SecurityEvent::JwtRejected { reason } => self.jwt_rejected.increment(reason),
             SecurityEvent::RefreshTokenReuse { .. } => self.refresh_reuse.increment(1),
+            SecurityEvent::RiskDetected { rule, action, .. } => self.risk.increment(*rule, *action),
             // Counted by the store wrapper, where the number ended is known (see above).
             SecurityEvent::SessionRevoked { .. } | SecurityEvent::SessionsRevoked { .. } => {}
             // Logged and audited; no metric of their own yet.

@@ -55,6 +55,8 @@ struct Inner {
     scope: Arc<RequestScope>,
     /// The response carries a secret (a CSRF token): no cache may keep it.
     uncacheable: AtomicBool,
+    /// The risk rule that revoked the session in this request, if one did.
+    revoked_by: std::sync::OnceLock<crate::risk::RiskRule>,
 }
 
 impl fmt::Debug for Session {
@@ -68,6 +70,14 @@ fn stored_handle(live: &super::state::Live) -> Option<SessionHandle> {
     match &live.persisted {
         Persisted::Stored { ident, .. } => Some(ident.key.handle()),
         Persisted::New { .. } | Persisted::Sealed => None,
+    }
+}
+
+/// The request's client as the risk rules read it.
+fn observed(client: &ClientInputs) -> crate::risk::Observed<'_> {
+    crate::risk::Observed {
+        addr: client.addr(),
+        user_agent: client.user_agent().map(http::HeaderValue::as_bytes),
     }
 }
 
@@ -98,7 +108,15 @@ impl Session {
         scope: Arc<RequestScope>,
     ) -> Self {
         let state = Mutex::new(State::new(cookie, client));
-        Self { inner: Arc::new(Inner { shared, state, scope, uncacheable: AtomicBool::new(false) }) }
+        Self {
+            inner: Arc::new(Inner {
+                shared,
+                state,
+                scope,
+                uncacheable: AtomicBool::new(false),
+                revoked_by: std::sync::OnceLock::new(),
+            }),
+        }
     }
 
     /// Marks the response as carrying a secret of this session (a CSRF token): it gets
@@ -267,9 +285,14 @@ impl Session {
         let mut st = self.loaded().await?;
         let now = shared.now();
         let client = st.client().clone();
+        let risk_on = shared.risk.is_some();
         let log_in = |live: &mut super::state::Live| {
             live.set_user(Some(user));
             live.authenticated(now, Some(method), &client);
+            // The user proved who they are from this client: it is the new baseline.
+            if risk_on {
+                live.set_risk(crate::risk::rebased(&observed(&client), now));
+            }
             #[cfg(feature = "csrf")]
             live.remove(crate::csrf::SESSION_KEY);
         };
@@ -335,7 +358,41 @@ impl Session {
         let shared = self.shared();
         let now = shared.now();
         let client = st.client().clone();
-        st.write(now, &shared.expiry, |live| live.authenticated(now, None, &client))
+        let risk_on = shared.risk.is_some();
+        st.write(now, &shared.expiry, |live| {
+            live.authenticated(now, None, &client);
+            // A pending step-up is answered, and this client is the new baseline.
+            if risk_on {
+                live.set_risk(crate::risk::rebased(&observed(&client), now));
+            }
+        })
+    }
+
+    /// What the risk rules say about this session ([`crate::risk`]): clear, a pending
+    /// step-up (re-authentication required until [`Session::reauthenticated`] or a new
+    /// login), or revoked in this request.
+    ///
+    /// # Errors
+    /// [`Error::Store`] if the store cannot be reached.
+    ///
+    /// ```
+    /// # extern crate sessionwarden_tower as sessionwarden;
+    /// use sessionwarden::risk::RiskVerdict;
+    /// async fn sensitive(session: sessionwarden::Session) -> Result<bool, sessionwarden::Error> {
+    ///     Ok(matches!(session.risk().await?, RiskVerdict::Clear))
+    /// }
+    /// ```
+    pub async fn risk(&self) -> Result<crate::risk::RiskVerdict, Error> {
+        use crate::risk::{RiskRule, RiskVerdict};
+        let st = self.loaded().await?;
+        if let Some(rule) = self.inner.revoked_by.get() {
+            return Ok(RiskVerdict::Revoked { rule: *rule });
+        }
+        let step_up = st.live().and_then(|l| l.record.risk.as_ref()).and_then(|r| r.step_up.as_ref());
+        Ok(match step_up {
+            Some(s) => RiskVerdict::StepUp { rule: RiskRule::from_name(s.rule()), since: s.since() },
+            None => RiskVerdict::Clear,
+        })
     }
 
     /// When the user last logged in or re-authenticated in this session.
@@ -466,9 +523,63 @@ impl Session {
             if let Some(live) = st.live() {
                 self.inner.scope.set_session(live.record.user.as_deref(), stored_handle(live));
             }
+            if let Some(rules) = shared.risk.clone() {
+                self.assess(&mut st, &rules).await?;
+            }
         }
         st.check()?;
         Ok(st)
+    }
+
+    /// The risk rules, when a stored session has just loaded: compares the request's client
+    /// with what the record carries, records each rule that fired, and takes the strongest
+    /// action (a revoke deletes the record and leaves the request without a session).
+    ///
+    /// # Errors
+    /// [`Error::Store`] if a revoke cannot delete the record.
+    async fn assess(&self, st: &mut State, rules: &crate::risk::RiskRules) -> Result<(), Error> {
+        use crate::risk::RiskAction;
+        let shared = self.shared();
+        let now = shared.now();
+        let Some((live, client)) = st.live_with_client() else { return Ok(()) };
+        let key = match &live.persisted {
+            Persisted::Stored { ident, .. } => Some(ident.key),
+            Persisted::Sealed => None,
+            // Created in this request: nothing to compare with.
+            Persisted::New { .. } => return Ok(()),
+        };
+        let outcome = crate::risk::evaluate(rules, &live.record, &observed(client), now);
+        if outcome.firings.is_empty() && outcome.state.is_none() {
+            return Ok(());
+        }
+        let user = live.record.user.clone();
+        let handle = key.map(|k| k.handle());
+        for f in &outcome.firings {
+            shared.event(crate::events::SecurityEvent::RiskDetected {
+                rule: f.rule,
+                action: f.action,
+                session: handle.clone(),
+                user: user.clone(),
+                evidence: Box::new(f.evidence.clone()),
+            });
+        }
+        match outcome.action() {
+            (RiskAction::Revoke, Some(rule)) => {
+                if let (Backend::Server(store), Some(key)) = (&shared.backend, key) {
+                    let deleted = store.delete(&key).await.map_err(Error::from);
+                    st.settle(shared, deleted)?;
+                    shared.event(crate::events::SecurityEvent::SessionRevoked { session: key.handle() });
+                }
+                st.destroy();
+                let _ = self.inner.revoked_by.set(rule);
+            }
+            _ => {
+                if let (Some(state), Some(live)) = (outcome.state, st.live_mut()) {
+                    live.set_risk(state);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Saves what changed, after the handler ran.

@@ -67,7 +67,8 @@ impl ClientInputs {
         self.scope.as_ref().map_or(self.addr, |scope| scope.client_ip())
     }
 
-    fn user_agent(&self) -> Option<&HeaderValue> {
+    /// The request's `User-Agent`, if the layer looks at clients.
+    pub(crate) fn user_agent(&self) -> Option<&HeaderValue> {
         self.scope.as_ref().map_or(self.user_agent.as_ref(), |scope| scope.user_agent())
     }
 
@@ -225,6 +226,8 @@ pub(crate) struct Changes {
     persistent: Option<bool>,
     /// A login or re-authentication: the client metadata (with the login) and the time.
     authenticated: Option<(Option<ClientInfo>, sessionwarden_core::Timestamp)>,
+    /// The risk rules' new state for the record (a move, a step-up, a rebase at login).
+    risk: Option<sessionwarden_core::client::RiskState>,
 }
 
 impl Changes {
@@ -234,6 +237,7 @@ impl Changes {
             && self.user.is_none()
             && self.persistent.is_none()
             && self.authenticated.is_none()
+            && self.risk.is_none()
     }
 
     pub(crate) fn apply(&self, record: &mut Record) {
@@ -261,6 +265,9 @@ impl Changes {
                 record.client.clone_from(client);
             }
             record.authenticated_at = Some(*at);
+        }
+        if let Some(risk) = &self.risk {
+            record.risk = Some(risk.clone());
         }
     }
 }
@@ -348,6 +355,14 @@ impl State {
     pub(crate) fn live(&self) -> Option<&Live> {
         match &self.phase {
             Phase::Live(live) => Some(live),
+            _ => None,
+        }
+    }
+
+    /// The live session with the request's client, for the risk rules.
+    pub(crate) fn live_with_client(&mut self) -> Option<(&mut Live, &ClientInputs)> {
+        match &mut self.phase {
+            Phase::Live(live) => Some((live, &self.client)),
             _ => None,
         }
     }
@@ -540,6 +555,12 @@ impl Live {
         }
         self.record.authenticated_at = Some(now);
         self.changes.authenticated = Some((info, now));
+    }
+
+    /// Records the risk rules' new state for the session.
+    pub(crate) fn set_risk(&mut self, state: sessionwarden_core::client::RiskState) {
+        self.record.risk = Some(state.clone());
+        self.changes.risk = Some(state);
     }
 
     /// Makes the cookie persistent or not (which needs a new cookie).
