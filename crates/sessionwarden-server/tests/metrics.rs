@@ -126,6 +126,8 @@ fn assert_fixed_labels(s: &Scrape, backend: &str) {
                 "result" => ["ok", "failed", "hit", "miss"].contains(&v),
                 "backend" => v == backend,
                 "operation" => OPERATIONS.contains(&v),
+                "rule" => sessionwarden::risk::RiskRule::ALL.iter().any(|r| r.as_str() == v),
+                "action" => sessionwarden::risk::RiskAction::TAKEN.iter().any(|a| a.as_str() == v),
                 _ => false,
             };
             assert!(ok, "label {k}={v:?} of {} is not from a fixed set", sample.metric);

@@ -424,9 +424,13 @@ async fn jwt_fleet_shares_tokens_through_redis(url: &str, nodes: &[String]) {
     assert_eq!(refresh(&b, &r0).await.0, 401, "reuse of the rotated token on B");
     assert_eq!(refresh(&a, &r1).await.0, 401, "the newest token of the family is dead on A too");
     assert!(b.stderr().contains("refresh_token_reuse"), "B records the reuse");
+    // The risk rule for reuse revokes by default: the family's session ends too, everywhere.
+    assert_eq!(get(&a.url("/token"), Some(&cookie)).await.0, 401, "the reused family's session is gone on A");
+    assert_eq!(get(&b.url("/token"), Some(&cookie)).await.0, 401, "and on B");
 
     // Log out everywhere on B (the session cookie works there: same Redis, same keyring); A
     // refuses tokens issued before it within a second.
+    let (cookie, _) = login(&a, &user, password).await;
     let (older, _) = tokens(&a, &cookie).await;
     assert_eq!(me(&a, &older).await, 200, "A caches: not revoked");
     let client = support::client();

@@ -84,6 +84,8 @@ fn assert_fixed_labels(s: &Scrape, backends: &[&str]) {
                 "result" => ["ok", "failed", "hit", "miss"].contains(&v.as_str()),
                 "backend" => backends.contains(&v.as_str()),
                 "operation" => OPERATIONS.contains(&v.as_str()),
+                "rule" => sessionwarden_tower::risk::RiskRule::ALL.iter().any(|r| r.as_str() == v),
+                "action" => sessionwarden_tower::risk::RiskAction::TAKEN.iter().any(|a| a.as_str() == v),
                 _ => false,
             };
             assert!(ok, "label {k}={v:?} of {} is not from a fixed set", sample.metric);
