@@ -179,6 +179,28 @@ pub enum SecurityEvent {
         /// `missing`, `malformed` or `mismatch` (never the presented bytes).
         reason: &'static str,
     },
+    /// A client or a user name went past a rate limit ([`crate::throttle`]). Recorded once
+    /// per window (the block window, or until the rate allows again), not for every refused
+    /// request.
+    #[cfg(feature = "throttle")]
+    Throttled {
+        /// Which rule.
+        rule: crate::throttle::RuleKind,
+        /// The client's /24 or /48, when known. The per-user rule names no user: a name
+        /// typed into a login form may be a password.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        client: Option<sessionwarden_core::client::IpPrefix>,
+        /// Events counted within the period, the one past the limit included.
+        count: u32,
+        /// The limit: `limit` events per `period_secs`.
+        limit: u32,
+        /// The limit's period, in seconds.
+        period_secs: u64,
+        /// Refused (enforce mode) or only recorded (monitor mode).
+        action: crate::throttle::ThrottleAction,
+        /// How long the client is refused, in seconds.
+        retry_after_secs: u64,
+    },
 }
 
 impl SecurityEvent {
@@ -207,6 +229,8 @@ impl SecurityEvent {
             Self::RefreshTokenReuse { .. } => "refresh_token_reuse",
             Self::SessionsRevoked { .. } => "sessions_revoked",
             Self::AdminAuthFailed { .. } => "admin_auth_failed",
+            #[cfg(feature = "throttle")]
+            Self::Throttled { .. } => "throttled",
         }
     }
 
@@ -222,6 +246,8 @@ impl SecurityEvent {
             Self::JwtRejected { reason } | Self::ForwardingHeaderRejected { reason } => Some(reason),
             Self::RefreshTokenReuse { .. } => Some("refresh_reuse"),
             Self::AdminAuthFailed { reason } => Some(reason),
+            #[cfg(feature = "throttle")]
+            Self::Throttled { rule, .. } => Some(rule.as_str()),
             Self::SessionExpired { deadline: ExpiryKind::Idle } => Some("idle"),
             Self::SessionExpired { deadline: ExpiryKind::Absolute } => Some("absolute"),
             _ => None,
@@ -364,6 +390,12 @@ tokio::task_local! {
     pub(crate) static REQUEST: Arc<RequestScope>;
 }
 
+/// The client address of the request the current task serves, if any and known.
+#[cfg_attr(not(feature = "throttle"), allow(dead_code))] // the login throttle reads it
+pub(crate) fn current_client_ip() -> Option<std::net::IpAddr> {
+    REQUEST.try_with(|scope| scope.client_ip).ok().flatten()
+}
+
 /// The context of the request the current task serves, if any.
 fn current_context() -> Option<RequestContext> {
     REQUEST.try_with(|scope| scope.context()).ok()
@@ -432,6 +464,8 @@ impl Events {
             | SecurityEvent::AdminAuthFailed { .. } => true,
             #[cfg(feature = "csrf")]
             SecurityEvent::CsrfRejected { .. } => true,
+            #[cfg(feature = "throttle")]
+            SecurityEvent::Throttled { .. } => true,
             _ => false,
         };
         let ctx = context.as_ref();

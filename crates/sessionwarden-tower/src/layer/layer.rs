@@ -54,6 +54,9 @@ pub(crate) struct Shared {
     pub(crate) session_limit: Option<(crate::store::SessionLimit, Arc<dyn crate::store::UserSessionCap>)>,
     /// Where [`crate::Session::login`] looks up disabled accounts.
     pub(crate) account_locks: Option<Arc<dyn crate::store::AccountLocks>>,
+    /// The rate limits on id guessing and session floods.
+    #[cfg(feature = "throttle")]
+    pub(crate) throttle: Option<crate::throttle::Throttle>,
 }
 
 /// The default limit of a server-side session's stored size: 64 KiB. A session is read
@@ -105,6 +108,8 @@ impl SessionLayer {
                 address_retention: sessionwarden_core::client::AddressRetention::default(),
                 session_limit: None,
                 account_locks: None,
+                #[cfg(feature = "throttle")]
+                throttle: None,
             }),
         }
     }
@@ -125,6 +130,8 @@ impl SessionLayer {
             address_retention: arc.address_retention,
             session_limit: arc.session_limit.clone(),
             account_locks: arc.account_locks.clone(),
+            #[cfg(feature = "throttle")]
+            throttle: arc.throttle.clone(),
         });
         f(&mut shared);
         Self { shared: Arc::new(shared) }
@@ -229,6 +236,29 @@ impl SessionLayer {
     #[must_use]
     pub fn with_account_locks(self, locks: Arc<dyn crate::store::AccountLocks>) -> Self {
         self.map(|s| s.account_locks = Some(locks))
+    }
+
+    /// Limits session-id guessing and session floods per client (see [`crate::throttle`]):
+    /// past a limit in enforce mode a request gets 429 with `Retry-After`, and nothing of
+    /// its session is saved. Give the same [`crate::throttle::Throttle`] to the login
+    /// handler for the login limits, and the same event hub as the layer's.
+    ///
+    /// ```
+    /// # extern crate sessionwarden_tower as sessionwarden;
+    /// use std::sync::Arc;
+    /// use sessionwarden::{Events, MemoryStore, SessionLayer, SystemClock, keyring::{Keyring, KeySet}, Timestamp};
+    /// use sessionwarden::throttle::{Throttle, ThrottleConfig};
+    /// let events = Events::default();
+    /// let throttle = Throttle::in_process(ThrottleConfig::default(), events.clone(), Arc::new(SystemClock));
+    /// let keyring = Keyring::new(KeySet::generate(Timestamp::from_unix(0))?);
+    /// let layer = SessionLayer::new(MemoryStore::default(), keyring).with_events(events).with_throttle(throttle);
+    /// # drop(layer);
+    /// # Ok::<(), sessionwarden::keyring::KeyringError>(())
+    /// ```
+    #[cfg(feature = "throttle")]
+    #[must_use]
+    pub fn with_throttle(self, throttle: crate::throttle::Throttle) -> Self {
+        self.map(|s| s.throttle = Some(throttle))
     }
 
     /// Sets the clock (inject a [`crate::ManualClock`] in tests).

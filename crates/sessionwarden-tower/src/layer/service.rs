@@ -120,6 +120,8 @@ where
             }
             session_cookie(req.headers(), &shared)
         });
+        #[cfg(feature = "throttle")]
+        let presented_one = matches!(cookie, Presented::One(_));
         let user_agent = req.headers().get(USER_AGENT).cloned();
         let session = Session::new(
             shared.clone(),
@@ -129,7 +131,21 @@ where
         );
         req.extensions_mut().insert(session.clone());
         Box::pin(REQUEST.scope(scope, async move {
+            // Rate limits (crate::throttle): a client inside an id-guessing block window is
+            // refused before its handler; after it, bad cookies and new sessions are counted.
+            #[cfg(feature = "throttle")]
+            if let Some(throttle) = &shared.throttle
+                && let Some(refused) = throttle.before_handler(addr, presented_one)
+            {
+                return Ok(refused);
+            }
             let mut res = inner.call(req).await?;
+            #[cfg(feature = "throttle")]
+            if let Some(throttle) = &shared.throttle
+                && let Some(refused) = throttle.after_handler(&session, addr, presented_one).await
+            {
+                return Ok(refused);
+            }
             let (cookie, uncacheable) = match session.finish().await {
                 Finish::Untouched => return Ok(res),
                 Finish::Touched { cookie, uncacheable } => (cookie, uncacheable),
