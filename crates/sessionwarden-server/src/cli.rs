@@ -781,7 +781,7 @@ mod tests {
             "--limit-new-sessions",
             "off",
         ])
-        .unwrap();
+        .unwrap_or_else(|e| panic!("{e}"));
         let c = cli.serve.throttle_config();
         assert_eq!(c.login_per_user.limit.to_string(), "3/600s");
         assert_eq!(

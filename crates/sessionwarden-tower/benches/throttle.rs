@@ -52,8 +52,8 @@ fn in_process(c: &mut Criterion) {
 }
 
 fn redis(c: &mut Criterion) {
-    let url =
-        std::env::var("SESSIONWARDEN_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".to_owned());
+    let url = std::env::var("SESSIONWARDEN_TEST_REDIS_URL")
+        .unwrap_or_else(|_| "redis://127.0.0.1:6379/".to_owned());
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let store = match rt.block_on(RedisStore::connect(&url)) {
         Ok(s) => s.with_prefix("swbench:throttle:"),
@@ -64,7 +64,12 @@ fn redis(c: &mut Criterion) {
     };
     let keys = keys();
     let shared: Arc<dyn RateLimitStore> = Arc::new(store.clone());
-    let limiter = Limiter::shared(Rate::per(1_000_000, Duration::from_secs(1)), shared, "bench:", Arc::new(SystemClock));
+    let limiter = Limiter::shared(
+        Rate::per(1_000_000, Duration::from_secs(1)),
+        shared,
+        "bench:",
+        Arc::new(SystemClock),
+    );
     rt.block_on(store.ping()).unwrap();
     let mut g = c.benchmark_group("throttle/redis");
     g.bench_function("ping_floor", |b| b.to_async(&rt).iter(|| async { store.ping().await.unwrap() }));

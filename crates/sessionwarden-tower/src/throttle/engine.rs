@@ -289,13 +289,12 @@ impl Throttle {
         client: Option<IpPrefix>,
     ) -> Result<Option<Throttled>, StoreError> {
         let Some(state) = self.state(kind) else { return Ok(None) };
-        self.step(state, key, client).await.map_err(|e| {
+        self.step(state, key, client).await.inspect_err(|_| {
             // The layer and the login handler answer 503; the event says why.
             self.inner.events.record(
                 self.inner.clock.now(),
                 SecurityEvent::StoreUnavailable { operation: "rate_limit_check" },
             );
-            e
         })
     }
 
