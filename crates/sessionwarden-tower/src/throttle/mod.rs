@@ -27,7 +27,9 @@
 //!   store does not know) counts one strike for its client. Past the limit the response is
 //!   replaced by a 429 (nothing of the session is saved) and, for the block window, every
 //!   request from the client that presents a session cookie is refused before its handler
-//!   runs. Two cookies of the session's name (cookie tossing) are not counted: the victim's
+//!   runs. On a fleet that holds on each server that has seen the window: the one that
+//!   started it, and every other from the client's next bad cookie on (its count finds the
+//!   window in the store); a server skips the round trip for requests whose cookie is good. Two cookies of the session's name (cookie tossing) are not counted: the victim's
 //!   browser sends them. A cookie a handler never looked at is not counted either: nothing
 //!   was learned from it.
 //! - **Floods.** A request that would create a new session is counted before it is
