@@ -192,6 +192,27 @@ pub enum SecurityEvent {
         /// What the rule compared: old and new network, device, country, ASN, travel
         /// (boxed: it is the largest of the events' fields, and rare).
         evidence: Box<crate::risk::RiskEvidence>,
+    /// A client or a user name went past a rate limit ([`crate::throttle`]). Recorded once
+    /// per window (the block window, or until the rate allows again), not for every refused
+    /// request.
+    #[cfg(feature = "throttle")]
+    Throttled {
+        /// Which rule.
+        rule: crate::throttle::RuleKind,
+        /// The client's /24 or /48, when known. The per-user rule names no user: a name
+        /// typed into a login form may be a password.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        client: Option<sessionwarden_core::client::IpPrefix>,
+        /// Events counted within the period, the one past the limit included.
+        count: u32,
+        /// The limit: `limit` events per `period_secs`.
+        limit: u32,
+        /// The limit's period, in seconds.
+        period_secs: u64,
+        /// Refused (enforce mode) or only recorded (monitor mode).
+        action: crate::throttle::ThrottleAction,
+        /// How long the client is refused, in seconds.
+        retry_after_secs: u64,
     },
 }
 
@@ -222,6 +243,8 @@ impl SecurityEvent {
             Self::SessionsRevoked { .. } => "sessions_revoked",
             Self::AdminAuthFailed { .. } => "admin_auth_failed",
             Self::RiskDetected { .. } => "risk_detected",
+            #[cfg(feature = "throttle")]
+            Self::Throttled { .. } => "throttled",
         }
     }
 
@@ -238,6 +261,8 @@ impl SecurityEvent {
             Self::RefreshTokenReuse { .. } => Some("refresh_reuse"),
             Self::AdminAuthFailed { reason } => Some(reason),
             Self::RiskDetected { rule, .. } => Some(rule.as_str()),
+            #[cfg(feature = "throttle")]
+            Self::Throttled { rule, .. } => Some(rule.as_str()),
             Self::SessionExpired { deadline: ExpiryKind::Idle } => Some("idle"),
             Self::SessionExpired { deadline: ExpiryKind::Absolute } => Some("absolute"),
             _ => None,
@@ -454,6 +479,12 @@ tokio::task_local! {
     pub(crate) static REQUEST: Arc<RequestScope>;
 }
 
+/// The client address of the request the current task serves, if any and known.
+#[cfg_attr(not(feature = "throttle"), allow(dead_code))] // the login throttle reads it
+pub(crate) fn current_client_ip() -> Option<std::net::IpAddr> {
+    REQUEST.try_with(|scope| scope.client_ip()).ok().flatten()
+}
+
 /// The context of the request the current task serves, if any.
 fn current_context() -> Option<RequestContext> {
     REQUEST.try_with(|scope| scope.context()).ok()
@@ -534,6 +565,8 @@ impl Events {
             | SecurityEvent::RiskDetected { .. } => true,
             #[cfg(feature = "csrf")]
             SecurityEvent::CsrfRejected { .. } => true,
+            #[cfg(feature = "throttle")]
+            SecurityEvent::Throttled { .. } => true,
             _ => false,
         };
         let ctx = context.as_ref();
