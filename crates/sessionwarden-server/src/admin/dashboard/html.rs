@@ -234,7 +234,8 @@ const CHART_W: u64 = 600;
 const CHART_H: u64 = 150;
 const BAR_AREA: u64 = 120;
 
-/// Events per minute as an SVG bar chart, with its numbers in words for screen readers
+/// Events per minute as an SVG bar chart (every SVG element with a closing tag: in HTML,
+/// `<rect>` without one swallows what follows), with its numbers in words for screen readers
 /// (title and description) and refusals hatched, not only coloured.
 pub(super) fn chart(minutes: &[Minute]) -> Markup {
     let peak = minutes.iter().map(|m| m.events).max().unwrap_or(0);
@@ -254,11 +255,11 @@ pub(super) fn chart(minutes: &[Minute]) -> Markup {
             desc #chart-desc { (desc) }
             defs {
                 pattern #hatch width="4" height="4" patternUnits="userSpaceOnUse" patternTransform="rotate(45)" {
-                    rect width="4" height="4" fill="#9f1025";
-                    line x1="0" y1="0" x2="0" y2="4" stroke="#fff" stroke-width="1.5";
+                    rect width="4" height="4" fill="#9f1025" {}
+                    line x1="0" y1="0" x2="0" y2="4" stroke="#fff" stroke-width="1.5" {}
                 }
             }
-            line x1="0" y1=(CHART_H) x2=(CHART_W) y2=(CHART_H) stroke="#4f5863";
+            line x1="0" y1=(CHART_H) x2=(CHART_W) y2=(CHART_H) stroke="#4f5863" {}
             text x="2" y="12" font-size="11" fill="#4f5863" { "peak " (peak) "/min" }
             @for (i, m) in minutes.iter().enumerate() {
                 @let x = u64::try_from(i).unwrap_or(0) * step;
@@ -270,7 +271,7 @@ pub(super) fn chart(minutes: &[Minute]) -> Markup {
                 }
                 @if m.refusals > 0 {
                     @let h = height(m.refusals);
-                    rect x=(x + 1) y=(CHART_H - h) width=(step - 2) height=(h) fill="url(#hatch)";
+                    rect x=(x + 1) y=(CHART_H - h) width=(step - 2) height=(h) fill="url(#hatch)" {}
                 }
             }
             text x="0" y=(CHART_H + 15) font-size="11" fill="#4f5863" { "60 min ago" }

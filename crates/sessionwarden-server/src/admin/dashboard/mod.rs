@@ -141,6 +141,8 @@ pub(super) fn router(admin: AdminState, token: Option<AdminToken>) -> Router {
         .route("/admin/keys/{kid}/retire", get(pages::confirm_retire).post(pages::retire_key))
         .route(SIGN_IN_PATH, get(sign_in_form).post(sign_in))
         .route("/admin/sign-out", post(sign_out))
+        // Browsers ask for it on every page: answered here, it is not an admin-auth failure.
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .with_state(state)
         .layer(csrf)
         .layer(sessions)
