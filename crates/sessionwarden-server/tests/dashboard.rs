@@ -442,7 +442,8 @@ impl Browser {
             .client
             .execute(
                 "const e = document.activeElement; \
-                 return [e.tagName.toLowerCase(), e.id || '', (e.innerText || e.value || '').trim()];",
+                 return [e.tagName.toLowerCase(), e.id || '', \
+                 (e.getAttribute('aria-label') || e.innerText || e.value || '').trim()];",
                 vec![],
             )
             .await
@@ -660,7 +661,8 @@ async fn the_dashboard_in_a_real_browser() {
     b.screenshot("sessions").await;
 
     // Revoke one of them: Tab to its button and press Enter.
-    b.tab_to(&format!("Revoke {revoked}")).await;
+    b.tab_to(&format!("Revoke session {revoked}")).await;
+    b.screenshot("keyboard-focus").await;
     b.press_and_load(Key::Enter).await;
     assert_eq!(b.path().await, "/admin/sessions?user=alice");
     let text = b.text().await;

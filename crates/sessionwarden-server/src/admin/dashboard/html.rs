@@ -41,12 +41,17 @@ th,td{text-align:left;padding:.35rem .6rem;border-bottom:1px solid var(--line);v
 thead th{background:var(--panel)}
 caption{text-align:left;font-weight:600;padding:.2rem 0}
 code{font:.9rem ui-monospace,"DejaVu Sans Mono",monospace}
+time .abs{white-space:nowrap}
+time .rel{display:block;color:var(--muted);font-size:.85rem;font-weight:400}
+ul.kv{list-style:none;margin:0;padding:0;font-size:.9rem}
+ul.kv li{overflow-wrap:anywhere}
 .notice{margin:.8rem 0;padding:.5rem 1rem;border-left:5px solid var(--ok);background:#edf7ef}
 .notice.error{border-color:var(--danger);background:#fbeef0}
 .inline{display:inline}
-.actions{display:flex;flex-wrap:wrap;gap:.5rem;margin:.6rem 0}
+.actions{display:flex;flex-wrap:wrap;align-items:center;gap:.5rem 1rem;margin:.6rem 0}
 .filters{display:flex;flex-wrap:wrap;gap:.6rem 1rem;align-items:flex-end;margin:.6rem 0}
 .filters label{display:flex;flex-direction:column;font-size:.9rem;font-weight:600}
+.filters input{font-weight:400}
 .hint{color:var(--muted);font-size:.9rem}
 .cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(22rem,1fr));gap:0 1.5rem}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem;margin:.4rem 0}
@@ -190,9 +195,12 @@ pub(super) fn csrf_field(csrf: &str) -> Markup {
 }
 
 /// A form that is one button: POST to `action` with the CSRF token and `hidden` fields.
+/// `name`, when given, is the button's accessible name (it must begin with `label`, the
+/// visible text: WCAG 2.5.3), for buttons that repeat down a table.
 pub(super) fn post_button(
     action: &str,
     label: &str,
+    name: Option<&str>,
     danger: bool,
     csrf: &str,
     hidden: &[(&str, &str)],
@@ -201,14 +209,41 @@ pub(super) fn post_button(
         form.inline method="post" action=(action) {
             (csrf_field(csrf))
             @for (name, value) in hidden { input type="hidden" name=(name) value=(value); }
-            button type="submit" class=[danger.then_some("danger")] { (label) }
+            button type="submit" class=[danger.then_some("danger")] aria-label=[name] { (label) }
         }
     }
 }
 
-/// `t` as a `<time>`: RFC 3339 in UTC and how long ago.
+/// `t` as a `<time>`: RFC 3339 in UTC, and below it how long ago.
 pub(super) fn time(t: Timestamp, now: Timestamp) -> Markup {
-    html! { time datetime=(display::rfc3339(t)) { (display::when(t, now)) } }
+    let at = display::rfc3339(t);
+    html! { time datetime=(at) { span.abs { (at) } " " span.rel { "(" (display::relative(t, now)) ")" } } }
+}
+
+/// An audit record's details as `key: value` lines, nested objects flattened to dotted keys
+/// (`request.client_network: 127.0.0.0/24`).
+pub(super) fn details(detail: &serde_json::Map<String, serde_json::Value>) -> Markup {
+    fn flatten(
+        prefix: &str,
+        map: &serde_json::Map<String, serde_json::Value>,
+        out: &mut Vec<(String, String)>,
+    ) {
+        for (k, v) in map {
+            let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+            match v {
+                serde_json::Value::Object(inner) => flatten(&key, inner, out),
+                serde_json::Value::String(s) => out.push((key, s.clone())),
+                other => out.push((key, other.to_string())),
+            }
+        }
+    }
+    let mut lines = Vec::new();
+    flatten("", detail, &mut lines);
+    html! {
+        @if lines.is_empty() { "-" } @else {
+            ul.kv { @for (k, v) in &lines { li { code { (k) } ": " (v) } } }
+        }
+    }
 }
 
 /// `s` as one path segment: every byte but the unreserved ones (RFC 3986 §2.3)

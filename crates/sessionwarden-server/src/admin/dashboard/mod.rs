@@ -64,8 +64,8 @@ use base64::Engine as _;
 use serde::Deserialize;
 use sessionwarden::csrf::{CsrfTokens, CsrfVerified};
 use sessionwarden::{
-    CacheControl, CookieConfig, CsrfLayer, Expiry, LoginMethod, MemoryStore, SameSite, SecurityEvent,
-    Session, SessionLayer,
+    CacheControl, CookieConfig, CsrfLayer, Expiry, MemoryStore, SameSite, SecurityEvent, Session,
+    SessionLayer,
 };
 use sha2::{Digest as _, Sha256};
 use zeroize::Zeroizing;
@@ -91,8 +91,10 @@ pub const MAX_ADMIN_SESSIONS: usize = 1024;
 /// The sign-in page.
 pub const SIGN_IN_PATH: &str = "/admin/sign-in";
 
-/// The user name a signed-in dashboard session carries (in its own store only).
-const ADMIN_USER: &str = "admin";
+/// The session key marking a signed-in dashboard session (the sign-in time, Unix seconds).
+/// Not a user: the admin is none of the application's users, and the events the dashboard's
+/// actions record must not name one (an "admin" user would see them as theirs).
+const SIGNED_IN_KEY: &str = "signed_in_at";
 
 /// The session key of the message shown after an action.
 const FLASH_KEY: &str = "flash";
@@ -194,7 +196,7 @@ impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
             .get::<Session>()
             .cloned()
             .ok_or_else(|| sessionwarden::Error::MissingLayer.into_response())?;
-        match session.user().await {
+        match session.get::<i64>(SIGNED_IN_KEY).await {
             Ok(Some(_)) => Ok(Self { session, tokens }),
             Ok(None) => Err(Redirect::to(SIGN_IN_PATH).into_response()),
             Err(e) => Err(e.into_response()),
@@ -230,7 +232,7 @@ async fn sign_in_form(
     tokens: CsrfTokens,
     Query(note): Query<SignInNote>,
 ) -> Response {
-    match session.user().await {
+    match session.get::<i64>(SIGNED_IN_KEY).await {
         Ok(Some(_)) => return Redirect::to("/admin").into_response(),
         Ok(None) => {}
         Err(e) => return e.into_response(),
@@ -289,11 +291,17 @@ async fn sign_in(
             return res;
         }
     }
-    // A new id (fixation), the user, and the CSRF secret dropped: pre-sign-in tokens die.
-    if let Err(e) = session.login(ADMIN_USER, LoginMethod::Other("admin-token".into())).await {
-        return e.into_response();
+    // A new id (fixation) and a new CSRF secret (pre-sign-in tokens die), then the mark.
+    let now = dash.admin.app.clock.now();
+    let signed_in = async {
+        session.cycle_id().await?;
+        tokens.rotate().await?;
+        session.insert(SIGNED_IN_KEY, now.unix()).await
+    };
+    match signed_in.await {
+        Ok(()) => Redirect::to("/admin").into_response(),
+        Err(e) => e.into_response(),
     }
-    Redirect::to("/admin").into_response()
 }
 
 async fn sign_out(signed_in: SignedIn, _checked: CsrfVerified) -> Response {

@@ -288,7 +288,8 @@ fn session_table(
                             td { (crate::stores::client_summary(s)) }
                             td { (post_button(
                                 &format!("/admin/sessions/{}/revoke", s.handle.as_str()),
-                                &format!("Revoke {}", s.handle.as_str()),
+                                "Revoke",
+                                Some(&format!("Revoke session {}", s.handle.as_str())),
                                 true, csrf, back,
                             )) }
                         }
@@ -361,10 +362,10 @@ pub(super) async fn user(
                 } }
             }
             div.actions {
-                (post_button(&format!("{base}/revoke"), "Revoke all sessions", true, csrf, &[]))
+                (post_button(&format!("{base}/revoke"), "Revoke all sessions", None, true, csrf, &[]))
                 @match &disabled {
-                    Ok(Some(_)) => { (post_button(&format!("{base}/enable"), "Enable user", false, csrf, &[])) }
-                    Ok(None) => { (post_button(&format!("{base}/disable"), "Disable user", true, csrf, &[])) }
+                    Ok(Some(_)) => { (post_button(&format!("{base}/enable"), "Enable user", None, false, csrf, &[])) }
+                    Ok(None) => { (post_button(&format!("{base}/disable"), "Disable user", None, true, csrf, &[])) }
                     Err(_) => {}
                 }
             }
@@ -467,9 +468,7 @@ pub(super) async fn events(
                                 td { code { (e.kind) } }
                                 td { @match &e.user { Some(u) => { (user_link(u)) } None => { "-" } } }
                                 td { @match &e.handle { Some(h) => { code { (h.as_str()) } } None => { "-" } } }
-                                td { @if e.detail.is_empty() { "-" } @else {
-                                    code { (serde_json::Value::Object(e.detail.clone())) }
-                                } }
+                                td { (html::details(&e.detail)) }
                             }
                         }
                     }
@@ -482,13 +481,17 @@ pub(super) async fn events(
         h1 { "Events" }
         form.filters method="get" action="/admin/events" role="search" {
             label for="ev-type" { "Type" input #ev-type type="text" name="type" value=(value(&q.kind))
-                placeholder="session_revoked"; }
+                aria-describedby="ev-type-hint"; }
             label for="ev-user" { "User" input #ev-user type="text" name="user" value=(value(&q.user)); }
             label for="ev-since" { "Since" input #ev-since type="text" name="since" value=(value(&q.since))
                 aria-describedby="ev-time-hint"; }
             label for="ev-until" { "Until" input #ev-until type="text" name="until" value=(value(&q.until))
                 aria-describedby="ev-time-hint"; }
             button type="submit" { "Filter" }
+        }
+        p #ev-type-hint .hint {
+            "Types: session_revoked, sessions_revoked, session_expired, session_destroyed, user_disabled, "
+            "cookie_rejected, csrf_rejected, jwt_rejected, admin_auth_failed, …"
         }
         p #ev-time-hint .hint { "Times: Unix seconds or RFC 3339 in UTC, such as 2026-01-02T03:04:05Z." }
         (listing)
@@ -507,7 +510,7 @@ pub(super) async fn keys(State(dash): State<Dashboard>, signed_in: SignedIn) -> 
             Ok(list) => (
                 StatusCode::OK,
                 html! {
-                    div.actions { (post_button("/admin/keys/rotate", "Rotate: add a new primary key", false, csrf, &[])) }
+                    div.actions { (post_button("/admin/keys/rotate", "Rotate: add a new primary key", None, false, csrf, &[])) }
                     table {
                         caption { "The keyring file's keys" }
                         thead { tr {
@@ -583,7 +586,7 @@ pub(super) async fn confirm_retire(signed_in: SignedIn, Path(kid): Path<String>)
                 "This cannot be undone."
             }
             div.actions {
-                (post_button(&format!("/admin/keys/{kid}/retire"), &format!("Retire key {kid}"), true, csrf, &[]))
+                (post_button(&format!("/admin/keys/{kid}/retire"), &format!("Retire key {kid}"), None, true, csrf, &[]))
                 a href="/admin/keys" { "Cancel" }
             }
         };
