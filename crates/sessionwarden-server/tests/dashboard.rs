@@ -199,19 +199,43 @@ async fn sign_in_needs_the_csrf_token_and_the_admin_token() {
     let mut admin = s.admin_client();
     let form = admin.get("/admin/sign-in").await;
     let csrf = csrf_of(&form.body);
-    let cases: [(&str, Vec<(&str, &str)>, u16, Option<&str>); 5] = [
-        ("no CSRF token", vec![("token", TOKEN)], 403, None),
-        ("a forged CSRF token", vec![("csrf_token", "x"), ("token", TOKEN)], 403, None),
-        ("no admin token", vec![("csrf_token", &csrf)], 401, Some("missing")),
-        ("an empty admin token", vec![("csrf_token", &csrf), ("token", " ")], 401, Some("missing")),
-        (
-            "a wrong admin token",
-            vec![("csrf_token", &csrf), ("token", "dashboard-token-0123456789-abcdefghijklmnopqrstuvwxyZ")],
-            401,
-            Some("mismatch"),
-        ),
+    /// A sign-in attempt: its form fields, the status, and the `admin_auth_failed` reason
+    /// (`None`: refused by the CSRF check before the token is looked at).
+    struct Case<'a> {
+        name: &'a str,
+        fields: Vec<(&'a str, &'a str)>,
+        status: u16,
+        reason: Option<&'a str>,
+    }
+    let wrong = "dashboard-token-0123456789-abcdefghijklmnopqrstuvwxyZ";
+    let cases = [
+        Case { name: "no CSRF token", fields: vec![("token", TOKEN)], status: 403, reason: None },
+        Case {
+            name: "a forged CSRF token",
+            fields: vec![("csrf_token", "x"), ("token", TOKEN)],
+            status: 403,
+            reason: None,
+        },
+        Case {
+            name: "no admin token",
+            fields: vec![("csrf_token", &csrf)],
+            status: 401,
+            reason: Some("missing"),
+        },
+        Case {
+            name: "an empty admin token",
+            fields: vec![("csrf_token", &csrf), ("token", " ")],
+            status: 401,
+            reason: Some("missing"),
+        },
+        Case {
+            name: "a wrong admin token",
+            fields: vec![("csrf_token", &csrf), ("token", wrong)],
+            status: 401,
+            reason: Some("mismatch"),
+        },
     ];
-    for (name, fields, status, reason) in cases {
+    for Case { name, fields, status, reason } in cases {
         let (csrf_before, auth_before) = (s.count("csrf_rejected"), s.count("admin_auth_failed"));
         let r = post_form(&mut admin, "/admin/sign-in", &fields).await;
         assert_eq!(r.status.as_u16(), status, "{name}: {}", r.body);
