@@ -410,7 +410,7 @@ pub async fn serve(args: ServeArgs, keyring_path: std::path::PathBuf) -> Result<
                 tracing::warn!(
                     target: "sessionwarden::admin",
                     addr = %admin_addr,
-                    "the admin API has no token: every user of this host can use it (set --admin-token-file)"
+                    "the admin API and dashboard have no token: every user of this host can use them (set --admin-token-file)"
                 );
             }
             tracing::info!(target: "sessionwarden::admin", addr = %admin_addr, "admin listening");

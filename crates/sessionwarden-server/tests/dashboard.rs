@@ -363,6 +363,24 @@ async fn sign_out_ends_the_dashboard_session() {
     assert_eq!(copy.get("/admin").await.status, 303, "a copy of the cookie is dead too");
 }
 
+#[tokio::test]
+async fn without_a_token_the_loopback_dashboard_signs_in_with_a_button() {
+    let s = setup().await;
+    let keys = KeySource::File(s.keyring_path.clone());
+    let admin = admin_router(AdminState::new(&s.app, keys), None);
+    let mut client = TestClient::new(admin);
+    let form = client.get("/admin/sign-in").await;
+    assert!(!form.body.contains("id=\"token\""), "no token field: {}", form.body);
+    assert!(form.body.contains("No admin token is set"), "{}", form.body);
+    // Still a CSRF-checked form: a forged sign-in is refused.
+    assert_eq!(post_form(&mut client, "/admin/sign-in", &[]).await.status, 403);
+    let r = post_form(&mut client, "/admin/sign-in", &[("csrf_token", &csrf_of(&form.body))]).await;
+    assert_eq!((r.status.as_u16(), location(&r)), (303, "/admin"));
+    let r = client.get("/admin").await;
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains("This server does not count events per minute."), "no EventRate given");
+}
+
 // ---- in a browser ----
 
 /// Chromium and chromedriver, or why the browser test cannot run here.

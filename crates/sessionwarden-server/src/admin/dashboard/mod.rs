@@ -131,6 +131,7 @@ pub(super) fn router(admin: AdminState, token: Option<AdminToken>) -> Router {
     let state = Dashboard { admin, token: token.map(Arc::new) };
     Router::new()
         .route("/admin", get(pages::overview))
+        .route("/admin/", get(|| async { Redirect::permanent("/admin") }))
         .route("/admin/sessions", get(pages::sessions))
         .route("/admin/sessions/{handle}/revoke", post(pages::revoke_session))
         .route("/admin/users/{user}", get(pages::user))
