@@ -381,6 +381,99 @@ async fn without_a_token_the_loopback_dashboard_signs_in_with_a_button() {
     assert!(r.body.contains("This server does not count events per minute."), "no EventRate given");
 }
 
+#[tokio::test]
+async fn sessions_page_by_cursor_and_a_user_is_revoked_whole() {
+    let s = setup().await;
+    // More anonymous sessions than one page holds, and two of alice's.
+    for _ in 0..53 {
+        assert_eq!(s.browser().get("/set-session?user=demo").await.status, 200);
+    }
+    let (mut a1, mut a2) = (s.browser(), s.browser());
+    login(&mut a1, "alice").await;
+    login(&mut a2, "alice").await;
+    let mut admin = signed_in(&s).await;
+    let handles = |body: &str| -> Vec<String> {
+        body.split("<th scope=\"row\"><code>")
+            .skip(1)
+            .map(|r| r.split('<').next().unwrap().to_owned())
+            .collect()
+    };
+    let first = admin.get("/admin/sessions").await;
+    assert_eq!(first.status, 200);
+    let page1 = handles(&first.body);
+    assert_eq!(page1.len(), 50, "one page");
+    let next = first.body.split("<a href=\"/admin/sessions?cursor=").nth(1).expect("a next-page link");
+    let cursor = next.split('"').next().unwrap();
+    assert_eq!(cursor, page1[49], "the cursor is the page's last handle");
+    let second = admin.get(&format!("/admin/sessions?cursor={cursor}")).await;
+    let page2 = handles(&second.body);
+    assert_eq!(page2.len(), 5, "the rest");
+    assert!(page2.iter().all(|h| !page1.contains(h) && h.as_str() > cursor));
+    assert!(second.body.contains("First page") && !second.body.contains("Next page"));
+    assert_eq!(admin.get("/admin/sessions?cursor=not-a-handle").await.status, 400);
+    // Filtered by user: alice's two only; revoking them all ends both.
+    let theirs = handles(&admin.get("/admin/sessions?user=alice").await.body);
+    assert_eq!(theirs.len(), 2);
+    let csrf = csrf_of(&admin.get("/admin/users/alice").await.body);
+    let r = post_form(&mut admin, "/admin/users/alice/revoke", &[("csrf_token", &csrf)]).await;
+    assert_eq!((r.status.as_u16(), location(&r)), (303, "/admin/users/alice"));
+    let page = admin.get("/admin/users/alice").await;
+    assert!(page.body.contains("ended 2 session(s) of alice and revoked their tokens"), "{}", page.body);
+    assert_eq!((me(&mut a1).await, me(&mut a2).await), (Value::Null, Value::Null));
+    // A name that is not one path segment as typed still names one user.
+    let odd = admin.get("/admin/users/a%2Fb%3F%3Cc%3E").await;
+    assert_eq!(odd.status, 200);
+    assert!(odd.body.contains("User <q>a/b?&lt;c&gt;</q>"), "{}", odd.body);
+}
+
+#[tokio::test]
+async fn events_filter_by_type_user_and_time() {
+    let s = setup().await;
+    let (mut a, mut b) = (s.browser(), s.browser());
+    login(&mut a, "alice").await;
+    login(&mut b, "bob").await;
+    let mut admin = signed_in(&s).await;
+    let csrf = csrf_of(&admin.get("/admin").await.body);
+    for user in ["alice", "bob"] {
+        post_form(&mut admin, &format!("/admin/users/{user}/revoke"), &[("csrf_token", &csrf)]).await;
+    }
+    let log = s.app.audit.clone().unwrap();
+    for _ in 0..500 {
+        if log
+            .query(&AuditQuery::newest(100))
+            .await
+            .unwrap()
+            .iter()
+            .filter(|e| e.kind == "sessions_revoked")
+            .count()
+            == 2
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let rows = |body: &str| body.matches("<th scope=\"row\"><time").count();
+    let all = admin.get("/admin/events?type=sessions_revoked").await;
+    assert_eq!(rows(&all.body), 2, "{}", all.body);
+    let bob = admin.get("/admin/events?type=sessions_revoked&user=bob").await;
+    assert_eq!(rows(&bob.body), 1);
+    assert!(bob.body.contains(">bob</a>") && !bob.body.contains(">alice</a>"), "{}", bob.body);
+    let later = admin.get("/admin/events?since=2999-01-01T00:00:00Z").await;
+    assert!(later.body.contains("No audit records match."), "{}", later.body);
+    let earlier = admin.get("/admin/events?type=sessions_revoked&until=1000000000").await;
+    assert_eq!(rows(&earlier.body), 0);
+    let bad = admin.get("/admin/events?since=yesterday").await;
+    assert_eq!(bad.status, 400);
+    assert!(
+        bad.body.contains("Error: </strong>since must be Unix seconds or an RFC 3339 time"),
+        "{}",
+        bad.body
+    );
+    // The form keeps what was asked, escaped.
+    let kept = admin.get("/admin/events?user=%22%3E%3Cb%3E").await;
+    assert!(kept.body.contains("value=\"&quot;&gt;&lt;b&gt;\""), "{}", kept.body);
+}
+
 // ---- in a browser ----
 
 /// Chromium and chromedriver, or why the browser test cannot run here.
