@@ -492,11 +492,32 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// chromedriver, killed on drop.
+/// chromedriver in a process group of its own, with the Chromium it starts: the whole
+/// group is killed on drop, so a failed test leaves no browser behind.
 struct Driver(Child);
+
+impl Driver {
+    fn start(bin: &Path, port: u16) -> Self {
+        use std::os::unix::process::CommandExt as _;
+        let child = Command::new(bin)
+            .arg(format!("--port={port}"))
+            .process_group(0)
+            // A background process group must not touch the terminal (SIGTTIN would stop it).
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        Self(child)
+    }
+}
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        // The group's id is chromedriver's pid (process_group(0)); `--` so that the negative
+        // id is not read as an option.
+        let group = format!("-{}", self.0.id());
+        let _ = Command::new("kill").args(["-s", "KILL", "--", &group]).stderr(Stdio::null()).status();
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -691,14 +712,7 @@ async fn the_dashboard_in_a_real_browser() {
     let s = setup().await;
     let base = serve(s.admin.clone()).await;
     let port = free_port();
-    let driver = Driver(
-        Command::new(&driver_bin)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let driver = Driver::start(&driver_bin, port);
     let profile = TempDir::new("chromium-profile");
     let mut caps = serde_json::Map::new();
     caps.insert(
@@ -708,6 +722,8 @@ async fn the_dashboard_in_a_real_browser() {
             "args": [
                 "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                // No crash handler: it would leave its own session, outliving the test.
+                "--disable-crash-reporter", "--disable-breakpad",
                 "--window-size=1280,1000", format!("--user-data-dir={}", profile.0.display()),
             ],
         }),
