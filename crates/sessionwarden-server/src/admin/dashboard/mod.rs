@@ -13,19 +13,23 @@
 //!   no-store`, idle timeout [`IDLE_TIMEOUT`], absolute timeout [`ABSOLUTE_TIMEOUT`], kept
 //!   in a [`MemoryStore`] of its own (at most [`MAX_ADMIN_SESSIONS`]). Admin sessions are
 //!   therefore never listed, capped or revoked with the users' sessions; they end when the
-//!   process restarts, and each server of a fleet signs in on its own. Sign-in rotates the
-//!   session id (fixation) and the CSRF secret. The cookie is sealed with the server's
-//!   keyring and so follows its rotations. Browsers do not separate cookies by port: the
+//!   process restarts (as does a change of the token, which needs one), and each server of
+//!   a fleet signs in on its own. Sign-in rotates the session id (fixation) and the CSRF
+//!   secret and marks the session signed in; it names no user, for the admin is none of the
+//!   application's users. The cookie is sealed with the server's keyring and so follows its
+//!   rotations. Browsers do not separate cookies by port: the
 //!   main listener on the same host receives this cookie too, and ignores it (another name).
 //! - **CSRF.** Every action is a POST form carrying the token of the project's own
 //!   [`CsrfLayer`] (origin check, then the session-bound token; the sign-in form needs one
-//!   even before there is a session). A POST without it gets 403 and a
-//!   [`SecurityEvent::CsrfRejected`] event. Every action handler also takes
+//!   even before there is a session). A signed-in session's POST without it gets 403 and a
+//!   [`SecurityEvent::CsrfRejected`] event; a POST without a session, a redirect to sign-in. Every action handler also takes
 //!   [`CsrfVerified`], so none runs unchecked.
 //! - **No second implementation.** Revocations, keys and events call the functions the JSON
 //!   API calls ([`super::api`]); disabling and enabling users call [`crate::users`], as the
 //!   CLI does. After an action the browser is redirected to a page that says, in words, what
-//!   happened (post/redirect/get).
+//!   happened (post/redirect/get). The events these actions record (and their audit
+//!   records) carry the request they came from: the dashboard session's handle, the client's
+//!   network and device, the path.
 //! - **No secrets on a page.** Sessions are named by handle and keys by id; no session id,
 //!   cookie value, token or key material is ever rendered.
 //! - **Headers.** `Content-Security-Policy` allows no script at all, the one inline
@@ -81,7 +85,8 @@ pub const COOKIE_NAME: &str = "__Host-sw-admin";
 /// admin's is short).
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
-/// A dashboard session ends this long after sign-in, however active (ASVS 7.3.2).
+/// A dashboard session ends this long after it began (at the sign-in page), however active
+/// (ASVS 7.3.2).
 pub const ABSOLUTE_TIMEOUT: Duration = Duration::from_secs(8 * 3600);
 
 /// Dashboard sessions (signed in or holding only a sign-in form's CSRF secret) kept at once;
