@@ -23,7 +23,7 @@ use fantoccini::actions::{InputSource as _, KeyAction, KeyActions};
 use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
-use sessionwarden::keyring::{Keyring, KeyringFile};
+use sessionwarden::keyring::{KeySet, Keyring, KeyringFile};
 use sessionwarden::store::AuditQuery;
 use sessionwarden::{Clock as _, Events, SystemClock};
 use sessionwarden_server::App;
@@ -161,7 +161,10 @@ fn location(r: &TestResponse) -> &str {
 
 /// A signed-in dashboard client.
 async fn signed_in(s: &Setup) -> TestClient {
-    let mut admin = s.admin_client();
+    sign_in(s.admin_client()).await
+}
+
+async fn sign_in(mut admin: TestClient) -> TestClient {
     let form = admin.get("/admin/sign-in").await;
     let r =
         post_form(&mut admin, "/admin/sign-in", &[("csrf_token", &csrf_of(&form.body)), ("token", TOKEN)])
@@ -477,6 +480,44 @@ async fn events_filter_by_type_user_and_time() {
     // The form keeps what was asked, escaped.
     let kept = admin.get("/admin/events?user=%22%3E%3Cb%3E").await;
     assert!(kept.body.contains("value=\"&quot;&gt;&lt;b&gt;\""), "{}", kept.body);
+}
+
+#[tokio::test]
+async fn missing_capabilities_are_said_in_words() {
+    // The cookie store keeps nothing on the server; keys from SECRET_KEY cannot be rotated here.
+    let dir = TempDir::new("cookie");
+    let args = ServeArgs {
+        store: StoreKind::Cookie,
+        insecure_cookies: true,
+        data_dir: dir.0.clone(),
+        ..ServeArgs::default()
+    };
+    let keyring = Keyring::new(KeySet::generate(SystemClock.now()).unwrap());
+    let app = App::new(&args, keyring, Events::default(), Arc::new(SystemClock)).await.unwrap();
+    let router = admin_router(AdminState::new(&app, KeySource::Env), Some(AdminToken::new(TOKEN).unwrap()));
+    let mut admin = sign_in(TestClient::new(router)).await;
+    let overview = admin.get("/admin").await;
+    assert_eq!(overview.status, 200);
+    for said in ["None: sessions live in their cookies", "Not available", "Unknown: not supported"] {
+        assert!(overview.body.contains(said), "{said}: {}", overview.body);
+    }
+    for path in ["/admin/sessions", "/admin/events", "/admin/keys", "/admin/users/alice"] {
+        let r = admin.get(path).await;
+        assert_eq!(r.status, 501, "{path}: {}", r.body);
+        assert!(
+            r.body.contains("Error: </strong>not supported by the configured store"),
+            "{path}: {}",
+            r.body
+        );
+    }
+    assert!(admin.get("/admin/keys").await.body.contains("SECRET_KEY"));
+    let csrf = csrf_of(&overview.body);
+    let r = post_form(&mut admin, "/admin/keys/rotate", &[("csrf_token", &csrf)]).await;
+    assert_eq!((r.status.as_u16(), location(&r)), (303, "/admin/keys"));
+    assert!(admin.get("/admin/keys").await.body.contains("Error: </strong>not supported"));
+    let r = post_form(&mut admin, "/admin/users/alice/disable", &[("csrf_token", &csrf)]).await;
+    assert_eq!(r.status, 303);
+    assert!(admin.get("/admin/users/alice").await.body.contains("Error: </strong>not supported"));
 }
 
 // ---- in a browser ----
