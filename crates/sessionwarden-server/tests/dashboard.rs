@@ -831,6 +831,9 @@ async fn the_dashboard_in_a_real_browser() {
     assert!(text.contains("Active sessions\n3"), "{text}");
     assert!(text.contains("Reachable"), "{text}");
     assert!(overview.contains("<svg"), "the events chart");
+    // Its numbers, in words: the one refusal so far is the wrong token.
+    assert!(text.contains(" events in the last 60 minutes, 1 of them refusals;"), "{text}");
+    assert_eq!(overview.matches("fill=\"url(#hatch)\"").count(), 1, "one minute with a refusal");
     cookies.push(b.client.get_named_cookie("__Host-sw-admin").await.unwrap().value().to_owned());
     b.screenshot("overview").await;
 
