@@ -505,13 +505,15 @@ pub struct ServeArgs {
     #[arg(long, env = "SESSIONWARDEN_CAEP_EXPORT", value_name = "stdout|URL")]
     pub caep_export: Option<crate::caep::CaepTarget>,
 
-    /// Serve the admin API (sessions, audit records, keys, its OpenAPI document) on this
-    /// address; off unless set. Anything but a loopback address needs an admin token.
+    /// Serve the admin API (sessions, audit records, keys, its OpenAPI document), `/metrics`
+    /// and the admin dashboard (`/admin`, for browsers) on this address; off unless set.
+    /// Anything but a loopback address needs an admin token.
     #[arg(long, env = "SESSIONWARDEN_ADMIN_LISTEN")]
     pub admin_listen: Option<SocketAddr>,
 
-    /// A file holding the admin API's bearer token (at least 32 bytes; surrounding whitespace
-    /// is ignored). Or set `SESSIONWARDEN_ADMIN_TOKEN` in the environment.
+    /// A file holding the admin token: the API's bearer token and the dashboard's sign-in (at
+    /// least 32 bytes; surrounding whitespace is ignored). Or set `SESSIONWARDEN_ADMIN_TOKEN`
+    /// in the environment.
     #[arg(long, env = "SESSIONWARDEN_ADMIN_TOKEN_FILE")]
     pub admin_token_file: Option<PathBuf>,
 

@@ -418,6 +418,11 @@ pub async fn serve(args: ServeArgs, keyring_path: std::path::PathBuf) -> Result<
         sinks.push(Arc::new(sink));
         writer
     });
+    // The dashboard's events-per-minute chart, counted only when there is an admin listener.
+    let event_rate = admin.as_ref().map(|_| admin::EventRate::default());
+    if let Some(rate) = &event_rate {
+        sinks.push(Arc::new(rate.clone()));
+    }
     let events = Events::with_sinks(1024, sinks);
     if let keys::KeySource::File(path) = &source {
         keys::spawn_watcher(
@@ -470,12 +475,16 @@ pub async fn serve(args: ServeArgs, keyring_path: std::path::PathBuf) -> Result<
                 tracing::warn!(
                     target: "sessionwarden::admin",
                     addr = %admin_addr,
-                    "the admin API has no token: every user of this host can use it (set --admin-token-file)"
+                    "the admin API and dashboard have no token: every user of this host can use them (set --admin-token-file)"
                 );
             }
             tracing::info!(target: "sessionwarden::admin", addr = %admin_addr, "admin listening");
             println!("sessionwarden admin listening on http://{admin_addr}");
-            let router = admin::admin_router(admin::AdminState::new(&app, source), config.token);
+            let mut state = admin::AdminState::new(&app, source);
+            if let Some(rate) = event_rate {
+                state = state.with_event_rate(rate);
+            }
+            let router = admin::admin_router(state, config.token);
             Some(tokio::spawn(http::serve(listener, router, limits, wait_stop(stopped.clone()))))
         }
         _ => None,

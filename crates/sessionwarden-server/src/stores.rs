@@ -520,7 +520,7 @@ pub async fn run(cmd: &SessionsCommand, args: &StoreSettings, out: &mut impl std
                         display::when(s.created, now),
                         display::when(s.last_seen, now),
                         s.expires_at.map_or_else(|| "never".to_owned(), |t| display::when(t, now)),
-                        client(s),
+                        client_summary(s),
                     ]
                 });
                 writeln!(
@@ -600,8 +600,8 @@ fn parse_handle(text: &str) -> Result<SessionHandle> {
     })
 }
 
-/// The client summary for a table cell.
-fn client(s: &SessionInfo) -> String {
+/// The client summary for a table cell (the CLI's tables and the dashboard's).
+pub(crate) fn client_summary(s: &SessionInfo) -> String {
     let Some(c) = &s.client else { return "-".into() };
     let ip = c.ip_prefix.map_or_else(|| "-".into(), |p| p.to_string());
     match &c.device {

@@ -248,6 +248,46 @@ impl SecurityEvent {
         }
     }
 
+    /// Whether this is a refusal or a failure (a rejected cookie, CSRF check, JWT or admin
+    /// authentication, refresh-token reuse, a corrupt record, a store or keyring failure),
+    /// logged as a warning, rather than the lifecycle of a session, logged as information.
+    ///
+    /// ```
+    /// # extern crate sessionwarden_tower as sessionwarden;
+    /// use sessionwarden::SecurityEvent;
+    /// assert!(SecurityEvent::AdminAuthFailed { reason: "missing" }.is_warning());
+    /// assert!(!SecurityEvent::UserEnabled { user: "alice".into() }.is_warning());
+    /// ```
+    #[must_use]
+    pub fn is_warning(&self) -> bool {
+        match self {
+            Self::CookieRejected { .. }
+            | Self::CorruptRecord { .. }
+            | Self::StoreUnavailable { .. }
+            | Self::KeyringReloadFailed { .. }
+            | Self::JwtRejected { .. }
+            | Self::ForwardingHeaderRejected { .. }
+            | Self::RefreshTokenReuse { .. }
+            | Self::AdminAuthFailed { .. }
+            | Self::RiskDetected { .. } => true,
+            #[cfg(feature = "csrf")]
+            Self::CsrfRejected { .. } => true,
+            #[cfg(feature = "throttle")]
+            Self::Throttled { .. } => true,
+            Self::SessionCreated { .. }
+            | Self::SessionRotated { .. }
+            | Self::SessionDestroyed { .. }
+            | Self::SessionExpired { .. }
+            | Self::SessionRevoked { .. }
+            | Self::SessionEvicted { .. }
+            | Self::UserDisabled { .. }
+            | Self::UserEnabled { .. }
+            | Self::CookieResealed { .. }
+            | Self::KeyringReloaded { .. }
+            | Self::SessionsRevoked { .. } => false,
+        }
+    }
+
     /// The reason, for events that have one.
     #[must_use]
     pub fn reason(&self) -> Option<&str> {
@@ -553,22 +593,7 @@ impl Events {
         let context = current_context();
         let kind = event.kind();
         // Refusals and failures are warnings; the lifecycle of sessions is information.
-        let warning = match &event {
-            SecurityEvent::CookieRejected { .. }
-            | SecurityEvent::CorruptRecord { .. }
-            | SecurityEvent::StoreUnavailable { .. }
-            | SecurityEvent::KeyringReloadFailed { .. }
-            | SecurityEvent::JwtRejected { .. }
-            | SecurityEvent::ForwardingHeaderRejected { .. }
-            | SecurityEvent::RefreshTokenReuse { .. }
-            | SecurityEvent::AdminAuthFailed { .. }
-            | SecurityEvent::RiskDetected { .. } => true,
-            #[cfg(feature = "csrf")]
-            SecurityEvent::CsrfRejected { .. } => true,
-            #[cfg(feature = "throttle")]
-            SecurityEvent::Throttled { .. } => true,
-            _ => false,
-        };
+        let warning = event.is_warning();
         let ctx = context.as_ref();
         let method = ctx.map(|c| c.method.as_str());
         let path = ctx.map(|c| c.path.as_str());
