@@ -6,7 +6,7 @@ set -eu
 store=$1; path=$2; secs=${3:-5}
 bin=${CARGO_TARGET_DIR:-/var/cache/sessionwarden/target}/release/sessionwarden
 here=$(cd "$(dirname "$0")" && pwd); mkdir -p "$here/out"; data=$(mktemp -d)
-out=$(mktemp); RUST_LOG=warn "$bin" serve --listen 127.0.0.1:0 --data-dir "$data" --insecure-cookies --store "$store" >"$out" &
+out=$(mktemp); RUST_LOG=warn "$bin" serve --listen 127.0.0.1:0 --data-dir "$data" --insecure-cookies --throttle-mode off --store "$store" >"$out" &
 pid=$!; trap 'kill $pid 2>/dev/null; rm -rf "$data" "$out"' EXIT
 while ! grep -q listening "$out"; do sleep 0.1; done
 addr=$(sed -n 's/.*http:\/\///p' "$out" | head -1)

@@ -79,7 +79,10 @@ class Server:
     scale: str | None = None
 
 
-SW = ("{sw}", "serve", "--listen", "127.0.0.1:0", "--data-dir", "{data}", "--insecure-cookies")
+# Rate limits off: every load client is 127.0.0.1, one client to the limits, and a benchmark
+# of session creation would measure 429s (the limits' own cost is in the throttle bench).
+SW = ("{sw}", "serve", "--listen", "127.0.0.1:0", "--data-dir", "{data}", "--insecure-cookies",
+      "--throttle-mode", "off")
 GUNICORN = ("{venv}/bin/gunicorn", "--workers", "2", "--worker-class", "sync", "--bind", "127.0.0.1:0",
             "--no-control-socket", "--chdir", str(BENCH / "peers" / "flask"), "--log-level", "info", "app:app")
 

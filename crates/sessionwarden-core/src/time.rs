@@ -55,6 +55,13 @@ impl fmt::Display for Timestamp {
 pub trait Clock: Send + Sync + fmt::Debug + 'static {
     /// The current time.
     fn now(&self) -> Timestamp;
+
+    /// The current time in milliseconds since the Unix epoch, for what needs finer steps
+    /// than a session deadline (rate limits: one event every 3 s must not round to 0 or 6).
+    /// By default [`Clock::now`] in whole seconds.
+    fn now_ms(&self) -> i64 {
+        self.now().unix().saturating_mul(1000)
+    }
 }
 
 /// The system's wall clock.
@@ -65,6 +72,11 @@ impl Clock for SystemClock {
     fn now(&self) -> Timestamp {
         let secs = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
         Timestamp(i64::try_from(secs).unwrap_or(i64::MAX))
+    }
+
+    fn now_ms(&self) -> i64 {
+        let ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+        i64::try_from(ms).unwrap_or(i64::MAX)
     }
 }
 

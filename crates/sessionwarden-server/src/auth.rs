@@ -226,12 +226,39 @@ async fn reauth(
     let Some(user) = session.user().await? else {
         return Ok((StatusCode::UNAUTHORIZED, Json(json!({"error": "not logged in"}))).into_response());
     };
+    // A stolen session must not be a way around the login limits to guess the password.
+    if let Err(refused) = count_attempt(&state, &user).await {
+        return Ok(refused);
+    }
     if !state.users.verify_blocking(&user, &body.password).await {
         return Ok(invalid_credentials());
     }
     session.reauthenticated().await?;
     let window = state.reauth_window.as_secs();
     Ok(Json(json!({"reauthenticated": true, "valid_for_seconds": window})).into_response())
+}
+
+/// Counts a password attempt for `user` against `--limit-login-per-client` and
+/// `--limit-login-per-user`, before the password is checked: the answer past a limit (429
+/// `{"error": "too_many_attempts"}` with `Retry-After`, or 503 if the shared store is down)
+/// is the same for every name, known or not.
+pub(crate) async fn count_attempt(state: &AppState, user: &str) -> Result<(), Response> {
+    let Some(throttle) = &state.throttle else { return Ok(()) };
+    match throttle.check_login(user).await {
+        Ok(()) => Ok(()),
+        Err(sessionwarden::throttle::ThrottleError::Throttled(t)) => {
+            Err(too_many_attempts(t.retry_after_secs()))
+        }
+        Err(e) => Err(e.into_response()),
+    }
+}
+
+/// 429 for a login over a rate limit: JSON like the other login answers, `Retry-After`.
+pub(crate) fn too_many_attempts(retry_after_secs: u64) -> Response {
+    let mut res =
+        (StatusCode::TOO_MANY_REQUESTS, Json(json!({"error": "too_many_attempts"}))).into_response();
+    res.headers_mut().insert(axum::http::header::RETRY_AFTER, retry_after_secs.into());
+    res
 }
 
 pub(crate) fn invalid_credentials() -> Response {
@@ -255,6 +282,10 @@ async fn login(
     JsonOrForm(creds): JsonOrForm<Credentials>,
 ) -> Result<Response, Error> {
     let Credentials { username, password } = creds;
+    // Counted before the password is checked, known name or not: the same 429 for both.
+    if let Err(refused) = count_attempt(&state, &username).await {
+        return Ok(refused);
+    }
     if !state.users.verify_blocking(&username, &password).await {
         return Ok(invalid_credentials());
     }

@@ -440,6 +440,38 @@ pub struct ServeArgs {
     #[arg(long, env = "SESSIONWARDEN_KEEP_CLIENT_ADDRESS")]
     pub keep_client_address: bool,
 
+    /// Rate limits (see the README's "Rate limits"): `enforce` answers 429 with `Retry-After`
+    /// past a limit, `monitor` only records a `throttled` security event, `off` counts
+    /// nothing. Shared by every server on the same redis, postgres or sqlite store; the
+    /// memory and cookie stores count in this process only.
+    #[arg(long, env = "SESSIONWARDEN_THROTTLE_MODE", default_value = "enforce",
+          value_parser = parse_throttle_mode)]
+    pub throttle_mode: sessionwarden::throttle::Mode,
+
+    /// Forged, unknown or expired session cookies per client (its /24 or /48), as
+    /// `N/PERIOD[,block=DURATION]` (`20/min,block=15m`) or `off`. Past it: 429, and for the
+    /// block window every request of the client that carries a session cookie.
+    #[arg(long, env = "SESSIONWARDEN_LIMIT_ID_GUESSING",
+          default_value = sessionwarden::throttle::DEFAULT_ID_GUESSING, value_parser = parse_limit)]
+    pub limit_id_guessing: LimitArg,
+
+    /// New sessions per client: past it the request gets 429 and nothing is stored.
+    #[arg(long, env = "SESSIONWARDEN_LIMIT_NEW_SESSIONS",
+          default_value = sessionwarden::throttle::DEFAULT_NEW_SESSIONS, value_parser = parse_limit)]
+    pub limit_new_sessions: LimitArg,
+
+    /// `POST /login` and `POST /reauth` attempts per client, counted before the password is
+    /// checked.
+    #[arg(long, env = "SESSIONWARDEN_LIMIT_LOGIN_PER_CLIENT",
+          default_value = sessionwarden::throttle::DEFAULT_LOGIN_PER_CLIENT, value_parser = parse_limit)]
+    pub limit_login_per_client: LimitArg,
+
+    /// `POST /login` and `POST /reauth` attempts per user name, from any client (no block
+    /// window by default, so nobody can lock an account out for longer than the rate).
+    #[arg(long, env = "SESSIONWARDEN_LIMIT_LOGIN_PER_USER",
+          default_value = sessionwarden::throttle::DEFAULT_LOGIN_PER_USER, value_parser = parse_limit)]
+    pub limit_login_per_user: LimitArg,
+
     /// How recent a login or `POST /reauth` must be for ending sessions (e.g. `5m`).
     #[arg(long, env = "SESSIONWARDEN_REAUTH_WINDOW", default_value = "5m", value_parser = parse_duration)]
     pub reauth_window: std::time::Duration,
@@ -473,13 +505,15 @@ pub struct ServeArgs {
     #[arg(long, env = "SESSIONWARDEN_CAEP_EXPORT", value_name = "stdout|URL")]
     pub caep_export: Option<crate::caep::CaepTarget>,
 
-    /// Serve the admin API (sessions, audit records, keys, its OpenAPI document) on this
-    /// address; off unless set. Anything but a loopback address needs an admin token.
+    /// Serve the admin API (sessions, audit records, keys, its OpenAPI document), `/metrics`
+    /// and the admin dashboard (`/admin`, for browsers) on this address; off unless set.
+    /// Anything but a loopback address needs an admin token.
     #[arg(long, env = "SESSIONWARDEN_ADMIN_LISTEN")]
     pub admin_listen: Option<SocketAddr>,
 
-    /// A file holding the admin API's bearer token (at least 32 bytes; surrounding whitespace
-    /// is ignored). Or set `SESSIONWARDEN_ADMIN_TOKEN` in the environment.
+    /// A file holding the admin token: the API's bearer token and the dashboard's sign-in (at
+    /// least 32 bytes; surrounding whitespace is ignored). Or set `SESSIONWARDEN_ADMIN_TOKEN`
+    /// in the environment.
     #[arg(long, env = "SESSIONWARDEN_ADMIN_TOKEN_FILE")]
     pub admin_token_file: Option<PathBuf>,
 
@@ -580,6 +614,23 @@ fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     Ok(std::time::Duration::from_millis(ms))
 }
 
+/// A rate limit flag: a limit, or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LimitArg(pub Option<sessionwarden::throttle::Limit>);
+
+/// `--limit-*`: `N/PERIOD[,block=DURATION]` or `off`.
+fn parse_limit(s: &str) -> Result<LimitArg, String> {
+    if s.trim() == "off" {
+        return Ok(LimitArg(None));
+    }
+    s.parse().map(|l| LimitArg(Some(l))).map_err(|e: sessionwarden::throttle::LimitParseError| e.to_string())
+}
+
+/// `--throttle-mode`.
+fn parse_throttle_mode(s: &str) -> Result<sessionwarden::throttle::Mode, String> {
+    s.parse().map_err(|e: sessionwarden::throttle::LimitParseError| e.to_string())
+}
+
 /// Parses a retention such as `90d`, `12h` or `1w 2d` (humantime's syntax); at least a
 /// second.
 fn parse_retention(s: &str) -> Result<std::time::Duration, String> {
@@ -619,6 +670,7 @@ impl ServeArgs {
                 }),
             },
             demo_users: self.demo_user.clone(),
+            throttle: self.throttle_config(),
             audit_retention: self.audit_retention,
             risk: crate::risk::RiskSettings {
                 rules: self.risk.clone(),
@@ -630,6 +682,26 @@ impl ServeArgs {
             // Turned on by whoever serves `/metrics` (see `crate::metrics`).
             metrics: None,
         }
+    }
+
+    /// The rate limits: each `--limit-*` in `--throttle-mode`, `off` ones off.
+    #[must_use]
+    pub fn throttle_config(&self) -> sessionwarden::throttle::ThrottleConfig {
+        use sessionwarden::throttle::{Mode, Rule, ThrottleConfig};
+        let mut config = ThrottleConfig::default();
+        let pairs = [
+            (&mut config.id_guessing, self.limit_id_guessing),
+            (&mut config.new_sessions, self.limit_new_sessions),
+            (&mut config.login_per_client, self.limit_login_per_client),
+            (&mut config.login_per_user, self.limit_login_per_user),
+        ];
+        for (rule, LimitArg(limit)) in pairs {
+            *rule = match limit {
+                Some(limit) => Rule { limit, mode: self.throttle_mode },
+                None => Rule { limit: rule.limit, mode: Mode::Off },
+            };
+        }
+        config
     }
 
     /// Where sessions, refresh tokens and revocations are kept.
@@ -731,6 +803,34 @@ mod tests {
         ];
         for (text, want) in cases {
             assert_eq!(super::parse_duration(text).ok(), want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn throttle_flags() {
+        use sessionwarden::throttle::{Mode, ThrottleConfig};
+        let defaults = super::ServeArgs::default().throttle_config();
+        assert_eq!(defaults, ThrottleConfig::default(), "the flags' defaults are the library's");
+        let cli = super::Cli::try_parse_from([
+            "sessionwarden",
+            "--throttle-mode",
+            "monitor",
+            "--limit-login-per-user",
+            "3/10m",
+            "--limit-new-sessions",
+            "off",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        let c = cli.serve.throttle_config();
+        assert_eq!(c.login_per_user.limit.to_string(), "3/600s");
+        assert_eq!(
+            (c.login_per_user.mode, c.new_sessions.mode, c.id_guessing.mode),
+            (Mode::Monitor, Mode::Off, Mode::Monitor)
+        );
+        for bad in
+            [["--limit-id-guessing", "0/min"], ["--limit-login-per-client", "ten"], ["--throttle-mode", "on"]]
+        {
+            assert!(super::Cli::try_parse_from(["sessionwarden", bad[0], bad[1]]).is_err(), "{bad:?}");
         }
     }
 

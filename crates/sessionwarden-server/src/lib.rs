@@ -82,6 +82,9 @@ pub struct AppState {
     /// The risk rules (`--risk`, `--geoip-db`): the session layer's, and the token
     /// endpoint's for refresh-token reuse.
     pub risk: Arc<sessionwarden::risk::RiskRules>,
+    /// The rate limits `POST /login` and `POST /reauth` count attempts against (the session
+    /// layer holds the same one); `None` when every limit is off.
+    pub throttle: Option<sessionwarden::throttle::Throttle>,
 }
 
 /// Everything [`App::router`] needs, built from the command line.
@@ -117,6 +120,8 @@ pub struct App {
     /// The per-user session cap (`--max-sessions-per-user`) and the store that decides it.
     pub session_limit:
         Option<(sessionwarden::store::SessionLimit, Arc<dyn sessionwarden::store::UserSessionCap>)>,
+    /// The purge of expired rate-limit rows and one-time keys (SQL stores).
+    pub capability_purge: Option<stores::CapabilityPurge>,
 }
 
 /// Everything the server is configured with, built from the command line by
@@ -135,6 +140,8 @@ pub struct Settings {
     pub session: SessionSettings,
     /// The demo users `POST /login` accepts.
     pub demo_users: Vec<auth::DemoUser>,
+    /// The rate limits.
+    pub throttle: sessionwarden::throttle::ThrottleConfig,
     /// How long audit records are kept.
     pub audit_retention: Duration,
     /// Metrics: when set, the store is instrumented and the events should come from
@@ -219,6 +226,7 @@ impl App {
             .with_idle_timeout(secs(args.idle_timeout))
             .with_absolute_timeout(secs(args.absolute_timeout))
             .persistent(args.permanent);
+        let throttle = throttle(&settings.throttle, &stores.rate_limit, &events, &clock);
         let users = Arc::new(auth::Users::new(&settings.demo_users)?);
         let risk = Arc::new(risk::rules(&settings.risk)?);
         let csrf = auth::csrf_layer(&settings.csrf);
@@ -249,6 +257,7 @@ impl App {
                 reauth_window: args.reauth_window,
                 account_locks: stores.account_locks,
                 risk,
+                throttle,
             },
             cookie,
             expiry,
@@ -271,6 +280,7 @@ impl App {
             metrics: settings.metrics.as_ref().map(metrics::ServerMetrics::handle),
             server_metrics: settings.metrics.clone(),
             session_limit,
+            capability_purge: stores.capability_purge,
         })
     }
 
@@ -297,6 +307,13 @@ impl App {
                     now.unix().saturating_sub(i64::try_from(retention.as_secs()).unwrap_or(i64::MAX)),
                 );
                 async move { in_batches(AUDIT_PURGE_BATCH, || log.purge(before, AUDIT_PURGE_BATCH)).await }
+            });
+        }
+        if let Some(purge) = self.capability_purge.clone() {
+            // Expired rate-limit rows never change a decision; this only reclaims their space.
+            maintenance = maintenance.with_job("rate-limit purge", SESSION_SWEEP_INTERVAL, move |now| {
+                let purge = purge.clone();
+                async move { in_batches(SWEEP_BATCH, || purge.run(now, SWEEP_BATCH)).await }
             });
         }
         if let Some(m) = self.server_metrics.clone() {
@@ -335,6 +352,10 @@ impl App {
             Ok(locks) => layer.with_account_locks(locks.clone()),
             Err(_) => layer,
         };
+        let layer = match &self.state.throttle {
+            Some(throttle) => layer.with_throttle(throttle.clone()),
+            None => layer,
+        };
         match self.flask.as_ref().and_then(flask::FlaskMode::ids) {
             Some(ids) => layer.with_id_codec(ids),
             None => layer,
@@ -346,6 +367,32 @@ impl App {
         // CSRF inside sessions: the token check reads the session's secret.
         routes::router(self.state.clone()).layer(self.csrf.clone()).layer(self.session_layer())
     }
+}
+
+/// The rate limits of `config`: shared through the store when it can host them, else this
+/// process's own, said loudly at start-up (a fleet of N such servers allows N times each
+/// limit). `None` when every limit is off.
+fn throttle(
+    config: &sessionwarden::throttle::ThrottleConfig,
+    shared: &Result<Arc<dyn sessionwarden::store::RateLimitStore>, stores::Unsupported>,
+    events: &Events,
+    clock: &Arc<dyn Clock>,
+) -> Option<sessionwarden::throttle::Throttle> {
+    use sessionwarden::throttle::Throttle;
+    if !config.any_on() {
+        return None;
+    }
+    Some(match shared {
+        Ok(store) => Throttle::shared(*config, store.clone(), events.clone(), clock.clone()),
+        Err(why) => {
+            tracing::warn!(
+                target: "sessionwarden::server",
+                "rate limits are counted in this process only: {why}; N servers allow N times each \
+                 limit (--store redis, postgres or sqlite shares them across a fleet)"
+            );
+            Throttle::in_process(*config, events.clone(), clock.clone())
+        }
+    })
 }
 
 /// Runs the server until SIGTERM or Ctrl-C, then drains in-flight requests.
@@ -371,6 +418,11 @@ pub async fn serve(args: ServeArgs, keyring_path: std::path::PathBuf) -> Result<
         sinks.push(Arc::new(sink));
         writer
     });
+    // The dashboard's events-per-minute chart, counted only when there is an admin listener.
+    let event_rate = admin.as_ref().map(|_| admin::EventRate::default());
+    if let Some(rate) = &event_rate {
+        sinks.push(Arc::new(rate.clone()));
+    }
     let events = Events::with_sinks(1024, sinks);
     if let keys::KeySource::File(path) = &source {
         keys::spawn_watcher(
@@ -423,12 +475,16 @@ pub async fn serve(args: ServeArgs, keyring_path: std::path::PathBuf) -> Result<
                 tracing::warn!(
                     target: "sessionwarden::admin",
                     addr = %admin_addr,
-                    "the admin API has no token: every user of this host can use it (set --admin-token-file)"
+                    "the admin API and dashboard have no token: every user of this host can use them (set --admin-token-file)"
                 );
             }
             tracing::info!(target: "sessionwarden::admin", addr = %admin_addr, "admin listening");
             println!("sessionwarden admin listening on http://{admin_addr}");
-            let router = admin::admin_router(admin::AdminState::new(&app, source), config.token);
+            let mut state = admin::AdminState::new(&app, source);
+            if let Some(rate) = event_rate {
+                state = state.with_event_rate(rate);
+            }
+            let router = admin::admin_router(state, config.token);
             Some(tokio::spawn(http::serve(listener, router, limits, wait_stop(stopped.clone()))))
         }
         _ => None,

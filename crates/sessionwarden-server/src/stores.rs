@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, Result, bail};
 use sessionwarden::store::ListQuery;
-use sessionwarden::store::{AccountLocks, AuditLog, UserSessionCap};
+use sessionwarden::store::{AccountLocks, AuditLog, RateLimitStore, UserSessionCap};
 use sessionwarden::{
     Backend, Clock as _, CookieStore, ExpiredDeletion, MemoryStore, SessionHandle, SessionIndex, SessionInfo,
     SessionStore, StoreKey, SystemClock, Timestamp,
@@ -98,6 +98,92 @@ pub struct Stores {
     pub session_cap: Result<Arc<dyn UserSessionCap>, Unsupported>,
     /// Disabled accounts (`users disable`), or why the store keeps none.
     pub account_locks: Result<Arc<dyn AccountLocks>, Unsupported>,
+    /// Rate-limit state every server sharing the store counts against (the fleet-wide
+    /// limits of `crate::throttle`), or why the store cannot host it (the limits are then
+    /// this process's own).
+    pub rate_limit: Result<Arc<dyn RateLimitStore>, Unsupported>,
+    /// Deletes expired rate-limit rows and one-time keys (SQL stores; Redis expires its own).
+    pub capability_purge: Option<CapabilityPurge>,
+}
+
+/// A purge of expired capability rows (at a time, in batches of a size): the SQL stores'
+/// `purge_expired_capabilities`, behind one type for every dialect.
+#[derive(Clone)]
+pub struct CapabilityPurge(Arc<dyn Fn(Timestamp, usize) -> PurgeFuture + Send + Sync>);
+
+type PurgeFuture =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<u64, sessionwarden::StoreError>> + Send>>;
+
+impl std::fmt::Debug for CapabilityPurge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CapabilityPurge(..)")
+    }
+}
+
+impl CapabilityPurge {
+    /// Deletes up to `batch` expired rate-limit rows and one-time keys at `now`; returns how
+    /// many went.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn run(&self, now: Timestamp, batch: usize) -> Result<u64, sessionwarden::StoreError> {
+        (self.0)(now, batch).await
+    }
+}
+
+/// Why `kind` cannot host rate-limit state a fleet shares, if it cannot.
+#[must_use]
+pub fn missing_shared_limits(kind: StoreKind) -> Option<Unsupported> {
+    let reason = match kind {
+        StoreKind::Sqlite | StoreKind::Postgres | StoreKind::Redis => return None,
+        StoreKind::Memory => "keeps rate-limit state in this process only",
+        StoreKind::Cookie | StoreKind::FlaskCookie => {
+            "keeps nothing on the server, rate-limit state included"
+        }
+        StoreKind::FlaskRedis => "keeps Flask-Session's records only, no rate-limit state",
+    };
+    Some(Unsupported { store: store_name(kind), reason })
+}
+
+/// `store`'s rate-limit state and its purge, for the SQL stores.
+fn sql_limits<S: RateLimitStore + SqlCapabilityPurge + Clone>(
+    store: &S,
+) -> (Arc<dyn RateLimitStore>, CapabilityPurge) {
+    let purge = store.clone();
+    let purge = CapabilityPurge(Arc::new(move |now, batch| {
+        let store = purge.clone();
+        Box::pin(async move { store.purge(now, batch).await })
+    }));
+    (Arc::new(store.clone()), purge)
+}
+
+/// The SQL stores' purge of expired capability rows, as one trait for [`sql_limits`].
+trait SqlCapabilityPurge: Send + Sync + 'static {
+    fn purge(
+        &self,
+        now: Timestamp,
+        batch: usize,
+    ) -> impl std::future::Future<Output = Result<u64, sessionwarden::StoreError>> + Send;
+}
+
+impl SqlCapabilityPurge for SqliteStore {
+    fn purge(
+        &self,
+        now: Timestamp,
+        batch: usize,
+    ) -> impl std::future::Future<Output = Result<u64, sessionwarden::StoreError>> + Send {
+        self.purge_expired_capabilities(now, batch)
+    }
+}
+
+impl SqlCapabilityPurge for PostgresStore {
+    fn purge(
+        &self,
+        now: Timestamp,
+        batch: usize,
+    ) -> impl std::future::Future<Output = Result<u64, sessionwarden::StoreError>> + Send {
+        self.purge_expired_capabilities(now, batch)
+    }
 }
 
 /// Why `kind` cannot list or revoke sessions, if it cannot: known from the kind alone, so
@@ -155,6 +241,11 @@ pub fn missing_policy(kind: StoreKind) -> Option<Unsupported> {
     Some(Unsupported { store: store_name(kind), reason })
 }
 
+fn no_shared_limits(kind: StoreKind) -> Unsupported {
+    missing_shared_limits(kind)
+        .unwrap_or(Unsupported { store: store_name(kind), reason: "keeps no shared rate-limit state" })
+}
+
 fn no_policy(kind: StoreKind) -> Unsupported {
     missing_policy(kind).unwrap_or(Unsupported { store: store_name(kind), reason: "has no session policy" })
 }
@@ -187,7 +278,19 @@ impl Stores {
             audit: Ok(audit),
             session_cap: Ok(store.clone()),
             account_locks: Ok(store),
+            rate_limit: Err(Unsupported {
+                store: "memory",
+                reason: "keeps rate-limit state in this process only",
+            }),
+            capability_purge: None,
         }
+    }
+
+    /// These stores with `limits` as the fleet's shared rate-limit state.
+    fn with_shared_limits(mut self, limits: Arc<dyn RateLimitStore>, purge: Option<CapabilityPurge>) -> Self {
+        self.rate_limit = Ok(limits);
+        self.capability_purge = purge;
+        self
     }
 
     /// [`Stores::indexed`], wrapped in [`InstrumentedStore`] when metrics are on.
@@ -228,6 +331,8 @@ impl Stores {
             audit: Err(no_audit(kind)),
             session_cap: Err(no_policy(kind)),
             account_locks: Err(no_policy(kind)),
+            rate_limit: Err(no_shared_limits(kind)),
+            capability_purge: None,
         }
     }
 
@@ -297,20 +402,24 @@ pub async fn open_instrumented(args: &StoreSettings, metrics: Option<&ServerMetr
             }
             let store =
                 SqliteStore::open(&path).await.with_context(|| format!("SQLite store {}", path.display()))?;
-            Stores::instrumented(store, backend, metrics)
+            let (limits, purge) = sql_limits(&store);
+            Stores::instrumented(store, backend, metrics).with_shared_limits(limits, Some(purge))
         }
         StoreKind::Postgres => {
             let Some(url) = args.database_url.as_deref() else {
                 bail!("--store postgres needs --database-url (or SESSIONWARDEN_DATABASE_URL)");
             };
             let store = PostgresStore::connect(url).await.context("PostgreSQL store")?;
-            Stores::instrumented(store, backend, metrics)
+            let (limits, purge) = sql_limits(&store);
+            Stores::instrumented(store, backend, metrics).with_shared_limits(limits, Some(purge))
         }
         StoreKind::Redis => {
             let store = RedisStore::connect_any(&args.redis_url).await.context("Redis store")?;
             let store =
                 store.try_with_prefix(args.redis_prefix.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
-            if args.local_cache > 0 {
+            // Rate-limit state goes to the store itself: it is never cached, and expires by TTL.
+            let limits: Arc<dyn RateLimitStore> = Arc::new(store.clone());
+            let stores = if args.local_cache > 0 {
                 // Audit records go to the store behind the cache: they are not cached.
                 let audit: Arc<dyn AuditLog> = Arc::new(store.clone());
                 let cached = store.with_local_cache(args.local_cache).await;
@@ -321,7 +430,8 @@ pub async fn open_instrumented(args: &StoreSettings, metrics: Option<&ServerMetr
                 Stores::instrumented_with_audit(cached, audit, backend, metrics)
             } else {
                 Stores::instrumented(store, backend, metrics)
-            }
+            };
+            stores.with_shared_limits(limits, None)
         }
         StoreKind::FlaskCookie => Stores::cookie(crate::flask::cookie_store(args)?.into(), args.store),
         StoreKind::FlaskRedis => {
@@ -344,6 +454,8 @@ pub async fn open_instrumented(args: &StoreSettings, metrics: Option<&ServerMetr
                 audit: Err(no_audit(args.store)),
                 session_cap: Err(no_policy(args.store)),
                 account_locks: Err(no_policy(args.store)),
+                rate_limit: Err(no_shared_limits(args.store)),
+                capability_purge: None,
             }
         }
     })
@@ -408,7 +520,7 @@ pub async fn run(cmd: &SessionsCommand, args: &StoreSettings, out: &mut impl std
                         display::when(s.created, now),
                         display::when(s.last_seen, now),
                         s.expires_at.map_or_else(|| "never".to_owned(), |t| display::when(t, now)),
-                        client(s),
+                        client_summary(s),
                     ]
                 });
                 writeln!(
@@ -488,8 +600,8 @@ fn parse_handle(text: &str) -> Result<SessionHandle> {
     })
 }
 
-/// The client summary for a table cell.
-fn client(s: &SessionInfo) -> String {
+/// The client summary for a table cell (the CLI's tables and the dashboard's).
+pub(crate) fn client_summary(s: &SessionInfo) -> String {
     let Some(c) = &s.client else { return "-".into() };
     let ip = c.ip_prefix.map_or_else(|| "-".into(), |p| p.to_string());
     match &c.device {

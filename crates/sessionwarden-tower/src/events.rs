@@ -192,6 +192,27 @@ pub enum SecurityEvent {
         /// What the rule compared: old and new network, device, country, ASN, travel
         /// (boxed: it is the largest of the events' fields, and rare).
         evidence: Box<crate::risk::RiskEvidence>,
+    /// A client or a user name went past a rate limit ([`crate::throttle`]). Recorded once
+    /// per window (the block window, or until the rate allows again), not for every refused
+    /// request.
+    #[cfg(feature = "throttle")]
+    Throttled {
+        /// Which rule.
+        rule: crate::throttle::RuleKind,
+        /// The client's /24 or /48, when known. The per-user rule names no user: a name
+        /// typed into a login form may be a password.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        client: Option<sessionwarden_core::client::IpPrefix>,
+        /// Events counted within the period, the one past the limit included.
+        count: u32,
+        /// The limit: `limit` events per `period_secs`.
+        limit: u32,
+        /// The limit's period, in seconds.
+        period_secs: u64,
+        /// Refused (enforce mode) or only recorded (monitor mode).
+        action: crate::throttle::ThrottleAction,
+        /// How long the client is refused, in seconds.
+        retry_after_secs: u64,
     },
 }
 
@@ -222,6 +243,48 @@ impl SecurityEvent {
             Self::SessionsRevoked { .. } => "sessions_revoked",
             Self::AdminAuthFailed { .. } => "admin_auth_failed",
             Self::RiskDetected { .. } => "risk_detected",
+            #[cfg(feature = "throttle")]
+            Self::Throttled { .. } => "throttled",
+        }
+    }
+
+    /// Whether this is a refusal or a failure (a rejected cookie, CSRF check, JWT or admin
+    /// authentication, refresh-token reuse, a corrupt record, a store or keyring failure),
+    /// logged as a warning, rather than the lifecycle of a session, logged as information.
+    ///
+    /// ```
+    /// # extern crate sessionwarden_tower as sessionwarden;
+    /// use sessionwarden::SecurityEvent;
+    /// assert!(SecurityEvent::AdminAuthFailed { reason: "missing" }.is_warning());
+    /// assert!(!SecurityEvent::UserEnabled { user: "alice".into() }.is_warning());
+    /// ```
+    #[must_use]
+    pub fn is_warning(&self) -> bool {
+        match self {
+            Self::CookieRejected { .. }
+            | Self::CorruptRecord { .. }
+            | Self::StoreUnavailable { .. }
+            | Self::KeyringReloadFailed { .. }
+            | Self::JwtRejected { .. }
+            | Self::ForwardingHeaderRejected { .. }
+            | Self::RefreshTokenReuse { .. }
+            | Self::AdminAuthFailed { .. }
+            | Self::RiskDetected { .. } => true,
+            #[cfg(feature = "csrf")]
+            Self::CsrfRejected { .. } => true,
+            #[cfg(feature = "throttle")]
+            Self::Throttled { .. } => true,
+            Self::SessionCreated { .. }
+            | Self::SessionRotated { .. }
+            | Self::SessionDestroyed { .. }
+            | Self::SessionExpired { .. }
+            | Self::SessionRevoked { .. }
+            | Self::SessionEvicted { .. }
+            | Self::UserDisabled { .. }
+            | Self::UserEnabled { .. }
+            | Self::CookieResealed { .. }
+            | Self::KeyringReloaded { .. }
+            | Self::SessionsRevoked { .. } => false,
         }
     }
 
@@ -238,6 +301,8 @@ impl SecurityEvent {
             Self::RefreshTokenReuse { .. } => Some("refresh_reuse"),
             Self::AdminAuthFailed { reason } => Some(reason),
             Self::RiskDetected { rule, .. } => Some(rule.as_str()),
+            #[cfg(feature = "throttle")]
+            Self::Throttled { rule, .. } => Some(rule.as_str()),
             Self::SessionExpired { deadline: ExpiryKind::Idle } => Some("idle"),
             Self::SessionExpired { deadline: ExpiryKind::Absolute } => Some("absolute"),
             _ => None,
@@ -454,6 +519,12 @@ tokio::task_local! {
     pub(crate) static REQUEST: Arc<RequestScope>;
 }
 
+/// The client address of the request the current task serves, if any and known.
+#[cfg_attr(not(feature = "throttle"), allow(dead_code))] // the login throttle reads it
+pub(crate) fn current_client_ip() -> Option<std::net::IpAddr> {
+    REQUEST.try_with(|scope| scope.client_ip()).ok().flatten()
+}
+
 /// The context of the request the current task serves, if any.
 fn current_context() -> Option<RequestContext> {
     REQUEST.try_with(|scope| scope.context()).ok()
@@ -522,20 +593,7 @@ impl Events {
         let context = current_context();
         let kind = event.kind();
         // Refusals and failures are warnings; the lifecycle of sessions is information.
-        let warning = match &event {
-            SecurityEvent::CookieRejected { .. }
-            | SecurityEvent::CorruptRecord { .. }
-            | SecurityEvent::StoreUnavailable { .. }
-            | SecurityEvent::KeyringReloadFailed { .. }
-            | SecurityEvent::JwtRejected { .. }
-            | SecurityEvent::ForwardingHeaderRejected { .. }
-            | SecurityEvent::RefreshTokenReuse { .. }
-            | SecurityEvent::AdminAuthFailed { .. }
-            | SecurityEvent::RiskDetected { .. } => true,
-            #[cfg(feature = "csrf")]
-            SecurityEvent::CsrfRejected { .. } => true,
-            _ => false,
-        };
+        let warning = event.is_warning();
         let ctx = context.as_ref();
         let method = ctx.map(|c| c.method.as_str());
         let path = ctx.map(|c| c.path.as_str());

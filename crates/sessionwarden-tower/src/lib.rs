@@ -53,6 +53,8 @@ pub mod policy;
 pub mod risk;
 mod session;
 pub mod store;
+#[cfg(feature = "throttle")]
+pub mod throttle;
 
 // The core's modules under their old paths, so `crate::id::SessionId` reads as before.
 pub(crate) use sessionwarden_core::{id, record, time};

@@ -30,6 +30,7 @@
 //! | `csrf` | yes | [`CsrfLayer`]: origin checks and session-bound tokens |
 //! | `cache` | | [`CachedStore`], a bounded local read cache (with `redis`: invalidated across the fleet) |
 //! | `client` | | `client`: typed client metadata (IP prefixes, trusted proxies, device summaries) |
+//! | `throttle` | yes | `throttle`: rate limits on session-id guessing, session floods and logins, per process (`governor`) or shared by a fleet through the store |
 //! | `metrics` | | `metrics`: counters, gauges and store latency histograms through the `metrics` facade (`MetricsSink`, `InstrumentedStore`); names in `docs/metrics.md` |
 //! | `geoip` | | `risk::MaxMindDb`: the risk rules' ASN, country and impossible-travel checks from offline `.mmdb` databases |
 //! | `sqlite` | | `sql::SqliteStore`, the embedded store |

@@ -97,7 +97,13 @@ fn each_feature_set_compiles_only_what_it_needs() {
         Case {
             features: "",
             present: &["sessionwarden-tower"],
-            absent: &["form_urlencoded", "moka", "sqlx-core", "redis"],
+            absent: &["form_urlencoded", "moka", "sqlx-core", "redis", "governor"],
+        },
+        // The in-process limiter, without governor's optional dashmap, rand or quanta.
+        Case {
+            features: "throttle",
+            present: &["governor"],
+            absent: &["dashmap", "rand", "quanta", "sqlx-core", "redis", "moka"],
         },
     ];
     for c in &cases {

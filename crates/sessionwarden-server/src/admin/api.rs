@@ -108,8 +108,10 @@ pub struct ErrorBody {
     detail: Option<String>,
 }
 
+/// Why an admin operation failed; the JSON API answers it as [`ErrorBody`], the dashboard
+/// as a message on the page ([`ApiError::status_and_message`]).
 #[derive(Debug)]
-enum ApiError {
+pub(super) enum ApiError {
     Status(StatusCode, String),
     Unsupported { capability: &'static str, why: String },
     Store(StoreError),
@@ -121,6 +123,21 @@ impl ApiError {
     }
     fn unsupported(capability: &'static str, why: &Unsupported) -> Self {
         Self::Unsupported { capability, why: why.to_string() }
+    }
+
+    /// The status and the text a person is shown: the same fixed texts as the JSON bodies
+    /// (a store error is logged, never shown).
+    pub(super) fn status_and_message(&self) -> (StatusCode, String) {
+        match self {
+            Self::Status(status, error) => (*status, error.clone()),
+            Self::Unsupported { why, .. } => {
+                (StatusCode::NOT_IMPLEMENTED, format!("not supported by the configured store: {why}"))
+            }
+            Self::Store(e) => {
+                tracing::warn!(target: "sessionwarden::admin", error = %e, "store error");
+                (StatusCode::SERVICE_UNAVAILABLE, "session store unavailable".into())
+            }
+        }
     }
 }
 
@@ -154,11 +171,11 @@ impl IntoResponse for ApiError {
     }
 }
 
-fn index(state: &AdminState) -> Result<&Arc<dyn SessionIndex>, ApiError> {
+pub(super) fn index(state: &AdminState) -> Result<&Arc<dyn SessionIndex>, ApiError> {
     state.index.as_ref().map_err(|why| ApiError::unsupported("session_index", why))
 }
 
-fn audit(state: &AdminState) -> Result<&Arc<dyn AuditLog>, ApiError> {
+pub(super) fn audit(state: &AdminState) -> Result<&Arc<dyn AuditLog>, ApiError> {
     state.audit.as_ref().map_err(|why| ApiError::unsupported("audit_log", why))
 }
 
@@ -169,7 +186,7 @@ fn key_path(state: &AdminState) -> Result<std::path::PathBuf, ApiError> {
     })
 }
 
-fn parse_handle(raw: &str) -> Result<SessionHandle, ApiError> {
+pub(super) fn parse_handle(raw: &str) -> Result<SessionHandle, ApiError> {
     SessionHandle::parse(raw).ok_or_else(|| {
         ApiError::new(StatusCode::BAD_REQUEST, "not a session handle (22 characters of base64url)")
     })
@@ -220,7 +237,7 @@ struct ListParams {
 
 /// The one place the admin API lists sessions: a page of the index's handle-ordered
 /// listing, which stays a primary-key range read at millions of sessions.
-async fn listing(
+pub(super) async fn listing(
     index: &dyn SessionIndex,
     user: Option<&str>,
     after: Option<SessionHandle>,
@@ -314,9 +331,15 @@ async fn revoke_session(
     State(state): State<AdminState>,
     Path(handle): Path<String>,
 ) -> Result<Json<Revoked>, ApiError> {
-    let index = index(&state)?;
-    let handle = parse_handle(&handle)?;
-    if !index.revoke(&handle).await? {
+    revoke_one(&state, &parse_handle(&handle)?).await?;
+    Ok(Json(Revoked { revoked_sessions: 1, user: None }))
+}
+
+/// Revokes the session named `handle` and its tokens (the API's and the dashboard's one
+/// implementation).
+pub(super) async fn revoke_one(state: &AdminState, handle: &SessionHandle) -> Result<(), ApiError> {
+    let index = index(state)?;
+    if !index.revoke(handle).await? {
         return Err(ApiError::new(StatusCode::NOT_FOUND, "no live session has this handle"));
     }
     // The session's JWTs carry its handle as `sid`: its refresh families end with it.
@@ -326,8 +349,8 @@ async fn revoke_session(
         .revoke_session(handle.as_str())
         .await
         .map_err(|e| ApiError::Store(StoreError::unavailable("token store", e)))?;
-    state.app.events.record(state.app.clock.now(), SecurityEvent::SessionRevoked { session: handle });
-    Ok(Json(Revoked { revoked_sessions: 1, user: None }))
+    state.app.events.record(state.app.clock.now(), SecurityEvent::SessionRevoked { session: handle.clone() });
+    Ok(())
 }
 
 /// Revokes every session of a user and, as `POST /logout-everywhere` does, every refresh-token
@@ -343,15 +366,21 @@ async fn revoke_user(
     State(state): State<AdminState>,
     Path(user): Path<String>,
 ) -> Result<Json<Revoked>, ApiError> {
-    // Decided before any token is touched: a partial revocation would look like a whole one.
-    let index = index(&state)?;
-    revoke_tokens(&state, &user).await?;
-    let sessions = index.revoke_user(&user).await?;
-    state
-        .app
-        .events
-        .record(state.app.clock.now(), SecurityEvent::SessionsRevoked { user: Some(user.clone()), sessions });
+    let sessions = revoke_user_sessions(&state, &user).await?;
     Ok(Json(Revoked { revoked_sessions: sessions, user: Some(user) }))
+}
+
+/// Revokes every session and token of `user`; how many sessions ended.
+pub(super) async fn revoke_user_sessions(state: &AdminState, user: &str) -> Result<u64, ApiError> {
+    // Decided before any token is touched: a partial revocation would look like a whole one.
+    let index = index(state)?;
+    revoke_tokens(state, user).await?;
+    let sessions = index.revoke_user(user).await?;
+    state.app.events.record(
+        state.app.clock.now(),
+        SecurityEvent::SessionsRevoked { user: Some(user.to_owned()), sessions },
+    );
+    Ok(sessions)
 }
 
 /// What disabling or enabling a user did.
@@ -367,7 +396,7 @@ struct UserState {
 }
 
 /// The answer for a failed disable or enable.
-fn users_error(e: crate::users::UsersError) -> ApiError {
+pub(super) fn users_error(e: crate::users::UsersError) -> ApiError {
     match e {
         crate::users::UsersError::Unsupported(why) => ApiError::unsupported("account_locks", &why),
         crate::users::UsersError::Store(e) => ApiError::Store(e),
@@ -507,21 +536,21 @@ struct EventList {
     events: Vec<AuditEntry>,
 }
 
-#[derive(Deserialize, IntoParams)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-struct EventParams {
+pub(super) struct EventParams {
     /// Only this kind (`session_revoked`, …).
     #[serde(rename = "type")]
     #[param(rename = "type")]
-    kind: Option<String>,
+    pub(super) kind: Option<String>,
     /// Only this user.
-    user: Option<String>,
+    pub(super) user: Option<String>,
     /// At or after: Unix seconds or RFC 3339 (`2026-01-02T03:04:05Z`).
-    since: Option<String>,
+    pub(super) since: Option<String>,
     /// Before: Unix seconds or RFC 3339.
-    until: Option<String>,
+    pub(super) until: Option<String>,
     /// At most this many (default 100, at most 1000).
-    limit: Option<usize>,
+    pub(super) limit: Option<usize>,
 }
 
 fn parse_time(name: &str, raw: Option<&str>) -> Result<Option<Timestamp>, ApiError> {
@@ -547,36 +576,43 @@ async fn list_events(
     State(state): State<AdminState>,
     Query(p): Query<EventParams>,
 ) -> Result<Json<EventList>, ApiError> {
-    let log = audit(&state)?;
+    Ok(Json(EventList { events: query_events(&state, p).await? }))
+}
+
+/// The audit records `p` asks for, newest first. Empty filters count as absent (a form
+/// sends every field).
+pub(super) async fn query_events(state: &AdminState, p: EventParams) -> Result<Vec<AuditEntry>, ApiError> {
+    let log = audit(state)?;
     let limit = p.limit.unwrap_or(DEFAULT_EVENTS_LIMIT);
     if limit == 0 || limit > MAX_EVENTS_LIMIT {
         return Err(ApiError::new(StatusCode::BAD_REQUEST, "limit must be 1 to 1000"));
     }
+    let given = |v: Option<String>| v.filter(|v| !v.trim().is_empty());
     let mut query = AuditQuery::newest(limit);
-    query.kind = p.kind;
-    query.user = p.user;
-    query.since = parse_time("since", p.since.as_deref())?;
-    query.until = parse_time("until", p.until.as_deref())?;
-    Ok(Json(EventList { events: log.query(&query).await? }))
+    query.kind = given(p.kind);
+    query.user = given(p.user);
+    query.since = parse_time("since", given(p.since).as_deref().map(str::trim))?;
+    query.until = parse_time("until", given(p.until).as_deref().map(str::trim))?;
+    Ok(log.query(&query).await?)
 }
 
 // ---- keys ----
 
 /// One key: id, state, creation time. Never key material.
 #[derive(Serialize, ToSchema)]
-struct KeyRow {
+pub(super) struct KeyRow {
     /// The key id.
-    kid: u32,
+    pub(super) kid: u32,
     /// `primary`, `verify` or `retired`.
-    state: &'static str,
+    pub(super) state: &'static str,
     /// Created, Unix seconds.
-    created: i64,
+    pub(super) created: i64,
 }
 
 /// The keyring's keys.
 #[derive(Serialize, ToSchema)]
-struct KeyList {
-    keys: Vec<KeyRow>,
+pub(super) struct KeyList {
+    pub(super) keys: Vec<KeyRow>,
 }
 
 fn key_rows(file: &KeyringFile) -> KeyList {
@@ -635,12 +671,17 @@ async fn change_keys(
         (status = 501, body = ErrorBody, description = "keys come from the environment"),
     ))]
 async fn list_keys(State(state): State<AdminState>) -> Result<Json<KeyList>, ApiError> {
-    let path = key_path(&state)?;
+    keys(&state).await.map(Json)
+}
+
+/// The keyring file's keys.
+pub(super) async fn keys(state: &AdminState) -> Result<KeyList, ApiError> {
+    let path = key_path(state)?;
     let file = tokio::task::spawn_blocking(move || KeyringFile::load(&path))
         .await
         .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "keyring file could not be read"))?
         .map_err(|e| keyring_error(&e))?;
-    Ok(Json(key_rows(&file)))
+    Ok(key_rows(&file))
 }
 
 /// Adds a new primary key; the old primary only verifies from now on.
@@ -650,7 +691,12 @@ async fn list_keys(State(state): State<AdminState>) -> Result<Json<KeyList>, Api
         (status = 501, body = ErrorBody, description = "keys come from the environment"),
     ))]
 async fn rotate_key(State(state): State<AdminState>) -> Result<Json<KeyList>, ApiError> {
-    change_keys(&state, |file, now| file.rotate(now).map(|_| ())).await.map(Json)
+    rotate(&state).await.map(Json)
+}
+
+/// Adds a new primary key; the keys after the change.
+pub(super) async fn rotate(state: &AdminState) -> Result<KeyList, ApiError> {
+    change_keys(state, |file, now| file.rotate(now).map(|_| ())).await
 }
 
 /// Retires a verify-only key: what it sealed is rejected from now on.
@@ -666,8 +712,13 @@ async fn retire_key(
     State(state): State<AdminState>,
     Path(kid): Path<String>,
 ) -> Result<Json<KeyList>, ApiError> {
-    let kid = KeyId::parse(&kid).ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "not a key id"))?;
-    change_keys(&state, move |file, _| file.retire(kid)).await.map(Json)
+    retire(&state, &kid).await.map(Json)
+}
+
+/// Retires the verify-only key `kid`; the keys after the change.
+pub(super) async fn retire(state: &AdminState, kid: &str) -> Result<KeyList, ApiError> {
+    let kid = KeyId::parse(kid).ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "not a key id"))?;
+    change_keys(state, move |file, _| file.retire(kid)).await
 }
 
 // ---- document ----

@@ -15,9 +15,21 @@
 //!   [`SecurityEvent::AdminAuthFailed`] event (OWASP ASVS 7.4.5: administrators can end
 //!   sessions, so the plane that does it is authenticated on its own).
 //! - **Router.** [`admin_router`] merges the JSON API and its OpenAPI document
-//!   ([`api`]), then puts the token check in front of all of it, fallback included.
+//!   ([`api`]) and `/metrics`, and puts the token check in front of all of it, fallback
+//!   included: any path that is not a dashboard page needs the bearer token.
+//! - **Dashboard.** The HTML pages under `/admin` ([`dashboard`]) are the exception: a
+//!   browser cannot send a bearer header, so they sit beside the token check, not behind it,
+//!   and are reached through a dashboard session of their own that only the admin token
+//!   opens (posted once to the sign-in form, checked by the same [`AdminToken::matches`]).
+//!   Their actions call the API's functions; nothing is implemented twice.
+//! - **Events per minute.** [`EventRate`], a sink of the event hub, counts them for the
+//!   dashboard's chart; `serve` registers it when the admin listener is on.
 
 pub mod api;
+pub mod dashboard;
+mod rate;
+
+pub use self::rate::{EventRate, Minute};
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -182,6 +194,10 @@ pub struct AdminState {
     key_file: Arc<tokio::sync::Mutex<()>>,
     /// What renders the Prometheus metrics served at `/metrics`, when they are on.
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    /// Events per minute for the dashboard's chart, if counted.
+    pub event_rate: Option<EventRate>,
+    /// Whether cookies are `Secure` (not under `--insecure-cookies`): the dashboard's follow.
+    pub secure_cookies: bool,
 }
 
 impl AdminState {
@@ -195,7 +211,17 @@ impl AdminState {
             keys,
             key_file: Arc::new(tokio::sync::Mutex::new(())),
             metrics: app.metrics.clone(),
+            event_rate: None,
+            secure_cookies: app.cookie.is_secure(),
         }
+    }
+
+    /// With the dashboard's events chart fed by `rate` (a sink of the application's event
+    /// hub; without one the dashboard says it has no counts).
+    #[must_use]
+    pub fn with_event_rate(mut self, rate: EventRate) -> Self {
+        self.event_rate = Some(rate);
+        self
     }
 
     /// The keyring file, if keys come from one.
@@ -207,18 +233,23 @@ impl AdminState {
     }
 }
 
-/// The admin router: every admin part, behind the bearer-token check.
+/// The admin router: the JSON API, its document and `/metrics` behind the bearer-token
+/// check, and the dashboard's pages beside it behind their own sign-in.
 ///
 /// `token` is `None` only for a loopback listener without a token ([`AdminConfig::new`]
 /// refuses anything else); then every request is let through.
 pub fn admin_router(state: AdminState, token: Option<AdminToken>) -> Router {
     let mut router = Router::new().merge(api::router(state.clone()));
-    // Further admin parts merge here, before the layer below, so the token check covers them
-    // too: the Prometheus text at `/metrics` and the HTML dashboard at `/admin`.
+    // Further machine-facing parts merge here, before the layer below, so the token check
+    // covers them too.
     if let Some(handle) = state.metrics.clone() {
         router = router.merge(crate::metrics::metrics_router(handle));
     }
-    authenticated(router, state.app, token)
+    // An explicit fallback, so it is this router's (behind the token check) that answers
+    // every path no route claims, not the dashboard's.
+    let router = router.fallback(|| async { StatusCode::NOT_FOUND });
+    let api = authenticated(router, state.app.clone(), token.clone());
+    api.merge(dashboard::router(state, token))
 }
 
 /// Puts the token check in front of every route of `router` and its fallback.

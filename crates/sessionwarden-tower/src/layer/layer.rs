@@ -59,6 +59,9 @@ pub(crate) struct Shared {
     pub(crate) account_locks: Option<Arc<dyn crate::store::AccountLocks>>,
     /// The risk rules compared when a session loads; `None` when every rule is off.
     pub(crate) risk: Option<Arc<crate::risk::RiskRules>>,
+    /// The rate limits on id guessing and session floods.
+    #[cfg(feature = "throttle")]
+    pub(crate) throttle: Option<crate::throttle::Throttle>,
 }
 
 /// The default limit of a server-side session's stored size: 64 KiB. A session is read
@@ -112,6 +115,8 @@ impl SessionLayer {
                 session_limit: None,
                 account_locks: None,
                 risk: Some(Arc::new(crate::risk::RiskRules::default())),
+                #[cfg(feature = "throttle")]
+                throttle: None,
             }),
         }
     }
@@ -139,6 +144,8 @@ impl SessionLayer {
             session_limit: arc.session_limit.clone(),
             account_locks: arc.account_locks.clone(),
             risk: arc.risk.clone(),
+            #[cfg(feature = "throttle")]
+            throttle: arc.throttle.clone(),
         });
         f(&mut shared);
         Self { shared: Arc::new(shared) }
@@ -273,6 +280,27 @@ impl SessionLayer {
     pub fn with_risk_rules(self, rules: crate::risk::RiskRules) -> Self {
         let rules = (!rules.is_off()).then(|| Arc::new(rules));
         self.map(|s| s.risk = rules)
+    /// Limits session-id guessing and session floods per client (see [`crate::throttle`]):
+    /// past a limit in enforce mode a request gets 429 with `Retry-After`, and nothing of
+    /// its session is saved. Give the same [`crate::throttle::Throttle`] to the login
+    /// handler for the login limits, and the same event hub as the layer's.
+    ///
+    /// ```
+    /// # extern crate sessionwarden_tower as sessionwarden;
+    /// use std::sync::Arc;
+    /// use sessionwarden::{Events, MemoryStore, SessionLayer, SystemClock, keyring::{Keyring, KeySet}, Timestamp};
+    /// use sessionwarden::throttle::{Throttle, ThrottleConfig};
+    /// let events = Events::default();
+    /// let throttle = Throttle::in_process(ThrottleConfig::default(), events.clone(), Arc::new(SystemClock));
+    /// let keyring = Keyring::new(KeySet::generate(Timestamp::from_unix(0))?);
+    /// let layer = SessionLayer::new(MemoryStore::default(), keyring).with_events(events).with_throttle(throttle);
+    /// # drop(layer);
+    /// # Ok::<(), sessionwarden::keyring::KeyringError>(())
+    /// ```
+    #[cfg(feature = "throttle")]
+    #[must_use]
+    pub fn with_throttle(self, throttle: crate::throttle::Throttle) -> Self {
+        self.map(|s| s.throttle = Some(throttle))
     }
 
     /// Sets the clock (inject a [`crate::ManualClock`] in tests).

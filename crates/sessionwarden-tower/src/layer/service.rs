@@ -128,10 +128,26 @@ where
             retention: shared.address_retention,
             ..ClientInputs::default()
         };
+        #[cfg(feature = "throttle")]
+        let (presented_one, client) = (matches!(cookie, Presented::One(_)), scope.clone());
         let session = Session::new(shared.clone(), cookie, inputs, scope.clone());
         req.extensions_mut().insert(session.clone());
         Box::pin(REQUEST.scope(scope, async move {
+            // Rate limits (crate::throttle): a client inside an id-guessing block window is
+            // refused before its handler; after it, bad cookies and new sessions are counted.
+            #[cfg(feature = "throttle")]
+            if let Some(throttle) = &shared.throttle
+                && let Some(refused) = throttle.before_handler(|| client.client_ip(), presented_one)
+            {
+                return Ok(refused);
+            }
             let mut res = inner.call(req).await?;
+            #[cfg(feature = "throttle")]
+            if let Some(throttle) = &shared.throttle
+                && let Some(refused) = throttle.after_handler(&session, || client.client_ip(), presented_one).await
+            {
+                return Ok(refused);
+            }
             let (cookie, uncacheable) = match session.finish().await {
                 Finish::Untouched => return Ok(res),
                 Finish::Touched { cookie, uncacheable } => (cookie, uncacheable),

@@ -274,6 +274,8 @@ impl EventSink for MetricsSink {
             SecurityEvent::SessionRevoked { .. } | SecurityEvent::SessionsRevoked { .. } => {}
             // Logged and audited; no metric of their own yet.
             SecurityEvent::ForwardingHeaderRejected { .. } | SecurityEvent::AdminAuthFailed { .. } => {}
+            #[cfg(feature = "throttle")]
+            SecurityEvent::Throttled { .. } => {}
             // The per-user cap ended a session.
             SecurityEvent::SessionEvicted { .. } => {
                 self.evicted.increment(1);

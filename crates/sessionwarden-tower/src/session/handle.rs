@@ -81,6 +81,14 @@ fn observed(client: &ClientInputs) -> crate::risk::Observed<'_> {
     }
 }
 
+/// See [`Session::throttle_facts`].
+#[cfg(feature = "throttle")]
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ThrottleFacts {
+    pub(crate) stale_cookie: bool,
+    pub(crate) creates_session: bool,
+}
+
 /// What the layer must do to the response after the handler ran.
 pub(crate) enum Finish {
     /// Nothing: the session was never touched.
@@ -580,6 +588,27 @@ impl Session {
             }
         }
         Ok(())
+    }
+
+    /// What the rate limits ask of the request once its handler ran: whether the cookie it
+    /// presented named no live session (it did not open, had expired, or the store did not
+    /// know it), and whether the end of the request will create a session.
+    #[cfg(feature = "throttle")]
+    pub(crate) async fn throttle_facts(&self) -> ThrottleFacts {
+        let st = self.inner.state.lock().await;
+        let shared = self.shared();
+        match *st.phase() {
+            Phase::NoSession { stale_cookie } | Phase::Destroyed { stale_cookie } => {
+                ThrottleFacts { stale_cookie, creates_session: false }
+            }
+            Phase::Live(ref live) => {
+                let renew = i64::try_from(shared.expiry.renew_interval().as_secs()).unwrap_or(i64::MAX);
+                let creates_session = matches!(live.persisted, Persisted::New { .. })
+                    && matches!(live.plan(shared.now(), renew), Plan::Write { .. });
+                ThrottleFacts { stale_cookie: live.stale_cookie, creates_session }
+            }
+            Phase::Unloaded { .. } | Phase::Failed { .. } => ThrottleFacts::default(),
+        }
     }
 
     /// Saves what changed, after the handler ran.

@@ -300,7 +300,7 @@ impl State {
     }
 
     /// The phase, for reading.
-    #[cfg(test)]
+    #[cfg(any(test, feature = "throttle"))]
     pub(crate) fn phase(&self) -> &Phase {
         &self.phase
     }

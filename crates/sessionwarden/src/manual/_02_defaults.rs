@@ -12,6 +12,7 @@
 //! | `Cache-Control` on session responses | `private`, with `Vary: Cookie` | a shared cache never stores one user's page for another |
 //! | CSRF | origin check + session-bound token on every unsafe method | see [`crate::csrf`] |
 //! | JWT | `exp` required, `iss`/`aud` required, `typ` `at+jwt`, one algorithm per key, never `none`, tokens over 8 KB refused before parsing | RFC 8725 (JWT best current practice), RFC 9068 |
+//! | rate limits | on, enforced: id guessing `20/min,block=15m`, new sessions `60/min` per client prefix; login attempts `10/min,block=5m` per client, `5/min` per user name | a stale cookie per session end is a browser, twenty a minute is not; the login limits follow ASVS 2.2.1 (anti-automation) without letting anyone lock an account out for longer than the rate (NIST SP 800-63B 5.2.2); see the `throttle` module |
 //!
 //! Weakening any of these is a method named for what it does:
 //! [`CookieConfig::insecure_allow_http`](crate::CookieConfig::insecure_allow_http),
