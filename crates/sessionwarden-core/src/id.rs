@@ -251,6 +251,22 @@ mod tests {
         assert_eq!(SessionHandle::parse("../../etc"), None);
     }
 
+    /// OWASP ASVS 7.2.3: ids are unique and carry 256 random bits. No test can prove a CSPRNG;
+    /// this one fails for the usual ways of getting one wrong: a constant or repeating id, or a
+    /// buffer only partly filled (a byte position that never changes).
+    #[test]
+    fn generated_ids_are_distinct_and_random_in_every_byte() {
+        const N: usize = 4096;
+        let ids: Vec<[u8; SESSION_ID_LEN]> = (0..N).map(|_| *SessionId::generate().expose_bytes()).collect();
+        let distinct: std::collections::HashSet<_> = ids.iter().collect();
+        assert_eq!(distinct.len(), N, "a generated id repeated");
+        for pos in 0..SESSION_ID_LEN {
+            let values: std::collections::HashSet<u8> = ids.iter().map(|id| id[pos]).collect();
+            // 4096 uniform bytes miss on average 256 * (255/256)^4096 < 0.001 of the 256 values.
+            assert!(values.len() > 200, "byte {pos} took only {} values", values.len());
+        }
+    }
+
     #[test]
     fn from_bytes_checks_length() {
         assert!(SessionId::from_bytes(&[0u8; 31]).is_none());

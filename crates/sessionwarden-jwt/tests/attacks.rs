@@ -307,6 +307,26 @@ fn allowlist_refuses_algorithms_not_configured() {
     assert_eq!(jwt.verify_at(ed.token(), NOW).unwrap_err().reason(), "alg_not_allowed");
 }
 
+/// OWASP ASVS 9.2.4: two services sharing one key each issue tokens naming their own audience,
+/// and each refuses the other's.
+#[test]
+fn one_key_two_audiences_never_cross() {
+    let service = |audience: &str| {
+        let keys = JwtKeySet::single(JwtKey::hs256("hs1", &HS_SECRET).unwrap());
+        Jwt::new(keys, JwtConfig::default().with_audience(audience)).unwrap()
+    };
+    let (orders, billing) = (service("orders"), service("billing"));
+    let for_orders = orders.issue_at(&AccessTokenRequest::new("alice"), NOW).unwrap();
+    let for_billing = billing.issue_at(&AccessTokenRequest::new("alice"), NOW).unwrap();
+    assert_eq!(orders.verify_at(for_orders.token(), NOW).unwrap().aud().to_vec(), vec!["orders".to_owned()]);
+    assert_eq!(
+        billing.verify_at(for_billing.token(), NOW).unwrap().aud().to_vec(),
+        vec!["billing".to_owned()]
+    );
+    assert_eq!(billing.verify_at(for_orders.token(), NOW).unwrap_err().reason(), "wrong_audience");
+    assert_eq!(orders.verify_at(for_billing.token(), NOW).unwrap_err().reason(), "wrong_audience");
+}
+
 #[test]
 fn config_bounds() {
     let key = || JwtKeySet::single(JwtKey::hs256("1", &HS_SECRET).unwrap());

@@ -1,7 +1,9 @@
 //! CSRF protection through the real router: one named table of attacks and legitimate
 //! requests. Each case runs on a fresh server and a fresh browser that already holds a
 //! session with one note; it asserts the status, the `csrf_rejected` event's reason (or
-//! that there was none), and that a refused request changed nothing.
+//! that there was none), and that a refused request changed nothing. Beside it, the two rules
+//! the CSRF defence leans on: state changes take unsafe methods only (OWASP ASVS 3.5.3), and
+//! the session cookie's value travels in `Set-Cookie` alone (ASVS 3.3.4).
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use std::sync::{Arc, OnceLock};
@@ -554,6 +556,143 @@ async fn wrong_password_and_unknown_user_look_the_same() {
     // Both ran one argon2 verification: within a factor of three of each other.
     let (a, b) = (answers[0].2.as_secs_f64(), answers[1].2.as_secs_f64());
     assert!(a < 3.0 * b && b < 3.0 * a, "known {a:.3}s vs unknown {b:.3}s");
+}
+
+/// ASVS 3.5.3: every route that changes state or credentials answers `GET` and `HEAD` with 405,
+/// so a link, an image or a prefetch cannot log in, log out, re-authenticate or revoke
+/// anything: the CSRF layer lets safe methods pass, and this is why that is safe. The requests
+/// even carry a valid CSRF token and same-origin headers: the method alone refuses them.
+#[tokio::test]
+async fn asvs_3_5_3_state_changes_refuse_safe_methods() {
+    let mut w = World::new(Cfg::Default).await;
+    let t0 = token(&mut w.browser).await;
+    let t = login(&mut w.browser, &t0).await.json()["csrf_token"].as_str().unwrap().to_owned();
+    assert_eq!(post_note(&mut w.browser, &t, "kept").await.status, 200);
+    let handle =
+        w.browser.send(get("/account/sessions"), Body::empty()).await.json()["sessions"][0]["handle"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    let revoke_own = format!("/account/sessions/{handle}/revoke");
+    let paths = [
+        "/login?username=alice&password=wonderland",
+        "/logout",
+        "/logout-everywhere",
+        "/reauth?password=wonderland",
+        "/account/password?current_password=wonderland&new_password=changed",
+        "/account/sessions/revoke-others",
+        revoke_own.as_str(),
+        "/token/refresh",
+        "/token/revoke",
+    ];
+    for method in ["GET", "HEAD"] {
+        for path in paths {
+            let req = axum::http::Request::builder()
+                .method(method)
+                .uri(path)
+                .header("host", HOST)
+                .header("sec-fetch-site", "same-origin")
+                .header("x-csrf-token", &t);
+            let r = w.browser.send(req, Body::empty()).await;
+            assert_eq!(r.status, 405, "{method} {path}");
+            assert!(r.set_cookies().is_empty(), "{method} {path}: {:?}", r.set_cookies());
+        }
+        // A stranger's GET with credentials in the query logs nobody in.
+        let mut stranger = w.stranger();
+        let req = axum::http::Request::builder()
+            .method(method)
+            .uri("/login?username=alice&password=wonderland")
+            .header("host", HOST)
+            .header("sec-fetch-site", "same-origin");
+        assert_eq!(stranger.send(req, Body::empty()).await.status, 405);
+        assert_eq!(stranger.send(get("/me"), Body::empty()).await.status, 401, "{method}: nobody logged in");
+    }
+    assert_eq!(
+        w.browser.send(get("/me"), Body::empty()).await.json(),
+        json!({"user": "alice"}),
+        "still logged in"
+    );
+    assert_eq!(w.browser.send(get("/notes"), Body::empty()).await.json(), json!({"notes": ["kept"]}));
+    assert_eq!(
+        w.browser.send(get("/account/sessions"), Body::empty()).await.json()["sessions"][0]["handle"],
+        handle
+    );
+    let mut fresh = w.stranger();
+    let ft = token(&mut fresh).await;
+    assert_eq!(login(&mut fresh, &ft).await.status, 200, "the password did not change");
+}
+
+/// ASVS 3.3.4: the session cookie is `HttpOnly`, and its value (or the session id inside it, in
+/// any common encoding) reaches the client through `Set-Cookie` only: never in a body or any
+/// other header of the login flow, the token route or the self-service listing.
+#[tokio::test]
+async fn asvs_3_3_4_the_session_cookie_travels_in_set_cookie_only() {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    let mut w = World::new(Cfg::Default).await;
+    let mut responses: Vec<(&str, TestResponse)> = Vec::new();
+    let mut cookies: Vec<String> = Vec::new();
+    let r = w.browser.send(get("/csrf-token"), Body::empty()).await;
+    let t0 = r.json()["csrf_token"].as_str().unwrap().to_owned();
+    responses.push(("GET /csrf-token", r));
+    cookies.extend(w.browser.jar.values().cloned());
+    let r = login(&mut w.browser, &t0).await;
+    assert_eq!(r.status, 200);
+    let t = r.json()["csrf_token"].as_str().unwrap().to_owned();
+    responses.push(("POST /login", r));
+    cookies.extend(w.browser.jar.values().cloned());
+    responses.push(("POST /notes", post_note(&mut w.browser, &t, "n").await));
+    for path in ["/me", "/notes", "/session/data", "/csrf-token", "/token", "/account/sessions"] {
+        let r = w.browser.send(get(path), Body::empty()).await;
+        assert_eq!(r.status, 200, "{path}: {}", r.body);
+        responses.push((path, r));
+    }
+    cookies.extend(w.browser.jar.values().cloned());
+    cookies.sort();
+    cookies.dedup();
+    assert!(cookies.len() >= 2, "the login issued a new cookie: {cookies:?}");
+
+    // Each value, its envelope's long parts, and the id those parts carry, in common encodings.
+    let mut secrets = Vec::new();
+    for value in &cookies {
+        secrets.push(value.clone());
+        for part in value.split('.').filter(|p| p.len() >= 16) {
+            secrets.push(part.to_owned());
+            if let Ok(bytes) = URL_SAFE_NO_PAD.decode(part) {
+                secrets.extend(sessionwarden_test::env::encodings(&bytes));
+            }
+        }
+    }
+    for (what, r) in &responses {
+        // JWTs in a body are searched decoded too: a session id could hide in a claim.
+        let mut text = r.body.clone();
+        for word in r.body.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')) {
+            for part in word.split('.') {
+                if let Ok(bytes) = URL_SAFE_NO_PAD.decode(part) {
+                    text.push('\n');
+                    text.push_str(&String::from_utf8_lossy(&bytes));
+                }
+            }
+        }
+        for (name, value) in &r.headers {
+            if name != axum::http::header::SET_COOKIE {
+                text.push('\n');
+                text.push_str(&String::from_utf8_lossy(value.as_bytes()));
+            }
+        }
+        for secret in &secrets {
+            assert!(!text.contains(secret.as_str()), "{what}: the session cookie's value outside Set-Cookie");
+        }
+        for sc in r.set_cookies() {
+            assert!(sc.split("; ").any(|a| a == "HttpOnly"), "{what}: {sc}");
+        }
+    }
+    let login_set_cookie = responses[1].1.set_cookies().join("\n");
+    assert!(
+        cookies.iter().any(|c| login_set_cookie.contains(c.as_str())),
+        "the login's Set-Cookie carries the new value (the check above looked at real values)"
+    );
 }
 
 /// The documented limit of the pure cookie store: logout expires the cookie in the browser,
