@@ -192,6 +192,7 @@ pub enum SecurityEvent {
         /// What the rule compared: old and new network, device, country, ASN, travel
         /// (boxed: it is the largest of the events' fields, and rare).
         evidence: Box<crate::risk::RiskEvidence>,
+    },
     /// A client or a user name went past a rate limit ([`crate::throttle`]). Recorded once
     /// per window (the block window, or until the rate allows again), not for every refused
     /// request.

@@ -280,6 +280,8 @@ impl SessionLayer {
     pub fn with_risk_rules(self, rules: crate::risk::RiskRules) -> Self {
         let rules = (!rules.is_off()).then(|| Arc::new(rules));
         self.map(|s| s.risk = rules)
+    }
+
     /// Limits session-id guessing and session floods per client (see [`crate::throttle`]):
     /// past a limit in enforce mode a request gets 429 with `Retry-After`, and nothing of
     /// its session is saved. Give the same [`crate::throttle::Throttle`] to the login
