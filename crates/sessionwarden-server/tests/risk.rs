@@ -125,6 +125,9 @@ fn args(dir: &std::path::Path, user: &str, risk: &[&str]) -> ServeArgs {
         trusted_proxy: vec!["10.0.0.0/8".parse().unwrap()],
         geoip_db: vec![geoip_db(dir)],
         risk: risk.iter().map(|s| s.parse().unwrap()).collect(),
+        // Many logins from a few addresses against shared stores: the rate limits are
+        // another test's subject.
+        throttle_mode: sessionwarden::throttle::Mode::Off,
         // The cases move the clock by hours and days: no deadline may end the session first.
         idle_timeout: 0,
         absolute_timeout: 0,
@@ -486,9 +489,29 @@ fn decode(part: &str) -> Value {
     serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
 }
 
-/// Captures the JSON log lines of the current thread.
+/// Captured JSON log lines.
 #[derive(Clone, Default)]
 struct Logs(Arc<parking_lot::Mutex<Vec<u8>>>);
+
+/// Every log line of this test binary, from a global JSON subscriber installed once. Global,
+/// not a thread's default: a default set on one thread races with callsites other tests
+/// register at the same moment (their interest can be cached as "never"), and lines went
+/// missing under load.
+fn captured_logs() -> Logs {
+    static LOGS: std::sync::OnceLock<Logs> = std::sync::OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = Logs::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("the only global subscriber");
+        logs
+    })
+    .clone()
+}
 
 impl std::io::Write for Logs {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -506,14 +529,7 @@ impl std::io::Write for Logs {
 /// carries the cookie, the session id inside it, the password or the key.
 #[tokio::test(flavor = "current_thread")]
 async fn caep_export_and_no_secret_anywhere() {
-    let logs = Logs::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let logs = captured_logs();
 
     let dir = support::TempDir::new();
     let user = format!("dave-{}", tag());

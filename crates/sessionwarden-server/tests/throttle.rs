@@ -366,14 +366,7 @@ async fn a_csrf_token_loop_is_refused_before_it_fills_the_store() {
 /// no cookie, no session id in any event or log line.
 #[tokio::test]
 async fn no_event_or_log_line_holds_a_secret() {
-    let buffer = Arc::new(Mutex::new(Vec::<u8>::new()));
-    let writer = {
-        let buffer = buffer.clone();
-        move || Capture(buffer.clone())
-    };
-    let subscriber =
-        tracing_subscriber::fmt().json().with_max_level(tracing::Level::TRACE).with_writer(writer).finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let buffer = captured_logs();
 
     let dir = support::TempDir::new();
     let run = run_id();
@@ -413,8 +406,7 @@ async fn no_event_or_log_line_holds_a_secret() {
         let _ = c.get("/notes").await;
         secrets.push(forged);
     }
-    drop(_guard);
-    let logs = String::from_utf8(buffer.lock().unwrap().clone()).unwrap();
+    let logs = String::from_utf8_lossy(&buffer.lock().unwrap()).into_owned();
     let recorded = serde_json::to_string(&events.recent()).unwrap();
     assert!(recorded.contains("\"kind\":\"throttled\""), "limits tripped: {recorded}");
     assert!(logs.contains("throttled"), "and were logged");
@@ -430,6 +422,30 @@ async fn no_event_or_log_line_holds_a_secret() {
 }
 
 /// A `MakeWriter` into a shared buffer.
+/// Every log line of this test binary, from a global JSON subscriber installed once. Global,
+/// not a thread's default: a default set on one thread races with callsites other tests
+/// register at the same moment (their interest can be cached as "never"), and lines went
+/// missing under load.
+fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
+    static BUFFER: std::sync::OnceLock<Arc<Mutex<Vec<u8>>>> = std::sync::OnceLock::new();
+    BUFFER
+        .get_or_init(|| {
+            let buffer = Arc::new(Mutex::new(Vec::<u8>::new()));
+            let writer = {
+                let buffer = buffer.clone();
+                move || Capture(buffer.clone())
+            };
+            let subscriber = tracing_subscriber::fmt()
+                .json()
+                .with_max_level(tracing::Level::TRACE)
+                .with_writer(writer)
+                .finish();
+            tracing::subscriber::set_global_default(subscriber).expect("the only global subscriber");
+            buffer
+        })
+        .clone()
+}
+
 struct Capture(Arc<Mutex<Vec<u8>>>);
 
 impl std::io::Write for Capture {
