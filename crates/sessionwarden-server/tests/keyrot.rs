@@ -413,3 +413,126 @@ async fn the_watcher_follows_another_servers_rotation() {
     .await;
     assert!(seen, "b never saw the rotation");
 }
+
+fn write_private(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+}
+
+/// The binary, on the embedded SQLite store: the `keys` commands act on the shared keyring, and
+/// a server (or command) given the wrong KEK exits at once with one line naming `--kek-file`,
+/// holding neither KEK nor any key.
+#[test]
+fn the_binary_refuses_a_wrong_kek_in_one_line_without_key_material() {
+    let dir = support::TempDir::new();
+    let (good, wrong) = (dir.path().join("kek"), dir.path().join("kek.wrong"));
+    write_private(&good, KEK);
+    write_private(&wrong, WRONG_KEK);
+    seed_file(dir.path());
+    let data = dir.path().to_str().unwrap();
+    let keys = |kek: &Path, cmd: &[&str]| {
+        let kek = kek.to_str().unwrap();
+        let mut args =
+            vec!["keys", "--data-dir", data, "--store", "sqlite", "--keyring-store", "--kek-file", kek];
+        args.extend_from_slice(cmd);
+        support::cli(&args)
+    };
+    let (ok, out, err) = keys(&good, &["rotate"]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        out.trim(),
+        "new primary key 2 in shared keyring \"default\"; the previous primary now only verifies"
+    );
+    let (ok, out, err) = keys(&good, &["list", "--json"]);
+    assert!(ok, "{err}");
+    let states: Vec<(u64, String)> = serde_json::from_str::<Vec<Value>>(&out)
+        .unwrap()
+        .iter()
+        .map(|k| (k["kid"].as_u64().unwrap(), k["state"].as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(
+        states,
+        [(1, "verify".to_owned()), (2, "primary".to_owned())],
+        "seeded from the file, then rotated"
+    );
+
+    let wrong_path = wrong.display().to_string();
+    let (ok, _, list_err) = keys(&wrong, &["list"]);
+    assert!(!ok);
+    let (ok, serve_out, serve_err) = support::cli(&[
+        "serve",
+        "--data-dir",
+        data,
+        "--store",
+        "sqlite",
+        "--keyring-store",
+        "--kek-file",
+        &wrong_path,
+        "--listen",
+        "127.0.0.1:0",
+        "--rotate-every",
+        "30d",
+    ]);
+    assert!(!ok, "the server must not start: {serve_out}");
+    for err in [&list_err, &serve_err] {
+        let line = err.trim();
+        assert_eq!(line.lines().count(), 1, "one line: {err}");
+        assert!(
+            line.starts_with(&format!(
+                "error: --kek-file {wrong_path}: wrong key-encryption key for shared keyring"
+            )),
+            "{line}"
+        );
+        for secret in sessionwarden_test::env::encodings(&SEED_SECRET)
+            .iter()
+            .chain([&KEK.to_owned(), &WRONG_KEK.to_owned()])
+        {
+            assert!(!line.contains(secret.as_str()), "key material in: {line}");
+        }
+    }
+    assert!(!serve_out.contains("listening"), "{serve_out}");
+}
+
+/// The admin API's key endpoints act on the shared keyring: a rotation there is stored for
+/// the fleet (another server syncs it), and a retirement erases the secret.
+#[tokio::test]
+async fn admin_api_rotates_and_retires_the_shared_keyring() {
+    use sessionwarden_server::admin::{AdminState, AdminToken, admin_router};
+    const TOKEN: &str = "keyrot-admin-token-0123456789-abcdefghijklmnopqrstuvwxyz";
+    let backend = Backend::Postgres;
+    if !backend_up(&backend).await {
+        return;
+    }
+    let dir = support::TempDir::new();
+    let name = unique("admin").replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "-");
+    let args = args(&backend, &name, KEK, dir.path());
+    let path = dir.path().join("absent.json");
+    let clock = ManualClock::new(T0);
+    let (a, b) = (node(&args, &path, &clock).await, node(&args, &path, &clock).await);
+    let admin = admin_router(
+        AdminState::new(&a.app, KeySource::Shared(a.shared.clone())),
+        Some(AdminToken::new(TOKEN).unwrap()),
+    );
+    let call = |method: &str, uri: &str| {
+        let req =
+            Request::builder().method(method).uri(uri).header("authorization", format!("Bearer {TOKEN}"));
+        let admin = admin.clone();
+        async move { TestClient::new(admin).send(req, Body::empty()).await }
+    };
+    let r = call("POST", "/admin/api/keys/rotate").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["keys"][1]["state"], "primary");
+    assert_eq!(b.shared.sync().await.unwrap(), Some(2), "stored for the fleet");
+    assert_eq!(b.app.state.keyring.current().primary().id(), KeyId::parse("2").unwrap());
+    assert_eq!(call("POST", "/admin/api/keys/2/retire").await.status, 409, "the primary");
+    let r = call("POST", "/admin/api/keys/1/retire").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(wrapped(&backend.raw(&name).await, 1), Value::Null, "its secret is gone from the row");
+    let listed = call("GET", "/admin/api/keys").await.json();
+    assert_eq!(listed["keys"][0]["state"], "retired");
+    assert!(!listed.to_string().contains("secret"), "{listed}");
+}
