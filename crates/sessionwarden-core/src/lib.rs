@@ -34,8 +34,9 @@ pub use self::expiry::Expiry;
 pub use self::id::{SESSION_ID_LEN, SessionHandle, SessionId, StoreKey};
 pub use self::record::{Data, Record};
 pub use self::store::{
-    AccountLocks, Admission, AuditEntry, AuditLog, AuditQuery, DisabledUser, ExpiredDeletion, LimitPolicy,
-    ListQuery, OnceKey, OneTimeKeys, Rate, RateDecision, RateLimitStore, SaveOutcome, SessionIndex,
-    SessionInfo, SessionLimit, SessionPage, SessionStore, UserSessionCap, gcra_step,
+    AccountLocks, Admission, AuditEntry, AuditLog, AuditQuery, DisabledUser, ExpiredDeletion, KeyringStore,
+    KeyringVersion, LimitPolicy, ListQuery, OnceKey, OneTimeKeys, Rate, RateDecision, RateLimitStore,
+    SaveOutcome, SessionIndex, SessionInfo, SessionLimit, SessionPage, SessionStore, UserSessionCap,
+    gcra_step,
 };
 pub use self::time::{Clock, ManualClock, SystemClock, Timestamp};

@@ -121,6 +121,7 @@
 //! | `session:{audit}:log`, `session:{audit}:seq` | sorted set, string | audit records by time, and their append counter; newest [`audit::AUDIT_MAX_ENTRIES`] kept, TTL [`audit::AUDIT_TTL`] from the last append | [`audit`] |
 //! | `session:lim:<key>` | string | a rate-limit key's GCRA state (TAT, Unix ms), TTL until it stops mattering plus a minute | [`limiter`] |
 //! | `session:once:<hex>` | string | a one-time key's `expires_at`, TTL until then plus a minute | [`once`] |
+//! | `session:keyring:<name>`, `session:lease:<name>` | hash, hash | a shared keyring (`version`, `document` with wrapped secrets) and a lease (`holder`, `expires_at`); no TTL | [`keyring`] |
 //!
 //! Every operation is one script on one key (the audit log's two keys share the hash tag
 //! `{audit}`), so each is atomic on a single node and on a cluster. None of these keys can
@@ -167,6 +168,7 @@ pub mod audit;
 mod conn;
 #[cfg(feature = "cache")]
 mod invalidation;
+pub mod keyring;
 pub mod limiter;
 pub mod once;
 mod policy;

@@ -20,3 +20,4 @@ sessionwarden_test::audit_conformance!(audit_cluster, one, nodes: two_nodes);
 sessionwarden_test::rate_limit_conformance!(rate_limit_cluster, one, nodes: two_nodes);
 sessionwarden_test::one_time_conformance!(one_time_cluster, one, nodes: two_nodes);
 sessionwarden_test::session_policy_conformance!(policy_cluster, one, nodes: two_nodes);
+sessionwarden_test::keyring_store_conformance!(keyring_cluster, one, nodes: two_nodes);

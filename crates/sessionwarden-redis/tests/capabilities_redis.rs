@@ -20,6 +20,7 @@ sessionwarden_test::audit_conformance!(audit_redis, one, nodes: two_nodes);
 sessionwarden_test::rate_limit_conformance!(rate_limit_redis, one, nodes: two_nodes);
 sessionwarden_test::one_time_conformance!(one_time_redis, one, nodes: two_nodes);
 sessionwarden_test::session_policy_conformance!(policy_redis, one, nodes: two_nodes);
+sessionwarden_test::keyring_store_conformance!(keyring_redis, one, nodes: two_nodes);
 
 /// The capability keys, frozen: names, types, contents and TTLs.
 #[tokio::test]

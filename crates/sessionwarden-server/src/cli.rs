@@ -58,9 +58,16 @@ pub enum LogFormat {
 pub enum Command {
     /// Run the reference server.
     Serve(ServeArgs),
-    /// Manage the keyring file.
-    #[command(subcommand)]
-    Keys(KeysCommand),
+    /// Manage the keyring: the file, or the shared keyring with `--keyring-store`.
+    Keys {
+        /// What to do.
+        #[command(subcommand)]
+        command: KeysCommand,
+        /// The store of a shared keyring (`--keyring-store`): the same options (and
+        /// environment) as `serve`.
+        #[command(flatten)]
+        store: Box<ServeArgs>,
+    },
     /// List and revoke sessions in the configured store.
     Sessions {
         /// What to do.
@@ -237,6 +244,13 @@ pub enum KeysCommand {
     Retire {
         /// The key id.
         kid: u32,
+    },
+    /// Re-wrap the shared keyring's secrets under a new key-encryption key (`--keyring-store`
+    /// only); then restart every server with the new key.
+    Rewrap {
+        /// The file holding the new key-encryption key (mode 0600).
+        #[arg(long)]
+        new_kek_file: PathBuf,
     },
 }
 
@@ -590,6 +604,51 @@ pub struct ServeArgs {
     /// secret, shared with other verifiers, instead of the keyring's derived one.
     #[arg(skip = crate::tokens::JwtSecret::from_env())]
     pub jwt_secret_key: Option<crate::tokens::JwtSecret>,
+
+    /// Rotate the primary key once it is this old (`30d`, `12h`, `1w`; at least an hour). A
+    /// key is retired once it stopped signing longer ago than the longest of the session's
+    /// absolute lifetime, the CSRF token lifetime and the JWT refresh lifetime (so nobody is
+    /// logged out), and its secret is erased. With `--keyring-store`, one server does it for
+    /// the fleet.
+    #[arg(long, env = "SESSIONWARDEN_ROTATE_EVERY", value_parser = parse_rotation)]
+    pub rotate_every: Option<std::time::Duration>,
+
+    /// Keep the keyring in the session store (`postgres`, `redis`, `sqlite`), shared by every
+    /// server using it, instead of the keyring file (which seeds it on first use, if present).
+    /// Its secrets are wrapped under the key-encryption key (`--kek-file` or `SESSIONWARDEN_KEK`).
+    #[arg(long, env = "SESSIONWARDEN_KEYRING_STORE")]
+    pub keyring_store: bool,
+
+    /// The shared keyring's name in the store (one store may hold several).
+    #[arg(long, env = "SESSIONWARDEN_KEYRING_NAME", default_value = "default", value_parser = parse_keyring_name)]
+    pub keyring_name: String,
+
+    /// A file (mode 0600) holding the key-encryption key of `--keyring-store`: base64 of 32
+    /// random bytes (`openssl rand -base64 32`). Or set `SESSIONWARDEN_KEK`.
+    #[arg(long, env = "SESSIONWARDEN_KEK_FILE")]
+    pub kek_file: Option<PathBuf>,
+
+    /// `SESSIONWARDEN_KEK`, from the environment only (never a flag: `ps` shows flags).
+    #[arg(skip = crate::keys::KekText::from_env())]
+    pub kek: crate::keys::KekText,
+}
+
+/// `--rotate-every`: humantime's syntax (`30d`, `12h`, `1w`), at least an hour.
+fn parse_rotation(s: &str) -> Result<std::time::Duration, String> {
+    let d = humantime::parse_duration(s.trim())
+        .map_err(|e| format!("{s:?} is not a duration like 30d or 12h: {e}"))?;
+    if d < sessionwarden::keyring::MIN_ROTATION_INTERVAL {
+        return Err("rotating more often than hourly only grows the keyring: give at least 1h".into());
+    }
+    Ok(d)
+}
+
+/// `--keyring-name`: 1 to 64 characters of `[A-Za-z0-9_.-]`.
+fn parse_keyring_name(s: &str) -> Result<String, String> {
+    let ok = !s.is_empty()
+        && s.len() <= 64
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+    if ok { Ok(s.to_owned()) } else { Err(format!("{s:?} is not 1 to 64 characters of [A-Za-z0-9_.-]")) }
 }
 
 /// Parses `10s`, `500ms`, `2m` or a bare number of seconds; zero is refused (a zero timeout
@@ -737,6 +796,18 @@ impl ServeArgs {
         }
     }
 
+    /// Where keys come from and how they rotate.
+    #[must_use]
+    pub fn key_settings(&self) -> crate::keys::KeySettings {
+        crate::keys::KeySettings {
+            rotate_every: self.rotate_every,
+            keyring_store: self.keyring_store,
+            keyring_name: self.keyring_name.clone(),
+            kek_file: self.kek_file.clone(),
+            kek: self.kek.clone(),
+        }
+    }
+
     /// The CSRF origin checks.
     #[must_use]
     pub fn csrf_settings(&self) -> crate::auth::CsrfSettings {
@@ -850,5 +921,26 @@ mod tests {
             assert_eq!(super::parse_retention(text).ok().map(|d| d.as_secs()), want, "{text:?}");
         }
         assert_eq!(super::ServeArgs::default().audit_retention.as_secs(), 90 * day);
+    }
+
+    #[test]
+    fn rotation_intervals_and_keyring_names() {
+        let day = 86_400;
+        let cases: [(&str, Option<u64>); 5] = [
+            ("30d", Some(30 * day)),
+            ("1h", Some(3600)),
+            (" 1w ", Some(7 * day)),
+            ("59m", None),
+            ("30", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(super::parse_rotation(text).ok().map(|d| d.as_secs()), want, "{text:?}");
+        }
+        for (name, ok) in
+            [("default", true), ("shop.prod-2", true), ("", false), ("a{b}", false), ("a b", false)]
+        {
+            assert_eq!(super::parse_keyring_name(name).is_ok(), ok, "{name:?}");
+        }
+        assert!(super::parse_keyring_name(&"x".repeat(65)).is_err());
     }
 }

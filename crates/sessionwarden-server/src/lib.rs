@@ -122,6 +122,8 @@ pub struct App {
         Option<(sessionwarden::store::SessionLimit, Arc<dyn sessionwarden::store::UserSessionCap>)>,
     /// The purge of expired rate-limit rows and one-time keys (SQL stores).
     pub capability_purge: Option<stores::CapabilityPurge>,
+    /// Scheduled key rotation (`--rotate-every`), set by [`App::with_key_rotation`].
+    key_rotation: Option<keys::KeyRotation>,
 }
 
 /// Everything the server is configured with, built from the command line by
@@ -281,7 +283,50 @@ impl App {
             server_metrics: settings.metrics.clone(),
             session_limit,
             capability_purge: stores.capability_purge,
+            key_rotation: None,
         })
+    }
+
+    /// Rotates the keys from `source` every `every` (`--rotate-every`), as a job of
+    /// [`App::maintenance`] on the application's clock. A key is retired once it stopped
+    /// signing longer ago than [`App::longest_signed_lifetime`], so nothing it signed is still
+    /// in use.
+    ///
+    /// # Errors
+    /// When `every` is under an hour, the keys come from the environment, or sessions never
+    /// expire (then no key could ever be retired without logging someone out).
+    pub fn with_key_rotation(mut self, source: keys::KeySource, every: Duration) -> Result<Self> {
+        if matches!(source, keys::KeySource::Env) {
+            anyhow::bail!("--rotate-every cannot rotate keys given by SECRET_KEY / SECRET_KEY_FALLBACKS");
+        }
+        let Some(retire_after) = self.longest_signed_lifetime() else {
+            anyhow::bail!(
+                "--rotate-every needs sessions that expire: set --absolute-timeout or --idle-timeout, \
+                 or no key could be retired without logging someone out"
+            );
+        };
+        let schedule = sessionwarden::keyring::RotationSchedule::new(every, retire_after)?;
+        self.key_rotation = Some(keys::KeyRotation { source, keyring: self.state.keyring.clone(), schedule });
+        Ok(self)
+    }
+
+    /// The longest anything signed with a key lives: the session's absolute lifetime (else
+    /// its idle timeout), the CSRF token lifetime, the JWT refresh-family and access-token
+    /// lifetimes, plus the JWT clock leeway. `None` when sessions never expire.
+    #[must_use]
+    pub fn longest_signed_lifetime(&self) -> Option<Duration> {
+        let session = self.expiry.absolute_timeout().or(self.expiry.idle_timeout())?;
+        let tokens = &self.state.tokens;
+        let refresh = tokens.refresh_config().family_ttl();
+        let access = Duration::from_secs(tokens.config().access_ttl());
+        let leeway = Duration::from_secs(tokens.config().leeway());
+        Some(session.max(self.csrf.max_age()).max(refresh).max(access) + leeway)
+    }
+
+    /// The rotation schedule in force, if `--rotate-every` is set.
+    #[must_use]
+    pub fn rotation_schedule(&self) -> Option<sessionwarden::keyring::RotationSchedule> {
+        self.key_rotation.as_ref().map(|r| r.schedule)
     }
 
     /// The periodic maintenance for this application: the session sweep (server-side stores)
@@ -321,6 +366,14 @@ impl App {
                 m.upkeep(now);
                 std::future::ready(Ok::<u64, std::convert::Infallible>(0))
             });
+        }
+        if let Some(rotation) = self.key_rotation.clone() {
+            let events = self.state.events.clone();
+            maintenance =
+                maintenance.with_job("key rotation", keys::KEY_ROTATION_CHECK_INTERVAL, move |now| {
+                    let (rotation, events) = (rotation.clone(), events.clone());
+                    async move { rotation.run(now, &events).await }
+                });
         }
         let tokens = self.state.tokens.clone();
         // Without it the SQL token tables only ever grow. The token stores do not count
@@ -405,7 +458,10 @@ pub async fn serve(args: ServeArgs, keyring_path: std::path::PathBuf) -> Result<
         admin::AdminConfig::new(args.admin_listen, args.admin_token_file.as_deref(), &args.admin_token)?;
     let (audit_sink, audit_writer) = audit::AuditSink::channel(audit::AUDIT_QUEUE);
     let flask_mode = matches!(args.store, cli::StoreKind::FlaskCookie | cli::StoreKind::FlaskRedis);
-    let (keyring, source) = keys::load(&keyring_path, flask_mode)?;
+    let key_settings = args.key_settings();
+    let (keyring, source) =
+        keys::open(&key_settings, &args.store_settings(), &keyring_path, flask_mode, SystemClock.now())
+            .await?;
     // Metrics are served on the admin listener: they are kept only when there is one.
     let server_metrics = admin.as_ref().map(|_| metrics::ServerMetrics::new(&keyring, SystemClock.now()));
     let mut sinks: Vec<Arc<dyn sessionwarden::events::EventSink>> = vec![Arc::new(audit_sink)];
@@ -424,17 +480,26 @@ pub async fn serve(args: ServeArgs, keyring_path: std::path::PathBuf) -> Result<
         sinks.push(Arc::new(rate.clone()));
     }
     let events = Events::with_sinks(1024, sinks);
-    if let keys::KeySource::File(path) = &source {
-        keys::spawn_watcher(
-            keyring.clone(),
-            path.clone(),
-            Duration::from_millis(args.keyring_poll_ms),
-            events.clone(),
-        );
+    match &source {
+        keys::KeySource::File(path) => {
+            keys::spawn_watcher(
+                keyring.clone(),
+                path.clone(),
+                Duration::from_millis(args.keyring_poll_ms),
+                events.clone(),
+            );
+        }
+        keys::KeySource::Shared(shared) => {
+            keys::spawn_shared_watcher(shared.clone(), keys::SHARED_KEYRING_POLL, events.clone());
+        }
+        keys::KeySource::Env => {}
     }
     let mut settings = args.settings();
     settings.metrics = server_metrics;
-    let app = App::with_settings(&settings, keyring, events, Arc::new(SystemClock)).await?;
+    let mut app = App::with_settings(&settings, keyring, events, Arc::new(SystemClock)).await?;
+    if let Some(every) = key_settings.rotate_every {
+        app = app.with_key_rotation(source.clone(), every)?;
+    }
     // Without an audit log the writer is dropped and the sink discards what it is given.
     let _audit = app.audit.clone().ok().map(|log| audit_writer.spawn(log));
     let _maintenance = app.maintenance().spawn(MAINTENANCE_POLL);
@@ -480,7 +545,7 @@ pub async fn serve(args: ServeArgs, keyring_path: std::path::PathBuf) -> Result<
             }
             tracing::info!(target: "sessionwarden::admin", addr = %admin_addr, "admin listening");
             println!("sessionwarden admin listening on http://{admin_addr}");
-            let mut state = admin::AdminState::new(&app, source);
+            let mut state = admin::AdminState::new(&app, source.clone());
             if let Some(rate) = event_rate {
                 state = state.with_event_rate(rate);
             }
@@ -493,6 +558,10 @@ pub async fn serve(args: ServeArgs, keyring_path: std::path::PathBuf) -> Result<
     http::serve(listener, app.router(), limits, wait_stop(stopped)).await?;
     if let Some(task) = admin_task {
         let _ = task.await;
+    }
+    if let keys::KeySource::Shared(shared) = &source {
+        // Another server takes the rotation over at once instead of when the lease expires.
+        let _ = shared.release_lease().await;
     }
     tracing::info!(target: "sessionwarden::server", "stopped");
     Ok(())
@@ -519,7 +588,14 @@ pub async fn run_users(
         args.local_cache = 1;
     }
     let flask_mode = matches!(args.store, cli::StoreKind::FlaskCookie | cli::StoreKind::FlaskRedis);
-    let (keyring, _) = keys::load(&keyring_path, flask_mode)?;
+    let (keyring, _) = keys::open(
+        &args.key_settings(),
+        &args.store_settings(),
+        &keyring_path,
+        flask_mode,
+        SystemClock.now(),
+    )
+    .await?;
     let app = App::new(&args, keyring, Events::default(), Arc::new(SystemClock)).await?;
     users::run(cmd, &app.state, out).await
 }

@@ -15,7 +15,16 @@ fn main() -> ExitCode {
         args
     };
     let result = match cli.command {
-        Some(Command::Keys(cmd)) => sessionwarden_server::keys::run(&cmd, &keyring, &mut std::io::stdout()),
+        Some(Command::Keys { command, store }) => runtime().and_then(|rt| {
+            let args = with_dir(*store);
+            rt.block_on(sessionwarden_server::keys::run_configured(
+                &command,
+                &args.key_settings(),
+                &args.store_settings(),
+                &keyring,
+                &mut std::io::stdout(),
+            ))
+        }),
         Some(Command::Sessions { command, store }) => runtime().and_then(|rt| {
             rt.block_on(sessionwarden_server::stores::run(
                 &command,

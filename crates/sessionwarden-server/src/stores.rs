@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, Result, bail};
 use sessionwarden::store::ListQuery;
-use sessionwarden::store::{AccountLocks, AuditLog, RateLimitStore, UserSessionCap};
+use sessionwarden::store::{AccountLocks, AuditLog, KeyringStore, RateLimitStore, UserSessionCap};
 use sessionwarden::{
     Backend, Clock as _, CookieStore, ExpiredDeletion, MemoryStore, SessionHandle, SessionIndex, SessionInfo,
     SessionStore, StoreKey, SystemClock, Timestamp,
@@ -347,6 +347,63 @@ impl Stores {
     }
 }
 
+/// Why `kind` cannot keep a keyring the fleet shares (`--keyring-store`), if it cannot.
+#[must_use]
+pub fn missing_keyring_store(kind: StoreKind) -> Option<Unsupported> {
+    let reason = match kind {
+        StoreKind::Sqlite | StoreKind::Postgres | StoreKind::Redis => return None,
+        StoreKind::Memory => {
+            "lives in one process: there is no fleet to share a keyring with (use the keyring file)"
+        }
+        StoreKind::Cookie | StoreKind::FlaskCookie => {
+            "keeps nothing on the server: there is nowhere to share a keyring (use the keyring file)"
+        }
+        StoreKind::FlaskRedis => "keeps Flask-Session's records only, no keyring (use the keyring file)",
+    };
+    Some(Unsupported { store: store_name(kind), reason })
+}
+
+/// The store `args` configure, as the keeper of the shared keyring (its own connection, opened
+/// before the session store, since the keys come first).
+///
+/// # Errors
+/// When the store cannot keep a keyring ([`missing_keyring_store`]) or cannot be reached.
+pub async fn open_keyring_store(args: &StoreSettings) -> Result<Arc<dyn KeyringStore>> {
+    if let Some(why) = missing_keyring_store(args.store) {
+        bail!("--keyring-store: {why}");
+    }
+    Ok(match args.store {
+        StoreKind::Sqlite => {
+            let path = sqlite_path(args)?;
+            Arc::new(
+                SqliteStore::open(&path).await.with_context(|| format!("SQLite store {}", path.display()))?,
+            )
+        }
+        StoreKind::Postgres => {
+            let Some(url) = args.database_url.as_deref() else {
+                bail!("--store postgres needs --database-url (or SESSIONWARDEN_DATABASE_URL)");
+            };
+            Arc::new(PostgresStore::connect(url).await.context("PostgreSQL store")?)
+        }
+        _ => {
+            let store = RedisStore::connect_any(&args.redis_url).await.context("Redis store")?;
+            Arc::new(store.try_with_prefix(args.redis_prefix.clone()).map_err(|e| anyhow::anyhow!("{e}"))?)
+        }
+    })
+}
+
+/// The SQLite file `args` name (default `<data-dir>/sessions.db`), its directory created.
+fn sqlite_path(args: &StoreSettings) -> Result<std::path::PathBuf> {
+    let path: std::path::PathBuf = match args.database_url.as_deref() {
+        Some(url) => url.strip_prefix("sqlite://").or(url.strip_prefix("sqlite:")).unwrap_or(url).into(),
+        None => args.data_dir.join("sessions.db"),
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    Ok(path)
+}
+
 /// The store's name as `--store` spells it.
 #[must_use]
 pub fn store_name(kind: StoreKind) -> &'static str {
@@ -391,15 +448,7 @@ pub async fn open_instrumented(args: &StoreSettings, metrics: Option<&ServerMetr
             Stores::instrumented(store, backend, metrics)
         }
         StoreKind::Sqlite => {
-            let path = match args.database_url.as_deref() {
-                Some(url) => {
-                    url.strip_prefix("sqlite://").or(url.strip_prefix("sqlite:")).unwrap_or(url).into()
-                }
-                None => args.data_dir.join("sessions.db"),
-            };
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-            }
+            let path = sqlite_path(args)?;
             let store =
                 SqliteStore::open(&path).await.with_context(|| format!("SQLite store {}", path.display()))?;
             let (limits, purge) = sql_limits(&store);

@@ -69,6 +69,7 @@
 //! | 3 | `20261201000001_sessionwarden_capabilities` | `sessionwarden_audit` ([`audit`]), `sessionwarden_rate_limits` ([`limiter`]), `sessionwarden_once_keys` ([`once`]): the store capabilities [`SqliteStore`] and [`PostgresStore`] implement beyond sessions |
 //! | 4 | `20261203000001_sessionwarden_client_info` | adds `client_info` to `sessionwarden_sessions` |
 //! | 5 | `20261204000001_sessionwarden_disabled_users` | `sessionwarden_disabled_users` (`user_id` primary key, `disabled_at`): the [`AccountLocks`](sessionwarden_core::store::AccountLocks) capability ([`policy`]) |
+//! | 6 | `20261207000001_sessionwarden_keyrings` | `sessionwarden_keyrings` (`name` primary key, `version`, `document`) and `sessionwarden_leases` (`name` primary key, `holder`, `expires_at`): the [`KeyringStore`](sessionwarden_core::store::KeyringStore) capability ([`keyring`]) |
 //!
 //! # Failure
 //! Every driver error (connection refused, pool timeout, server restart, a statement killed
@@ -81,6 +82,7 @@ pub mod audit;
 mod capabilities;
 mod columns;
 pub mod dialect;
+pub mod keyring;
 pub mod limiter;
 pub mod once;
 pub mod policy;

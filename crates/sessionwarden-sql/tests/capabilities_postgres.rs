@@ -1,4 +1,4 @@
-//! The capability suites (audit log, rate limits, one-time keys) on PostgreSQL; two stores
+//! The capability suites (audit log, rate limits, one-time keys, session policy, keyrings) on PostgreSQL; two stores
 //! (two pools) over one database stand in for two nodes. Plus what only the SQL stores
 //! promise: expired state is purged in batches.
 //!
@@ -33,6 +33,7 @@ sessionwarden_test::audit_conformance!(audit_postgres, store, nodes: two_nodes);
 sessionwarden_test::rate_limit_conformance!(rate_limit_postgres, store, nodes: two_nodes);
 sessionwarden_test::one_time_conformance!(one_time_postgres, store, nodes: two_nodes);
 sessionwarden_test::session_policy_conformance!(policy_postgres, store, nodes: two_nodes);
+sessionwarden_test::keyring_store_conformance!(keyring_postgres, store, nodes: two_nodes);
 
 #[tokio::test]
 async fn purge_removes_expired_state_only_in_batches_postgres() {

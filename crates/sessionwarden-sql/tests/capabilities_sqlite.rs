@@ -1,4 +1,4 @@
-//! The capability suites (audit log, rate limits, one-time keys) on SQLite, a file and an
+//! The capability suites (audit log, rate limits, one-time keys, session policy, keyrings) on SQLite, a file and an
 //! in-memory database; two stores opened on one file stand in for two nodes (two processes on
 //! one host). Plus what only the SQL stores promise: expired state is purged in batches.
 #![allow(clippy::unwrap_used, missing_docs)]
@@ -41,6 +41,8 @@ sessionwarden_test::audit_conformance!(audit_sqlite_memory, memory);
 sessionwarden_test::rate_limit_conformance!(rate_limit_sqlite_memory, memory);
 sessionwarden_test::one_time_conformance!(one_time_sqlite_memory, memory);
 sessionwarden_test::session_policy_conformance!(policy_sqlite_memory, memory);
+sessionwarden_test::keyring_store_conformance!(keyring_sqlite_file, file, nodes: two_nodes);
+sessionwarden_test::keyring_store_conformance!(keyring_sqlite_memory, memory);
 
 async fn count(path: &std::path::Path, table: &str) -> i64 {
     let mut side = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display())).await.unwrap();

@@ -18,8 +18,8 @@
 //! stale, and a name that is not a case of the suite does not compile.
 //!
 //! The store capabilities beyond the core trait have suites of their own, mounted the same way:
-//! [`audit_conformance!`], [`rate_limit_conformance!`], [`one_time_conformance!`] and
-//! [`session_policy_conformance!`]. Backends
+//! [`audit_conformance!`], [`rate_limit_conformance!`], [`one_time_conformance!`],
+//! [`session_policy_conformance!`] and [`keyring_store_conformance!`]. Backends
 //! shared by several servers also pass `nodes: || async { (node_a, node_b) }`, two instances
 //! over one backend, and get the cases that check the nodes share one state.
 
@@ -104,6 +104,7 @@ pub mod conformance;
 pub mod env;
 pub mod fuzz_corpus;
 pub mod harness;
+pub mod keyring_store;
 pub mod layer_suite;
 pub mod mmdb;
 pub mod one_time;
@@ -152,6 +153,7 @@ mod tests {
             ("rate_limit.rs", include_str!("rate_limit.rs")),
             ("one_time.rs", include_str!("one_time.rs")),
             ("session_policy.rs", include_str!("session_policy.rs")),
+            ("keyring_store.rs", include_str!("keyring_store.rs")),
         ];
         for (file, source) in suites {
             let (cases, mount) = source.split_once("macro_rules!").expect("a mount macro");

@@ -13,6 +13,7 @@
 //! | one-shot keys (challenges, replay guards) | [`OneTimeKeys`] | DBSC challenges, DPoP `jti` |
 //! | a per-user cap on concurrent sessions, decided atomically at login | [`UserSessionCap`] | session policy (OWASP ASVS 7.1.2) |
 //! | disabled accounts, shared by every node | [`AccountLocks`] | disabling a user (OWASP ASVS 7.4.2) |
+//! | a versioned keyring document with compare-and-set, and leases | [`KeyringStore`] | a keyring shared by a fleet, scheduled rotation by one node |
 //!
 //! A store that cannot do something does not implement the trait, so code that needs it asks
 //! for it in its bounds (`S: SessionStore + SessionIndex`) and a missing capability is a
@@ -505,6 +506,126 @@ pub trait AccountLocks: Send + Sync + std::fmt::Debug + 'static {
 
     /// Every disabled user, by name.
     async fn list_disabled(&self) -> Result<Vec<DisabledUser>, StoreError>;
+}
+
+/// One version of a shared keyring document, as a [`KeyringStore`] keeps it.
+///
+/// The document is opaque to the store (the keyring's own format, its secrets wrapped under a
+/// key-encryption key the store never sees). `Debug` shows the version and the length only.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct KeyringVersion {
+    /// The version: 1 for the first document stored under a name, one more for each swap.
+    pub version: u64,
+    /// The document's bytes, exactly as swapped in.
+    pub document: Vec<u8>,
+}
+
+impl KeyringVersion {
+    /// Version `version` holding `document`.
+    ///
+    /// ```
+    /// use sessionwarden_core::store::KeyringVersion;
+    /// let v = KeyringVersion::new(3, b"{}".to_vec());
+    /// assert_eq!(format!("{v:?}"), "KeyringVersion { version: 3, bytes: 2 }");
+    /// ```
+    #[must_use]
+    pub fn new(version: u64, document: Vec<u8>) -> Self {
+        Self { version, document }
+    }
+}
+
+impl std::fmt::Debug for KeyringVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The document holds wrapped secrets: useless without the key-encryption key, but no
+        // log needs them either.
+        f.debug_struct("KeyringVersion")
+            .field("version", &self.version)
+            .field("bytes", &self.document.len())
+            .finish()
+    }
+}
+
+/// The store keeps keyring documents every node of a fleet shares, and leases that let one
+/// node at a time do scheduled work on them.
+///
+/// Keyrings and leases are named (`[A-Za-z0-9_.:-]`, at most 128 bytes), so several keyrings,
+/// and tests, share one store. Nodes poll [`KeyringStore::keyring_version`] (one small read)
+/// every half second and load the document only when the version moved.
+///
+/// Contract (suite `keyring_store`): the first swap of a name (`expected` `None`) stores
+/// version 1; each later swap succeeds only when `expected` is the current version, and
+/// stores `expected + 1`; of concurrent swaps from one version exactly one succeeds, and a
+/// refused swap changes nothing. A lease is held by one holder at a time until `now + ttl`
+/// by the callers' clock (never the store's); its holder may renew it at any time, anyone
+/// may take it once it has expired, and only its holder may release it.
+#[async_trait]
+pub trait KeyringStore: Send + Sync + std::fmt::Debug + 'static {
+    /// The current version of keyring `name`, or `None` if none is stored.
+    async fn keyring_version(&self, name: &str) -> Result<Option<u64>, StoreError>;
+
+    /// The current document of keyring `name`, or `None` if none is stored.
+    async fn load_keyring(&self, name: &str) -> Result<Option<KeyringVersion>, StoreError>;
+
+    /// Stores `document` as the next version of keyring `name` if its current version is
+    /// `expected` (`None`: no keyring is stored yet). Returns whether it was stored; when it
+    /// was not, nothing changed.
+    async fn swap_keyring(
+        &self,
+        name: &str,
+        expected: Option<u64>,
+        document: &[u8],
+    ) -> Result<bool, StoreError>;
+
+    /// Takes or renews lease `name` for `holder` until `now + ttl` (whole seconds, at least
+    /// one). Returns `true` if `holder` holds it afterwards, `false` (changing nothing) if
+    /// another holder's lease is live at `now`.
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: Duration,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// Gives lease `name` up if `holder` holds it. Returns whether it did.
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<bool, StoreError>;
+}
+
+/// A lease's time to live in whole seconds, at least one: what every [`KeyringStore`] stores.
+#[must_use]
+pub fn lease_secs(ttl: Duration) -> i64 {
+    i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX).max(1)
+}
+
+#[async_trait]
+impl<S: KeyringStore + ?Sized> KeyringStore for std::sync::Arc<S> {
+    async fn keyring_version(&self, name: &str) -> Result<Option<u64>, StoreError> {
+        (**self).keyring_version(name).await
+    }
+    async fn load_keyring(&self, name: &str) -> Result<Option<KeyringVersion>, StoreError> {
+        (**self).load_keyring(name).await
+    }
+    async fn swap_keyring(
+        &self,
+        name: &str,
+        expected: Option<u64>,
+        document: &[u8],
+    ) -> Result<bool, StoreError> {
+        (**self).swap_keyring(name, expected, document).await
+    }
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: Duration,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        (**self).acquire_lease(name, holder, ttl, now).await
+    }
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<bool, StoreError> {
+        (**self).release_lease(name, holder).await
+    }
 }
 
 #[async_trait]

@@ -314,6 +314,20 @@ impl KeyringTokens {
         &self.config
     }
 
+    /// The refresh-token grace window and lifetimes in force.
+    ///
+    /// ```
+    /// # let now = sessionwarden_tower::Timestamp::from_unix(1_750_000_000);
+    /// # let keyring = sessionwarden_tower::keyring::Keyring::new(sessionwarden_tower::keyring::KeySet::generate(now).unwrap());
+    /// let tokens = sessionwarden_jwt::keyring::KeyringTokens::builder(keyring).build()?;
+    /// assert_eq!(tokens.refresh_config().family_ttl().as_secs(), 30 * 24 * 3600);
+    /// # Ok::<(), sessionwarden_jwt::JwtError>(())
+    /// ```
+    #[must_use]
+    pub fn refresh_config(&self) -> &RefreshConfig {
+        &self.refresh_config
+    }
+
     /// The verifier and refresh manager for the keyring's current key set, rebuilt when the
     /// keyring was reloaded since the last call (one pointer comparison otherwise).
     ///

@@ -80,6 +80,29 @@ impl RefreshConfig {
         self
     }
 
+    /// How long an unused refresh token stays valid.
+    ///
+    /// ```
+    /// # use sessionwarden_jwt::RefreshConfig;
+    /// assert_eq!(RefreshConfig::default().idle_ttl().as_secs(), 14 * 24 * 3600);
+    /// ```
+    #[must_use]
+    pub fn idle_ttl(&self) -> Duration {
+        Duration::from_secs(self.idle_ttl)
+    }
+
+    /// A family's absolute lifetime: the longest a login's refresh tokens live, so the longest
+    /// a retired key's refresh tokens could have been in use.
+    ///
+    /// ```
+    /// # use sessionwarden_jwt::RefreshConfig;
+    /// assert_eq!(RefreshConfig::default().family_ttl().as_secs(), 30 * 24 * 3600);
+    /// ```
+    #[must_use]
+    pub fn family_ttl(&self) -> Duration {
+        Duration::from_secs(self.family_ttl)
+    }
+
     /// Checks the bounds.
     ///
     /// # Errors

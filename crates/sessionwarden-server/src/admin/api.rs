@@ -615,13 +615,20 @@ pub(super) struct KeyList {
     pub(super) keys: Vec<KeyRow>,
 }
 
-fn key_rows(file: &KeyringFile) -> KeyList {
+fn key_rows(entries: &[sessionwarden::keyring::KeyEntry]) -> KeyList {
     KeyList {
-        keys: file
-            .entries()
+        keys: entries
             .iter()
             .map(|e| KeyRow { kid: e.kid().get(), state: e.state().as_str(), created: e.created().unix() })
             .collect(),
+    }
+}
+
+/// The shared keyring, if keys come from the store (`--keyring-store`).
+fn shared(state: &AdminState) -> Option<&std::sync::Arc<sessionwarden::keyring::SharedKeyring>> {
+    match &state.keys {
+        crate::keys::KeySource::Shared(shared) => Some(shared),
+        _ => None,
     }
 }
 
@@ -630,6 +637,11 @@ fn keyring_error(e: &sessionwarden::keyring::KeyringError) -> ApiError {
     match e {
         KeyringError::UnknownKey { .. } => ApiError::new(StatusCode::NOT_FOUND, e.to_string()),
         KeyringError::RetirePrimary { .. } => ApiError::new(StatusCode::CONFLICT, e.to_string()),
+        KeyringError::Contended { .. } => ApiError::new(StatusCode::CONFLICT, e.to_string()),
+        KeyringError::Store { .. } => {
+            tracing::warn!(target: "sessionwarden::admin", error = %e, "shared keyring");
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "keyring store unavailable")
+        }
         _ => {
             tracing::warn!(target: "sessionwarden::admin", error = %e, "keyring file");
             ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "keyring file could not be read or written")
@@ -637,13 +649,23 @@ fn keyring_error(e: &sessionwarden::keyring::KeyringError) -> ApiError {
     }
 }
 
-/// Changes the keyring file under the lock, then puts its keys in use at once.
+/// Changes the keyring (the shared one in the store, or the file under the lock), then puts
+/// its keys in use at once (other servers of a fleet follow within a second).
 async fn change_keys(
     state: &AdminState,
-    change: impl FnOnce(&mut KeyringFile, Timestamp) -> Result<(), sessionwarden::keyring::KeyringError>
+    change: impl FnMut(&mut KeyringFile, Timestamp) -> Result<(), sessionwarden::keyring::KeyringError>
     + Send
     + 'static,
 ) -> Result<KeyList, ApiError> {
+    let mut change = change;
+    if let Some(shared) = shared(state) {
+        let now = state.app.clock.now();
+        let entries =
+            shared.update(|file| change(file, now).map(|()| true)).await.map_err(|e| keyring_error(&e))?;
+        let primary_kid = shared.keyring().current().primary().id().get();
+        state.app.events.record(now, SecurityEvent::KeyringReloaded { primary_kid });
+        return Ok(key_rows(&entries));
+    }
     let path = key_path(state)?;
     let _guard = state.key_file.lock().await;
     let now = state.app.clock.now();
@@ -652,7 +674,7 @@ async fn change_keys(
         change(&mut file, now)?;
         file.save(&path)?;
         let set = file.key_set()?;
-        Ok::<_, sessionwarden::keyring::KeyringError>((key_rows(&file), set))
+        Ok::<_, sessionwarden::keyring::KeyringError>((key_rows(file.entries()), set))
     });
     let (rows, set) = task
         .await
@@ -674,14 +696,17 @@ async fn list_keys(State(state): State<AdminState>) -> Result<Json<KeyList>, Api
     keys(&state).await.map(Json)
 }
 
-/// The keyring file's keys.
+/// The keyring's keys: the shared one's in the store, or the file's.
 pub(super) async fn keys(state: &AdminState) -> Result<KeyList, ApiError> {
+    if let Some(shared) = shared(state) {
+        return Ok(key_rows(&shared.entries().await.map_err(|e| keyring_error(&e))?));
+    }
     let path = key_path(state)?;
     let file = tokio::task::spawn_blocking(move || KeyringFile::load(&path))
         .await
         .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "keyring file could not be read"))?
         .map_err(|e| keyring_error(&e))?;
-    Ok(key_rows(&file))
+    Ok(key_rows(file.entries()))
 }
 
 /// Adds a new primary key; the old primary only verifies from now on.

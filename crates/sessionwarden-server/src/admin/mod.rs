@@ -188,7 +188,8 @@ pub struct AdminState {
     pub index: Result<Arc<dyn SessionIndex>, Unsupported>,
     /// The store's audit records, or why it keeps none.
     pub audit: Result<Arc<dyn AuditLog>, Unsupported>,
-    /// Where the keys come from: a keyring file can be rotated and retired from here.
+    /// Where the keys come from: a keyring file or the shared keyring can be rotated and
+    /// retired from here.
     pub keys: KeySource,
     /// Serialises this process's writes to the keyring file.
     key_file: Arc<tokio::sync::Mutex<()>>,
@@ -228,7 +229,7 @@ impl AdminState {
     fn key_path(&self) -> Option<&PathBuf> {
         match &self.keys {
             KeySource::File(path) => Some(path),
-            KeySource::Env => None,
+            KeySource::Env | KeySource::Shared(_) => None,
         }
     }
 }

@@ -156,6 +156,20 @@ impl CsrfLayer {
         self.map(|c| c.max_age = max_age)
     }
 
+    /// How long a token stays valid after it was issued (one hour unless
+    /// [`CsrfLayer::with_max_age`] changed it): a key that signed tokens must verify them at
+    /// least this long after it stopped signing.
+    ///
+    /// ```
+    /// # extern crate sessionwarden_tower as sessionwarden;
+    /// use sessionwarden::CsrfLayer;
+    /// assert_eq!(CsrfLayer::new().max_age().as_secs(), 3600);
+    /// ```
+    #[must_use]
+    pub fn max_age(&self) -> Duration {
+        self.config.max_age
+    }
+
     /// Uses another token format (see [`TokenScheme`]).
     pub fn with_token_scheme(self, scheme: impl TokenScheme) -> Self {
         self.map(|c| c.scheme = Arc::new(scheme))

@@ -20,22 +20,22 @@ use zeroize::Zeroizing;
 use super::{Key, KeyId, KeySet, KeyState, KeyringError};
 use crate::time::Timestamp;
 
-const FORMAT: &str = "sessionwarden-keyring/1";
+pub(super) const FORMAT: &str = "sessionwarden-keyring/1";
 
 /// The parsed keyring file.
 #[derive(Serialize, Deserialize)]
 pub struct KeyringFile {
-    format: String,
-    keys: Vec<KeyEntry>,
+    pub(super) format: String,
+    pub(super) keys: Vec<KeyEntry>,
 }
 
 /// One key as the file records it. `Debug` leaves the secret out.
 #[derive(Serialize, Deserialize, Clone)]
 pub struct KeyEntry {
-    kid: u32,
-    state: KeyState,
-    created: Timestamp,
-    secret: Option<Zeroizing<String>>,
+    pub(super) kid: u32,
+    pub(super) state: KeyState,
+    pub(super) created: Timestamp,
+    pub(super) secret: Option<Zeroizing<String>>,
 }
 
 impl KeyEntry {
@@ -82,7 +82,7 @@ fn invalid(path: &Path, reason: impl Into<String>) -> KeyringError {
     KeyringError::Invalid { path: path.to_owned(), reason: reason.into() }
 }
 
-fn random_secret() -> Result<Zeroizing<String>, KeyringError> {
+pub(super) fn random_secret() -> Result<Zeroizing<String>, KeyringError> {
     let mut bytes = Zeroizing::new([0u8; 32]);
     getrandom::fill(bytes.as_mut()).map_err(|_| KeyringError::Random)?;
     Ok(Zeroizing::new(URL_SAFE_NO_PAD.encode(bytes.as_ref())))
@@ -262,7 +262,7 @@ impl KeyringFile {
 }
 
 #[cfg(unix)]
-fn check_permissions(path: &Path) -> Result<(), KeyringError> {
+pub(super) fn check_permissions(path: &Path) -> Result<(), KeyringError> {
     use std::os::unix::fs::PermissionsExt as _;
     let mode = fs::metadata(path).map_err(io_err(path))?.permissions().mode();
     if mode & 0o077 != 0 {
@@ -279,7 +279,7 @@ fn check_permissions(path: &Path) -> Result<(), KeyringError> {
 }
 
 #[cfg(not(unix))]
-fn check_permissions(_path: &Path) -> Result<(), KeyringError> {
+pub(super) fn check_permissions(_path: &Path) -> Result<(), KeyringError> {
     Ok(())
 }
 

@@ -17,6 +17,8 @@
 
 mod file;
 mod key;
+mod schedule;
+mod shared;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -26,6 +28,8 @@ use arc_swap::ArcSwap;
 
 pub use self::file::{KeyEntry, KeyringFile};
 pub use self::key::{Key, KeyId, KeyState, MIN_KEY_DISTINCT_BYTES, MIN_KEY_LEN, Purpose, Subkey};
+pub use self::schedule::{MIN_ROTATION_INTERVAL, RotationSchedule, ScheduleOutcome};
+pub use self::shared::{Kek, SHARED_FORMAT, SharedKeyring};
 use crate::time::Timestamp;
 
 /// Why the keyring could not be loaded, written or used.
@@ -105,6 +109,71 @@ pub enum KeyringError {
     /// The operating system's random number generator failed.
     #[error("the operating system's random number generator failed")]
     Random,
+
+    /// A key-encryption key is malformed, too short or obviously not random.
+    ///
+    /// Generate one with `openssl rand -base64 32` (the text never appears in this error).
+    #[error("{source_name}: the key-encryption key is {reason}")]
+    Kek {
+        /// Where it came from (a file, an environment variable).
+        source_name: String,
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// The shared keyring's secrets are wrapped under another key-encryption key than the one
+    /// given: the node was started with the wrong KEK (or before the fleet's KEK rotation).
+    ///
+    /// Start it with the KEK the rest of the fleet uses. The ids are derived from the keys;
+    /// they name them without revealing them.
+    #[error(
+        "wrong key-encryption key for shared keyring {name:?}: its secrets are wrapped under KEK {stored}, \
+         this KEK is {given}"
+    )]
+    WrongKek {
+        /// The keyring's name in the store.
+        name: String,
+        /// The id of the KEK the keyring is wrapped under.
+        stored: String,
+        /// The id of the KEK given.
+        given: String,
+    },
+
+    /// The shared keyring in the store is not a valid keyring, or a secret does not open
+    /// under the right KEK (the row was altered).
+    #[error("shared keyring {name:?} is invalid: {reason}")]
+    SharedInvalid {
+        /// The keyring's name in the store.
+        name: String,
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// The store holding the shared keyring failed.
+    #[error("shared keyring store unavailable ({operation})")]
+    Store {
+        /// The store operation.
+        operation: &'static str,
+        /// The store's error.
+        #[source]
+        source: crate::StoreError,
+    },
+
+    /// Other nodes changed the shared keyring under every attempt of a change.
+    ///
+    /// Try again; it means other changes are happening at the same moment.
+    #[error("shared keyring {name:?} kept changing under this change; try again")]
+    Contended {
+        /// The keyring's name in the store.
+        name: String,
+    },
+
+    /// A rotation schedule is out of bounds.
+    #[error("rotation schedule: {reason}")]
+    Schedule {
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 /// An immutable set of keys: exactly one primary, any number of verify-only keys, and the

@@ -12,8 +12,8 @@ use parking_lot::Mutex;
 
 use super::MemoryStore;
 use super::capability::{
-    AccountLocks, AuditEntry, AuditLog, AuditQuery, DisabledUser, OnceKey, OneTimeKeys, Rate, RateDecision,
-    RateLimitStore, gcra_step,
+    AccountLocks, AuditEntry, AuditLog, AuditQuery, DisabledUser, KeyringStore, KeyringVersion, OnceKey,
+    OneTimeKeys, Rate, RateDecision, RateLimitStore, gcra_step, lease_secs,
 };
 use crate::error::StoreError;
 use crate::time::Timestamp;
@@ -56,6 +56,9 @@ pub(super) struct MemoryCaps {
     // Disabled users and since when. Unbounded by design: an operator adds each one by hand,
     // and forgetting one would let a disabled user back in.
     disabled: Mutex<HashMap<String, Timestamp>>,
+    // Keyring documents and leases by name. Unbounded: a process has a handful of keyrings.
+    keyrings: Mutex<HashMap<String, KeyringVersion>>,
+    leases: Mutex<HashMap<String, (String, Timestamp)>>,
 }
 
 impl std::fmt::Debug for MemoryCaps {
@@ -66,6 +69,7 @@ impl std::fmt::Debug for MemoryCaps {
             .field("rate_limit_keys", &self.limits.lock().tat.len())
             .field("one_time_keys", &self.once.lock().keys.len())
             .field("disabled_users", &self.disabled.lock().len())
+            .field("keyrings", &self.keyrings.lock().len())
             .finish()
     }
 }
@@ -259,6 +263,64 @@ impl AccountLocks for MemoryStore {
             self.caps.disabled.lock().iter().map(|(u, t)| DisabledUser::new(u.clone(), *t)).collect();
         out.sort_by(|a, b| a.user.cmp(&b.user));
         Ok(out)
+    }
+}
+
+/// Keyring documents and leases, in this process only: clones of one store share them (a
+/// fleet needs a shared store). Each operation is one critical section, so swaps and lease
+/// acquisitions are atomic.
+#[async_trait]
+impl KeyringStore for MemoryStore {
+    async fn keyring_version(&self, name: &str) -> Result<Option<u64>, StoreError> {
+        Ok(self.caps.keyrings.lock().get(name).map(|k| k.version))
+    }
+
+    async fn load_keyring(&self, name: &str) -> Result<Option<KeyringVersion>, StoreError> {
+        Ok(self.caps.keyrings.lock().get(name).cloned())
+    }
+
+    async fn swap_keyring(
+        &self,
+        name: &str,
+        expected: Option<u64>,
+        document: &[u8],
+    ) -> Result<bool, StoreError> {
+        let mut keyrings = self.caps.keyrings.lock();
+        let current = keyrings.get(name).map(|k| k.version);
+        if current != expected {
+            return Ok(false);
+        }
+        let version = expected.map_or(1, |v| v.saturating_add(1));
+        keyrings.insert(name.to_owned(), KeyringVersion::new(version, document.to_vec()));
+        Ok(true)
+    }
+
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: std::time::Duration,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let mut leases = self.caps.leases.lock();
+        if let Some((who, until)) = leases.get(name)
+            && who != holder
+            && *until > now
+        {
+            return Ok(false);
+        }
+        let until = Timestamp::from_unix(now.unix().saturating_add(lease_secs(ttl)));
+        leases.insert(name.to_owned(), (holder.to_owned(), until));
+        Ok(true)
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<bool, StoreError> {
+        let mut leases = self.caps.leases.lock();
+        if leases.get(name).is_some_and(|(who, _)| who == holder) {
+            leases.remove(name);
+            return Ok(true);
+        }
+        Ok(false)
     }
 }
 
