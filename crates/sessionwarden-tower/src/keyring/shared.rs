@@ -264,7 +264,7 @@ fn open(document: &[u8], kek: &Kek, name: &str, version: u64) -> Result<KeyringF
 }
 
 /// A keyring shared through a [`KeyringStore`]: the live [`Keyring`] this node uses, kept in
-/// step with the store's version. See the [module docs](self).
+/// step with the store's version. See the `keyring::shared` module docs.
 ///
 /// `Debug` shows the name, version and KEK id, never a secret.
 pub struct SharedKeyring {
