@@ -38,4 +38,4 @@ pub use self::store::{
     ListQuery, OnceKey, OneTimeKeys, Rate, RateDecision, RateLimitStore, SaveOutcome, SessionIndex,
     SessionInfo, SessionLimit, SessionPage, SessionStore, UserSessionCap, gcra_step,
 };
-pub use self::time::{Clock, ManualClock, SystemClock, Timestamp};
+pub use self::time::{Clock, ManualClock, SystemClock, Timestamp, TimestampOutOfRange};
