@@ -57,6 +57,8 @@ pub(crate) struct Shared {
     pub(crate) session_limit: Option<(crate::store::SessionLimit, Arc<dyn crate::store::UserSessionCap>)>,
     /// Where [`crate::Session::login`] looks up disabled accounts.
     pub(crate) account_locks: Option<Arc<dyn crate::store::AccountLocks>>,
+    /// The longest remember-me lifetime allowed ([`SessionLayer::with_remember_me`]).
+    pub(crate) remember_max: Option<Duration>,
 }
 
 /// The default limit of a server-side session's stored size: 64 KiB. A session is read
@@ -109,6 +111,7 @@ impl SessionLayer {
                 client_metadata: true,
                 session_limit: None,
                 account_locks: None,
+                remember_max: None,
             }),
         }
     }
@@ -118,7 +121,7 @@ impl SessionLayer {
         &self.shared
     }
 
-    fn map(self, f: impl FnOnce(&mut Shared)) -> Self {
+    pub(crate) fn map(self, f: impl FnOnce(&mut Shared)) -> Self {
         let mut shared = Arc::try_unwrap(self.shared).unwrap_or_else(|arc| Shared {
             backend: arc.backend.clone(),
             keyring: arc.keyring.clone(),
@@ -135,6 +138,7 @@ impl SessionLayer {
             client_metadata: arc.client_metadata,
             session_limit: arc.session_limit.clone(),
             account_locks: arc.account_locks.clone(),
+            remember_max: arc.remember_max,
         });
         f(&mut shared);
         Self { shared: Arc::new(shared) }

@@ -225,6 +225,8 @@ pub(crate) struct Changes {
     persistent: Option<bool>,
     /// A login or re-authentication: the client metadata (with the login) and the time.
     authenticated: Option<(Option<ClientInfo>, sessionwarden_core::Timestamp)>,
+    /// A remember-me login, or a plain login ending one.
+    remember: Option<super::login::RememberChange>,
 }
 
 impl Changes {
@@ -234,6 +236,7 @@ impl Changes {
             && self.user.is_none()
             && self.persistent.is_none()
             && self.authenticated.is_none()
+            && self.remember.is_none()
     }
 
     pub(crate) fn apply(&self, record: &mut Record) {
@@ -261,6 +264,9 @@ impl Changes {
                 record.client.clone_from(client);
             }
             record.authenticated_at = Some(*at);
+        }
+        if let Some(remember) = self.remember {
+            remember.apply(record);
         }
     }
 }
@@ -546,6 +552,14 @@ impl Live {
     pub(crate) fn set_persistent(&mut self, persistent: bool) {
         self.record.persistent = persistent;
         self.changes.persistent = Some(persistent);
+        self.reissue = true;
+    }
+
+    /// Starts or ends remembering the session (which needs a new cookie: its `Max-Age`
+    /// changes).
+    pub(crate) fn set_remembered(&mut self, change: super::login::RememberChange) {
+        change.apply(&mut self.record);
+        self.changes.remember = Some(change);
         self.reissue = true;
     }
 
