@@ -9,6 +9,8 @@
 //! | absolute timeout | 12 hours | OWASP: 4–8 hours for office use; 12 covers a long day (ASVS 7.3.2) |
 //! | renewal | at most every idle/8 (1 s – 5 min) | a read-only request does not write to the store on every hit |
 //! | cookie lifetime | browser session | persistent cookies (`Max-Age` up to the absolute deadline) are opt-in |
+//! | remember-me | off; when allowed, up to the layer's maximum | a remembered session has no idle timeout, so it is opt-in twice: by the layer ([`SessionLayer::with_remember_me`](crate::SessionLayer::with_remember_me)) and by each login; sensitive routes still ask for an authentication within 5 minutes ([`DEFAULT_REAUTH_WINDOW`](crate::DEFAULT_REAUTH_WINDOW), ASVS 7.5.2) |
+//! | flash messages | at most 8, of at most 512 bytes | a redirect loop cannot grow a session without end |
 //! | `Cache-Control` on session responses | `private`, with `Vary: Cookie` | a shared cache never stores one user's page for another |
 //! | CSRF | origin check + session-bound token on every unsafe method | see [`crate::csrf`] |
 //! | JWT | `exp` required, `iss`/`aud` required, `typ` `at+jwt`, one algorithm per key, never `none`, tokens over 8 KB refused before parsing | RFC 8725 (JWT best current practice), RFC 9068 |

@@ -31,7 +31,6 @@ macro_rules! deny_builders {
     ($ty:ident) => {
         impl $ty {
             /// Sends the page the request asked for in `param` instead of `next` (pages only).
-            #[must_use]
             pub fn with_next_param(mut self, param: &'static str) -> Self {
                 if let Deny::Redirect { next, .. } = &mut self.rule.deny {
                     *next = Some(param);
@@ -40,7 +39,6 @@ macro_rules! deny_builders {
             }
 
             /// Redirects without saying which page was asked for (pages only).
-            #[must_use]
             pub fn without_next(mut self) -> Self {
                 if let Deny::Redirect { next, .. } = &mut self.rule.deny {
                     *next = None;

@@ -71,10 +71,10 @@ impl Rule {
         if session.user().await?.is_none() {
             return Ok(Some(Refusal::LoginRequired));
         }
-        if let Need::RecentAuth(window) = self.need {
-            if !session.authenticated_within(window).await? {
-                return Ok(Some(Refusal::ReauthRequired));
-            }
+        if let Need::RecentAuth(window) = self.need
+            && !session.authenticated_within(window).await?
+        {
+            return Ok(Some(Refusal::ReauthRequired));
         }
         Ok(None)
     }
