@@ -184,7 +184,7 @@ impl LoginApp {
 }
 
 /// POST `uri` with an empty body.
-pub async fn post_to(client: &mut TestClient, uri: &str) -> TestResponse {
+async fn post_to(client: &mut TestClient, uri: &str) -> TestResponse {
     client.send(http::Request::post(uri), Body::empty()).await
 }
 
