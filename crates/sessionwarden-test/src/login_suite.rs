@@ -130,6 +130,15 @@ impl LoginApp {
 
     /// The app over `backend`; `remember` is the layer's remember-me maximum, if allowed.
     pub fn build(backend: Backend, remember: Option<Duration>) -> Self {
+        Self::build_with(backend, remember, std::convert::identity)
+    }
+
+    /// As [`LoginApp::build`], with more layer options set by `configure`.
+    pub fn build_with(
+        backend: Backend,
+        remember: Option<Duration>,
+        configure: impl FnOnce(SessionLayer) -> SessionLayer,
+    ) -> Self {
         let clock = ManualClock::new(START);
         let (rec, events) = Recorder::hub();
         let keyring = Keyring::new(KeySet::generate(START).unwrap());
@@ -148,6 +157,7 @@ impl LoginApp {
         if let Some(max) = remember {
             layer = layer.with_remember_me(max);
         }
+        let layer = configure(layer);
         let pages = Router::new()
             .route("/settings", get(page))
             .route("/{*rest}", get(page))

@@ -2,8 +2,10 @@
 //! "Wrong password"), as Flask's `flash()` and `get_flashed_messages()`.
 //!
 //! Messages live in the session under [`FLASH_KEY`] (`_flashes`, Flask's own key) as a list
-//! of `[level, message]` pairs, Flask's `(category, message)` tuples, so an application
-//! sharing sessions with Flask sees the same queue. The queue is bounded: at most
+//! of `[level, message]` pairs, so an application sharing sessions with Flask (through
+//! `sessionwarden-flask`) sees the same queue: Flask's `(category, message)` tuples are read,
+//! and the pairs written unpack in Flask's `get_flashed_messages(with_categories=True)` as
+//! tuples do. The queue is bounded: at most
 //! [`MAX_FLASHES`] messages (the oldest go first), each at most [`MAX_FLASH_LEN`] bytes
 //! (longer ones are cut at a character boundary), so a loop of redirects cannot grow a
 //! session without end. With the cookie store the browser's 4 KB limit still applies:
@@ -102,9 +104,14 @@ impl Flash {
         Value::Array(vec![Value::from(self.level.as_str()), Value::from(self.message.as_str())])
     }
 
-    /// A stored entry: `[level, message]`, or a bare message (Flask's `with_categories`
-    /// off). Anything else is dropped.
+    /// A stored entry: `[level, message]`, Flask's `(category, message)` tuple as the Flask
+    /// adapter keeps it (`{"$tuple": [category, message]}`), or a bare message. Anything else
+    /// is dropped.
     fn from_value(value: Value) -> Option<Self> {
+        let value = match value {
+            Value::Object(mut tagged) if tagged.len() == 1 => tagged.remove("$tuple")?,
+            other => other,
+        };
         match value {
             Value::String(message) => Some(Self::new(FlashLevel::Info, message)),
             Value::Array(pair) => match <[Value; 2]>::try_from(pair).ok()? {
@@ -260,6 +267,9 @@ mod tests {
             ["error"],
             [1, "not a category"],
             {"level": "info"},
+            {"$tuple": ["warning", "from Flask"]},
+            {"$tuple": ["warning"]},
+            {"$markup": "<b>not a message</b>"},
             ["warning", "last"],
         ]);
         let got: Vec<(FlashLevel, String)> =
@@ -270,6 +280,7 @@ mod tests {
                 (FlashLevel::Success, "saved".to_owned()),
                 (FlashLevel::Info, "Flask's default category".to_owned()),
                 (FlashLevel::Info, "bare message".to_owned()),
+                (FlashLevel::Warning, "from Flask".to_owned()),
                 (FlashLevel::Warning, "last".to_owned()),
             ]
         );
