@@ -166,6 +166,7 @@ impl LoginApp {
         let sensitive = Router::new()
             .route("/api/password", post(change_password))
             .route_layer(RequireRecentAuth::api(REAUTH_WINDOW));
+        let nested = Router::new().route("/page", get(page)).route_layer(RequireUser::redirect_to("/login"));
         let reauth_page = Router::new()
             .route("/account/delete", get(page))
             .route_layer(RequireRecentAuth::redirect_to(REAUTH_WINDOW, "/reauth"));
@@ -183,6 +184,7 @@ impl LoginApp {
             .merge(api)
             .merge(sensitive)
             .merge(reauth_page)
+            .nest("/area", nested)
             .layer(layer);
         Self { client: TestClient::new(router.clone()), clock, rec, store, router }
     }
@@ -303,6 +305,9 @@ pub async fn page_guard_redirects_with_relative_next(backend: Backend) {
     assert_eq!(location(&r), "/settings?tab=keys&x=%2F");
     let r = app.client.get("/settings?tab=keys&x=%2F").await;
     assert_eq!((r.status.as_u16(), r.body.as_str()), (200, "page for carol"));
+    // A guard in a nested router sends back the whole path, prefix included.
+    let r = app.other_client().get("/area/page?q=1").await;
+    assert_eq!(location(&r), "/login?next=/area/page%3Fq%3D1");
 }
 
 /// An open redirect: neither the login handler nor the guard ever sends a browser to another

@@ -119,8 +119,8 @@ pub mod manual;
 /// What most applications use, in one line: `use sessionwarden::prelude::*;`.
 ///
 /// The session and its layer, the stores of the enabled features, the login helpers
-/// ([`CurrentUser`](crate::CurrentUser), the guards, flash messages, [`safe_next`](crate::auth::safe_next)),
-/// the keyring, and the clock's [`Timestamp`](crate::Timestamp). Errors stay under their crate's
+/// ([`CurrentUser`], the guards, flash messages, [`safe_next`](crate::auth::safe_next)),
+/// the keyring, and the clock's [`Timestamp`]. Errors stay under their crate's
 /// path (`sessionwarden::Error`), so they clash with no other `Error`.
 ///
 /// ```

@@ -35,6 +35,17 @@ impl<S> fmt::Debug for RequireService<S> {
     }
 }
 
+/// The path the browser asked for. Inside a nested axum router the request's URI has lost the
+/// nest's prefix; axum keeps the whole one as `OriginalUri` (read under the `client` feature,
+/// which brings axum in; without it a nested guard's `next` lacks the prefix).
+fn asked_uri<B>(req: &Request<B>) -> &http::Uri {
+    #[cfg(feature = "client")]
+    if let Some(axum::extract::OriginalUri(uri)) = req.extensions().get::<axum::extract::OriginalUri>() {
+        return uri;
+    }
+    req.uri()
+}
+
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RequireService<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
@@ -63,7 +74,7 @@ where
             };
             match rule.check(&session).await {
                 Ok(None) => inner.call(req).await,
-                Ok(Some(refusal)) => Ok(rule.refuse(refusal, req.uri())),
+                Ok(Some(refusal)) => Ok(rule.refuse(refusal, asked_uri(&req))),
                 // Fail closed: an outage is a 503 (the session layer answers it too), never a
                 // trip to the login page that would look like a logout.
                 Err(Error::Store(StoreError::Unavailable { .. })) => Ok(StoreUnavailable.response()),
