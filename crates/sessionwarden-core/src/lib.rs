@@ -39,4 +39,4 @@ pub use self::store::{
     SaveOutcome, SessionIndex, SessionInfo, SessionLimit, SessionPage, SessionStore, UserSessionCap,
     gcra_step,
 };
-pub use self::time::{Clock, ManualClock, SystemClock, Timestamp};
+pub use self::time::{Clock, ManualClock, SystemClock, Timestamp, TimestampOutOfRange};

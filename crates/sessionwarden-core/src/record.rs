@@ -48,6 +48,12 @@ pub struct Record {
     /// a pending re-authentication. `None` until a rule has something to keep.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub risk: Option<RiskState>,
+    /// A remember-me login: the session has no idle timeout ([`Record::touch`] leaves
+    /// [`Record::idle_deadline`] unset) and lives until its absolute deadline, which the login
+    /// set to its remembered lifetime. Absent from the encoding when `false`, so records
+    /// written before it existed decode unchanged.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub remembered: bool,
 }
 
 impl Record {
@@ -66,6 +72,7 @@ impl Record {
             client: None,
             authenticated_at: None,
             risk: None,
+            remembered: false,
         }
     }
 
@@ -90,10 +97,11 @@ impl Record {
         self.expires_at().map(|t| now.until(t))
     }
 
-    /// Moves the idle deadline: the session was used at `now`.
+    /// Moves the idle deadline: the session was used at `now`. A [remembered](Record::remembered)
+    /// session has none.
     pub fn touch(&mut self, now: Timestamp, expiry: &crate::expiry::Expiry) {
         self.last_seen = now;
-        self.idle_deadline = expiry.idle_timeout().map(|d| now.plus(d));
+        self.idle_deadline = if self.remembered { None } else { expiry.idle_timeout().map(|d| now.plus(d)) };
     }
 
     /// The versioned byte encoding stores keep (JSON, format version 1).
@@ -145,6 +153,7 @@ impl fmt::Debug for Record {
             .field("client", &self.client.as_ref().map(|_| ".."))
             .field("authenticated_at", &self.authenticated_at)
             .field("risk", &self.risk.as_ref().map(|_| ".."))
+            .field("remembered", &self.remembered)
             .finish()
     }
 }
@@ -177,6 +186,22 @@ mod tests {
         r.touch(Timestamp::from_unix(950), &expiry);
         assert_eq!(r.expires_at(), Some(Timestamp::from_unix(1000)));
         assert_eq!(r.ttl(Timestamp::from_unix(990)), Some(Duration::from_secs(10)));
+    }
+
+    #[test]
+    fn remembered_records_have_no_idle_deadline() {
+        let expiry = Expiry::default();
+        let mut r = Record::new(Timestamp::from_unix(0), &expiry);
+        let plain = String::from_utf8(r.to_bytes().unwrap()).unwrap();
+        assert!(!plain.contains("remembered"), "a plain record encodes as before: {plain}");
+        r.remembered = true;
+        r.absolute_deadline = Some(Timestamp::from_unix(1_000_000));
+        r.touch(Timestamp::from_unix(50), &expiry);
+        assert_eq!(r.idle_deadline, None);
+        assert_eq!(r.expires_at(), Some(Timestamp::from_unix(1_000_000)));
+        let back = Record::from_bytes(&r.to_bytes().unwrap()).unwrap();
+        assert!(back.remembered);
+        assert_eq!(back, r);
     }
 
     #[test]

@@ -39,6 +39,74 @@ impl Timestamp {
     }
 }
 
+/// A [`SystemTime`] outside the range of [`Timestamp`] (more than about 292 billion years from
+/// the Unix epoch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("system time is outside the range of a timestamp (i64 seconds from the Unix epoch)")]
+#[non_exhaustive]
+pub struct TimestampOutOfRange;
+
+/// The timestamp as a [`SystemTime`], for APIs that take one (`cookie::Expiration`, HTTP date
+/// headers, `tokio::time`).
+///
+/// Saturates at the platform's limits: every timestamp fits on Unix, where `SystemTime` holds
+/// signed 64-bit seconds; Windows' range is narrower.
+///
+/// ```
+/// # extern crate sessionwarden_core as sessionwarden;
+/// use std::time::{Duration, SystemTime, UNIX_EPOCH};
+/// use sessionwarden::Timestamp;
+/// let t: SystemTime = Timestamp::from_unix(1_700_000_000).into();
+/// assert_eq!(t, UNIX_EPOCH + Duration::from_secs(1_700_000_000));
+/// assert_eq!(Timestamp::try_from(t), Ok(Timestamp::from_unix(1_700_000_000)));
+/// ```
+impl From<Timestamp> for SystemTime {
+    fn from(t: Timestamp) -> Self {
+        let forward = t.0 >= 0;
+        // |t| in seconds: `unsigned_abs` covers i64::MIN.
+        let mut left = Duration::from_secs(t.0.unsigned_abs());
+        let step_once = |at: SystemTime, d: Duration| {
+            if forward { at.checked_add(d) } else { at.checked_sub(d) }
+        };
+        if let Some(at) = step_once(UNIX_EPOCH, left) {
+            return at;
+        }
+        // Out of the platform's range: go as far as it allows, halving the step on each refusal.
+        let mut at = UNIX_EPOCH;
+        let mut step = left;
+        while !step.is_zero() {
+            match step_once(at, step) {
+                Some(next) => {
+                    at = next;
+                    left -= step;
+                    step = step.min(left);
+                }
+                None => step /= 2,
+            }
+        }
+        at
+    }
+}
+
+/// Whole seconds of a [`SystemTime`], rounded down (towards the past, before the epoch too).
+///
+/// # Errors
+/// [`TimestampOutOfRange`] for a time beyond `i64` seconds from the epoch.
+impl TryFrom<SystemTime> for Timestamp {
+    type Error = TimestampOutOfRange;
+
+    fn try_from(t: SystemTime) -> Result<Self, Self::Error> {
+        let secs: i128 = match t.duration_since(UNIX_EPOCH) {
+            Ok(after) => i128::from(after.as_secs()),
+            Err(before) => {
+                let before = before.duration();
+                -i128::from(before.as_secs()) - i128::from(before.subsec_nanos() > 0)
+            }
+        };
+        i64::try_from(secs).map(Self).map_err(|_| TimestampOutOfRange)
+    }
+}
+
 impl fmt::Debug for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Timestamp({})", self.0)
@@ -115,5 +183,54 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> Timestamp {
         Timestamp(self.0.load(Ordering::SeqCst))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn system_time_round_trips() {
+        struct Case {
+            name: &'static str,
+            unix: i64,
+        }
+        let cases = [
+            Case { name: "epoch", unix: 0 },
+            Case { name: "now-ish", unix: 1_800_000_000 },
+            Case { name: "before the epoch", unix: -86_400 },
+            Case { name: "far future", unix: i64::MAX / 2 },
+        ];
+        for c in cases {
+            let t = Timestamp::from_unix(c.unix);
+            let st: SystemTime = t.into();
+            assert_eq!(Timestamp::try_from(st), Ok(t), "{}", c.name);
+        }
+    }
+
+    #[test]
+    fn sub_seconds_round_down() {
+        let after = UNIX_EPOCH + Duration::from_millis(1_500);
+        assert_eq!(Timestamp::try_from(after), Ok(Timestamp::from_unix(1)));
+        let before = UNIX_EPOCH - Duration::from_millis(1_500);
+        assert_eq!(Timestamp::try_from(before), Ok(Timestamp::from_unix(-2)));
+        let exact = UNIX_EPOCH - Duration::from_secs(2);
+        assert_eq!(Timestamp::try_from(exact), Ok(Timestamp::from_unix(-2)));
+    }
+
+    #[test]
+    fn extremes_do_not_panic() {
+        for unix in [i64::MAX, i64::MIN, i64::MIN + 1] {
+            let st: SystemTime = Timestamp::from_unix(unix).into();
+            // On Unix every i64 second fits: the round trip is exact.
+            #[cfg(unix)]
+            assert_eq!(Timestamp::try_from(st), Ok(Timestamp::from_unix(unix)));
+            let _ = st;
+        }
+        // A SystemTime past i64 seconds (where the platform has one) is refused, not wrapped.
+        if let Some(beyond) = UNIX_EPOCH.checked_add(Duration::from_secs(u64::MAX / 2 + 1)) {
+            assert_eq!(Timestamp::try_from(beyond), Err(TimestampOutOfRange));
+        }
     }
 }

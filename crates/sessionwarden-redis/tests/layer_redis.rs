@@ -18,3 +18,5 @@ async fn cluster() -> Backend {
 
 sessionwarden_test::layer_conformance!(redis_layer, single);
 sessionwarden_test::layer_conformance!(redis_cluster_layer, cluster);
+sessionwarden_test::login_conformance!(redis_login, single);
+sessionwarden_test::login_conformance!(redis_cluster_login, cluster);

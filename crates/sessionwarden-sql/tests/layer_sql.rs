@@ -28,3 +28,5 @@ async fn postgres() -> Backend {
 
 sessionwarden_test::layer_conformance!(sqlite_layer, sqlite);
 sessionwarden_test::layer_conformance!(postgres_layer, postgres);
+sessionwarden_test::login_conformance!(sqlite_login, sqlite);
+sessionwarden_test::login_conformance!(postgres_login, postgres);

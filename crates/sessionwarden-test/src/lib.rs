@@ -1,6 +1,6 @@
 //! Test support for sessionwarden: the store conformance suites, one per store capability
 //! ([`conformance`]), the layer suite over HTTP ([`layer_suite`]), the JWT token-store suites
-//! ([`tokens`]), an HTTP test client for routers, an event recorder, and service discovery for
+//! ([`tokens`]), the login helpers over HTTP ([`login_suite`]), an HTTP test client for routers, an event recorder, and service discovery for
 //! tests that need PostgreSQL or Redis.
 //!
 //! A store mounts exactly the suites of the traits it implements, one macro each:
@@ -107,6 +107,7 @@ pub mod harness;
 pub mod keyring_store;
 pub mod layer_suite;
 pub mod mmdb;
+pub mod login_suite;
 pub mod one_time;
 pub mod rate_limit;
 pub mod recorder;
@@ -123,7 +124,7 @@ mod tests {
     /// `suite!` block would be mounted nowhere.
     #[test]
     fn every_case_function_is_inside_its_suite() {
-        let suites: [(&str, &str, &[&str]); 4] = [
+        let suites: [(&str, &str, &[&str]); 5] = [
             ("conformance/core.rs", include_str!("conformance/core.rs"), crate::conformance::core::CASES),
             ("conformance/index.rs", include_str!("conformance/index.rs"), crate::conformance::index::CASES),
             (
@@ -132,6 +133,7 @@ mod tests {
                 crate::conformance::expired_deletion::CASES,
             ),
             ("layer_suite.rs", include_str!("layer_suite.rs"), crate::layer_suite::CASES),
+            ("login_suite.rs", include_str!("login_suite.rs"), crate::login_suite::CASES),
         ];
         for (file, source, cases) in suites {
             let defined: Vec<&str> = source

@@ -120,6 +120,11 @@ pub enum Error {
     #[error("the account is disabled")]
     AccountDisabled,
 
+    /// [`crate::Session::login_remembered`] on a layer that does not allow remember-me logins:
+    /// a wiring mistake (answered 500). Add [`crate::SessionLayer::with_remember_me`].
+    #[error("remember-me logins are not enabled: add SessionLayer::with_remember_me")]
+    RememberMeNotEnabled,
+
     /// The handler used a [`crate::Session`] outside the [`crate::SessionLayer`].
     #[error("no session layer on this route: add sessionwarden::SessionLayer")]
     MissingLayer,

@@ -34,6 +34,7 @@
 // Unit tests unwrap: a failed unwrap there is a failed test.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod auth;
 #[cfg(feature = "client")]
 pub mod client;
 pub mod codec;
@@ -59,6 +60,7 @@ pub mod throttle;
 // The core's modules under their old paths, so `crate::id::SessionId` reads as before.
 pub(crate) use sessionwarden_core::{id, record, time};
 
+pub use self::auth::{CurrentUser, FlashLevel, Flashes, RequireRecentAuth, RequireUser};
 #[cfg(feature = "client")]
 pub use self::client::{TrustedProxies, resolve_client_ip};
 pub use self::config::{CacheControl, CookieConfig, Expiry, SameSite};
@@ -71,12 +73,12 @@ pub use self::id::{SESSION_ID_LEN, SessionHandle, SessionId, StoreKey};
 pub use self::layer::{DEFAULT_MAX_SESSION_SIZE, PeerAddr, SessionLayer, SessionService};
 pub use self::record::{Data, Record};
 pub use self::session::account::{self, DEFAULT_REAUTH_WINDOW, OwnSession, Revoked};
-pub use self::session::{Session, SessionTimes};
+pub use self::session::{Session, SessionDeadlines, SessionTimes};
 pub use self::store::{Backend, CookieStore, MemoryStore, SaveOutcome, SessionInfo, SessionStore};
 #[cfg(feature = "cache")]
 pub use self::store::{CachedStore, Invalidator};
 pub use self::store::{ExpiredDeletion, ListQuery, SessionIndex, SessionPage};
-pub use self::time::{Clock, ManualClock, SystemClock, Timestamp};
+pub use self::time::{Clock, ManualClock, SystemClock, Timestamp, TimestampOutOfRange};
 pub use sessionwarden_core::client::{ClientInfo, DeviceSummary, IpPrefix, LoginMethod};
 
 #[doc(hidden)]

@@ -62,6 +62,8 @@ pub(crate) struct Shared {
     /// The rate limits on id guessing and session floods.
     #[cfg(feature = "throttle")]
     pub(crate) throttle: Option<crate::throttle::Throttle>,
+    /// The longest remember-me lifetime allowed ([`SessionLayer::with_remember_me`]).
+    pub(crate) remember_max: Option<Duration>,
 }
 
 /// The default limit of a server-side session's stored size: 64 KiB. A session is read
@@ -117,6 +119,7 @@ impl SessionLayer {
                 risk: Some(Arc::new(crate::risk::RiskRules::default())),
                 #[cfg(feature = "throttle")]
                 throttle: None,
+                remember_max: None,
             }),
         }
     }
@@ -126,7 +129,7 @@ impl SessionLayer {
         &self.shared
     }
 
-    fn map(self, f: impl FnOnce(&mut Shared)) -> Self {
+    pub(crate) fn map(self, f: impl FnOnce(&mut Shared)) -> Self {
         let mut shared = Arc::try_unwrap(self.shared).unwrap_or_else(|arc| Shared {
             backend: arc.backend.clone(),
             keyring: arc.keyring.clone(),
@@ -146,6 +149,7 @@ impl SessionLayer {
             risk: arc.risk.clone(),
             #[cfg(feature = "throttle")]
             throttle: arc.throttle.clone(),
+            remember_max: arc.remember_max,
         });
         f(&mut shared);
         Self { shared: Arc::new(shared) }

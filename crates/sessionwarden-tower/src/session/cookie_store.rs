@@ -19,7 +19,7 @@ use crate::time::Timestamp;
 pub(super) fn load(shared: &Shared, store: &CookieStore, value: &str) -> Phase {
     let now = shared.now();
     let opened =
-        store.codec().open(&shared.keyring.current(), shared.cookie.name(), value, now, &shared.expiry);
+        store.codec().open(&shared.keyring.current(), shared.cookie.name(), value, now, &shared.seal_bound());
     let opened = match opened {
         Ok(o) => o,
         Err(reason) => return Phase::rejected(shared, reason),

@@ -275,6 +275,16 @@ impl Session {
     /// }
     /// ```
     pub async fn login(&self, user: &str, method: crate::LoginMethod) -> Result<(), Error> {
+        self.log_in(user, method, None).await
+    }
+
+    /// [`Session::login`], remembered for `remember` ([`Session::login_remembered`]) or not.
+    pub(super) async fn log_in(
+        &self,
+        user: &str,
+        method: crate::LoginMethod,
+        remember: Option<std::time::Duration>,
+    ) -> Result<(), Error> {
         let shared = self.shared();
         if self.disabled(user).await? {
             return Err(Error::AccountDisabled);
@@ -300,6 +310,11 @@ impl Session {
             // The user proved who they are from this client: it is the new baseline.
             if risk_on {
                 live.set_risk(crate::risk::rebased(&observed(&client), now));
+            }
+            if let Some(change) =
+                super::login::RememberChange::at_login(now, remember, &live.record, &shared.expiry)
+            {
+                live.set_remembered(change);
             }
             #[cfg(feature = "csrf")]
             live.remove(crate::csrf::SESSION_KEY);
@@ -505,7 +520,7 @@ impl Session {
     ///
     /// # Errors
     /// [`Error::Store`] if the store cannot load it now, or failed earlier in this request.
-    async fn loaded(&self) -> Result<MutexGuard<'_, State>, Error> {
+    pub(super) async fn loaded(&self) -> Result<MutexGuard<'_, State>, Error> {
         let mut st = self.inner.state.lock().await;
         if let Some(cookie) = st.take_unloaded() {
             let shared = self.shared();

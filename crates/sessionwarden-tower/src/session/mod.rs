@@ -13,6 +13,8 @@
 //! - `cookie_store` — persistence in the cookie itself: open, seal, size limit.
 //! - `server_store` — persistence in a [`crate::SessionStore`]: load, create, compare-and-set
 //!   save with merge-and-retry, cycle, delete.
+//! - `login` — remember-me logins (and the layer option allowing them) and the session's
+//!   deadlines as handlers read them ([`Session::expires_at`]).
 //! - `commit` — the group commit `server_store` saves through: concurrent writes of one
 //!   session in this process go to the store as one batch.
 //!
@@ -23,12 +25,14 @@ pub mod account;
 mod commit;
 mod cookie_store;
 mod handle;
+mod login;
 mod server_store;
 mod state;
 
 pub(crate) use self::commit::SaveQueues;
 pub(crate) use self::handle::Finish;
 pub use self::handle::Session;
+pub use self::login::SessionDeadlines;
 
 /// A session's times, from [`Session::times`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

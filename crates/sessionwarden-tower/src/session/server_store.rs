@@ -55,7 +55,8 @@ pub(super) fn fits(shared: &Shared, record: &Record) -> Result<(), Error> {
 
 pub(super) async fn load(shared: &Shared, store: &dyn SessionStore, value: &str) -> Result<Phase, Error> {
     let now = shared.now();
-    let opened = shared.ids.open(&shared.keyring.current(), shared.cookie.name(), value, now, &shared.expiry);
+    let opened =
+        shared.ids.open(&shared.keyring.current(), shared.cookie.name(), value, now, &shared.seal_bound());
     let opened = match opened {
         Ok(o) => o,
         Err(reason) => return Ok(Phase::rejected(shared, reason)),

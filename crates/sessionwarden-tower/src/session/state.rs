@@ -228,6 +228,8 @@ pub(crate) struct Changes {
     authenticated: Option<(Option<ClientInfo>, sessionwarden_core::Timestamp)>,
     /// The risk rules' new state for the record (a move, a step-up, a rebase at login).
     risk: Option<sessionwarden_core::client::RiskState>,
+    /// A remember-me login, or a plain login ending one.
+    remember: Option<super::login::RememberChange>,
 }
 
 impl Changes {
@@ -238,6 +240,7 @@ impl Changes {
             && self.persistent.is_none()
             && self.authenticated.is_none()
             && self.risk.is_none()
+            && self.remember.is_none()
     }
 
     pub(crate) fn apply(&self, record: &mut Record) {
@@ -268,6 +271,9 @@ impl Changes {
         }
         if let Some(risk) = &self.risk {
             record.risk = Some(risk.clone());
+        }
+        if let Some(remember) = self.remember {
+            remember.apply(record);
         }
     }
 }
@@ -567,6 +573,14 @@ impl Live {
     pub(crate) fn set_persistent(&mut self, persistent: bool) {
         self.record.persistent = persistent;
         self.changes.persistent = Some(persistent);
+        self.reissue = true;
+    }
+
+    /// Starts or ends remembering the session (which needs a new cookie: its `Max-Age`
+    /// changes).
+    pub(crate) fn set_remembered(&mut self, change: super::login::RememberChange) {
+        change.apply(&mut self.record);
+        self.changes.remember = Some(change);
         self.reissue = true;
     }
 

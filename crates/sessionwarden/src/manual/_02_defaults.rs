@@ -9,6 +9,8 @@
 //! | absolute timeout | 12 hours | OWASP: 4–8 hours for office use; 12 covers a long day (ASVS 7.3.2), and is the most NIST SP 800-63B (rev. 3) §4.2.3 allows at AAL2 and AAL3 |
 //! | renewal | at most every idle/8 (1 s – 5 min) | a read-only request does not write to the store on every hit |
 //! | cookie lifetime | browser session | persistent cookies (`Max-Age` up to the absolute deadline) are opt-in |
+//! | remember-me | off; when allowed, up to the layer's maximum | a remembered session has no idle timeout, so it is opt-in twice: by the layer ([`SessionLayer::with_remember_me`](crate::SessionLayer::with_remember_me)) and by each login; sensitive routes still ask for an authentication within 5 minutes ([`DEFAULT_REAUTH_WINDOW`](crate::DEFAULT_REAUTH_WINDOW), ASVS 7.5.2) |
+//! | flash messages | at most 8, of at most 512 bytes | a redirect loop cannot grow a session without end |
 //! | `Cache-Control` on session responses | `private`, with `Vary: Cookie` | a shared cache never stores one user's page for another |
 //! | CSRF | origin check + session-bound token on every unsafe method | see [`crate::csrf`] |
 //! | JWT lifetimes | access token 1 hour; a refresh token unused for 14 days expires, a refresh family (one login) lives 30 days | long enough for an API client to stay signed in for a month; these are not bounded by the session's idle and absolute timeouts (see `docs/asvs-coverage.md`, ASVS 7.3) |

@@ -18,6 +18,15 @@
 //!   ([`_01_invariants`](super::_01_invariants) 1 and 4).
 //! - *Session fixation*: [`Session::cycle_id`](crate::Session::cycle_id) at login replaces
 //!   the id and the CSRF secret; the old id stops loading at once.
+//! - *Open redirects after login*: the login guard puts the page asked for in `next` only when
+//!   it is a relative path, and [`auth::safe_next`](crate::auth::safe_next) refuses any `next`
+//!   a browser could resolve to another site (`https://…`, `//host`, backslashes, control
+//!   characters), so a link to the login page cannot end on an attacker's page.
+//! - *A remembered login on a shared or stolen device*: remember-me sessions
+//!   ([`Session::login_remembered`](crate::Session::login_remembered)) are off unless the layer
+//!   allows them, end at their own lifetime, and sensitive routes ask for a recent
+//!   authentication ([`RequireRecentAuth`](crate::RequireRecentAuth)) rather than trusting a
+//!   login that may be weeks old.
 //! - *CSRF*: an origin check (`Sec-Fetch-Site`, then `Origin`, matched exactly) and a masked,
 //!   session-bound, key-bound token on every unsafe method ([`crate::csrf`]).
 //! - *Cookie tossing*: the `__Host-` prefix; two session cookies on one request are refused.
