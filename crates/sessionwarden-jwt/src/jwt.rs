@@ -215,19 +215,7 @@ impl Jwt {
             sid: request.sid.as_deref(),
             cnf: request.cnf.as_ref(),
         };
-        // Serializing these structs of strings and integers cannot fail; map it anyway.
-        let header = serde_json::to_vec(&header).map_err(|_| JwtError::Signing)?;
-        let claims = serde_json::to_vec(&claims).map_err(|_| JwtError::Signing)?;
-        let mut token = String::with_capacity(256);
-        URL_SAFE_NO_PAD.encode_string(header, &mut token);
-        token.push('.');
-        URL_SAFE_NO_PAD.encode_string(claims, &mut token);
-        let encoding = key.encoding().ok_or(JwtError::Signing)?;
-        let signature =
-            jsonwebtoken::crypto::sign(token.as_bytes(), encoding, key.algorithm().jsonwebtoken())
-                .map_err(|_| JwtError::Signing)?;
-        token.push('.');
-        token.push_str(&signature);
+        let token = sign_compact(key, &header, &claims, 256)?;
         Ok(IssuedAccessToken { token, jti, issued_at: now, expires_at: exp })
     }
 
@@ -249,19 +237,7 @@ impl Jwt {
     pub fn sign_security_event(&self, claims: &Value) -> Result<String, JwtError> {
         let key = self.signing_key();
         let header = OutHeader { alg: key.algorithm().as_str(), typ: SECURITY_EVENT_TYPE, kid: key.kid() };
-        let header = serde_json::to_vec(&header).map_err(|_| JwtError::Signing)?;
-        let claims = serde_json::to_vec(claims).map_err(|_| JwtError::Signing)?;
-        let mut token = String::with_capacity(512);
-        URL_SAFE_NO_PAD.encode_string(header, &mut token);
-        token.push('.');
-        URL_SAFE_NO_PAD.encode_string(claims, &mut token);
-        let encoding = key.encoding().ok_or(JwtError::Signing)?;
-        let signature =
-            jsonwebtoken::crypto::sign(token.as_bytes(), encoding, key.algorithm().jsonwebtoken())
-                .map_err(|_| JwtError::Signing)?;
-        token.push('.');
-        token.push_str(&signature);
-        Ok(token)
+        sign_compact(key, &header, claims, 512)
     }
 
     /// Verifies signature and claims at the clock's current time. Does not consult revocations:
@@ -614,4 +590,27 @@ struct OutClaims<'a> {
     sid: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     cnf: Option<&'a Confirmation>,
+}
+
+/// `header.claims.signature` in JWS compact form, signed with `key`: the one place access
+/// tokens and security event tokens are put together.
+fn sign_compact<H: Serialize, C: Serialize + ?Sized>(
+    key: &JwtKey,
+    header: &H,
+    claims: &C,
+    capacity: usize,
+) -> Result<String, JwtError> {
+    // Serializing these structs of strings and integers cannot fail; map it anyway.
+    let header = serde_json::to_vec(header).map_err(|_| JwtError::Signing)?;
+    let claims = serde_json::to_vec(claims).map_err(|_| JwtError::Signing)?;
+    let mut token = String::with_capacity(capacity);
+    URL_SAFE_NO_PAD.encode_string(header, &mut token);
+    token.push('.');
+    URL_SAFE_NO_PAD.encode_string(claims, &mut token);
+    let encoding = key.encoding().ok_or(JwtError::Signing)?;
+    let signature = jsonwebtoken::crypto::sign(token.as_bytes(), encoding, key.algorithm().jsonwebtoken())
+        .map_err(|_| JwtError::Signing)?;
+    token.push('.');
+    token.push_str(&signature);
+    Ok(token)
 }
